@@ -1,0 +1,44 @@
+# sagekit — see README.md. `make help` lists the targets.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+PKG      := github.com/sagekit/sagekit
+LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/version.Commit=$(COMMIT)
+GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+HOSTARCH := $(shell $(GO) env GOARCH)
+
+.PHONY: all build runtime check fmt vet tidy-check test help clean
+
+all: build
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: runtime ## build bin/sagekit and the runtimes (host, linux/amd64, linux/arm64)
+	$(GOBUILD) -o bin/sagekit ./cli/cmd/sagekit
+
+runtime:
+	GOOS=linux GOARCH=amd64 $(GOBUILD) -o bin/linux-amd64/sagekit-runtime ./cli/cmd/sagekit-runtime
+	GOOS=linux GOARCH=arm64 $(GOBUILD) -o bin/linux-arm64/sagekit-runtime ./cli/cmd/sagekit-runtime
+	cp bin/linux-$(HOSTARCH)/sagekit-runtime bin/sagekit-runtime
+
+fmt: ## fail if gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/') ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+tidy-check: ## fail if go mod tidy would change go.mod or go.sum
+	@cp go.mod /tmp/sagekit-go.mod.bak; cp go.sum /tmp/sagekit-go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! cmp -s go.mod /tmp/sagekit-go.mod.bak || ! cmp -s go.sum /tmp/sagekit-go.sum.bak; then \
+	  cp /tmp/sagekit-go.mod.bak go.mod; cp /tmp/sagekit-go.sum.bak go.sum; \
+	  echo "go mod tidy changes go.mod/go.sum: run 'go mod tidy' and commit"; exit 1; fi
+
+test: build ## go test -race ./... (container tests included when Docker runs)
+	$(GO) test -race -timeout 25m ./...
+
+check: fmt vet tidy-check test ## everything CI runs: gofmt, vet, tidy, tests with -race
+
+clean:
+	rm -rf bin

@@ -1,0 +1,102 @@
+// Package testenv holds what the project's tests share: finding the Docker
+// Engine and building the runtime binary once per test binary.
+package testenv
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// EnvRequireDocker, when "1", turns a missing Docker Engine into a test
+// failure instead of a skip. CI sets it.
+const EnvRequireDocker = "SAGEKIT_REQUIRE_DOCKER"
+
+// Docker returns a client for the local engine, or skips the test when there
+// is none (fails under SAGEKIT_REQUIRE_DOCKER=1). It also turns testcontainers'
+// Ryuk off, since Ryuk needs an image pulled from a registry.
+func Docker(t testing.TB) *client.Client {
+	t.Helper()
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	c, err := client.New(client.FromEnv)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = c.Ping(ctx, client.PingOptions{})
+	}
+	if err != nil {
+		if os.Getenv(EnvRequireDocker) == "1" {
+			t.Fatalf("Docker Engine required (%s=1) but not reachable: %v", EnvRequireDocker, err)
+		}
+		t.Skipf("skipped: no Docker Engine: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var (
+	buildOnce sync.Map // key "goos/goarch/pkg" -> *built
+)
+
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Binary builds the main package pkg (an import path or ./relative to the
+// module root) for linux/goarch as a static binary, once per test process,
+// and returns its path.
+func Binary(t testing.TB, pkg, goarch string) string {
+	t.Helper()
+	v, _ := buildOnce.LoadOrStore("linux/"+goarch+"/"+pkg, &built{})
+	b := v.(*built)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sagekit-bin-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.path, pkg)
+		cmd.Dir = ModuleRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.err = &buildError{pkg: pkg, out: string(out), err: err}
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("building %s: %v", pkg, b.err)
+	}
+	return b.path
+}
+
+// Runtime returns a linux sagekit-runtime binary for the host architecture.
+func Runtime(t testing.TB) string {
+	return Binary(t, "./cli/cmd/sagekit-runtime", runtime.GOARCH)
+}
+
+type buildError struct {
+	pkg, out string
+	err      error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+// ModuleRoot is the directory holding go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(string(out[:len(out)-1]))
+}

@@ -1,0 +1,91 @@
+package optml
+
+// Environment variables of the contract: set by SageMaker, read by the
+// toolkits, or (SAGEKIT_*) sagekit's own.
+const (
+	// EnvBaseDir moves the root away from /opt/ml (used by tests and local runs).
+	EnvBaseDir = "SAGEMAKER_BASE_DIR"
+
+	// Training.
+	EnvProgram         = "SAGEMAKER_PROGRAM"
+	EnvSubmitDirectory = "SAGEMAKER_SUBMIT_DIRECTORY"
+	EnvTrainingModule  = "SAGEMAKER_TRAINING_MODULE"
+	EnvTrainingJobName = "TRAINING_JOB_NAME"
+	EnvTrainingJobARN  = "TRAINING_JOB_ARN"
+	EnvJobName         = "SAGEMAKER_JOB_NAME"
+	EnvRegion          = "SAGEMAKER_REGION"
+	EnvCurrentHost     = "CURRENT_HOST"
+	EnvLogLevel        = "SAGEMAKER_CONTAINER_LOG_LEVEL"
+
+	// Hosting.
+	EnvBindToPort              = "SAGEMAKER_BIND_TO_PORT"
+	EnvSafePortRange           = "SAGEMAKER_SAFE_PORT_RANGE"
+	EnvMultiModel              = "SAGEMAKER_MULTI_MODEL"
+	EnvModelServerTimeout      = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
+	EnvModelServerWorkers      = "SAGEMAKER_MODEL_SERVER_WORKERS"
+	EnvStartupTimeout          = "SAGEMAKER_STARTUP_TIMEOUT"
+	EnvDefaultInvocationAccept = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+	EnvMaxPayloadInMB          = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
+
+	// Batch transform.
+	EnvBatch                   = "SAGEMAKER_BATCH"
+	EnvBatchStrategy           = "SAGEMAKER_BATCH_STRATEGY"
+	EnvMaxConcurrentTransforms = "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"
+
+	// sagekit's own.
+	EnvWorkerCommand = "SAGEKIT_WORKER_COMMAND"
+	EnvWorkerSocket  = "SAGEKIT_WORKER_SOCKET"
+	EnvWSGIApp       = "SAGEKIT_WSGI_APP"
+	EnvHandler       = "SAGEKIT_HANDLER"
+)
+
+// Hosting constants.
+const (
+	// DefaultPort is the serving port when SAGEMAKER_BIND_TO_PORT is unset.
+	DefaultPort = 8080
+	// MaxPayloadBytes is InvokeEndpoint's request and response body limit (6 MiB).
+	MaxPayloadBytes = 6 * 1024 * 1024
+	// DefaultModelServerTimeoutSeconds is the inference toolkit's default.
+	DefaultModelServerTimeoutSeconds = 60
+	// DefaultStartupTimeoutSeconds is the inference toolkit's default.
+	DefaultStartupTimeoutSeconds = 600
+	// DefaultInvocationsAccept is used when Accept is missing or */*.
+	DefaultInvocationsAccept = "application/json"
+)
+
+// Image labels SageMaker reads.
+const (
+	LabelAcceptBindToPort       = "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"
+	LabelMultiModels            = "com.amazonaws.sagemaker.capabilities.multi-models"
+	LabelBidirectionalStreaming = "com.amazonaws.sagemaker.capabilities.bidirectional-streaming"
+)
+
+// HTTP routes and headers of the hosting contract.
+const (
+	RoutePing                = "/ping"
+	RouteInvocations         = "/invocations"
+	RouteExecutionParameters = "/execution-parameters"
+	RouteModels              = "/models"
+
+	HeaderCustomAttributes = "X-Amzn-SageMaker-Custom-Attributes"
+	HeaderTargetModel      = "X-Amzn-SageMaker-Target-Model"
+	HeaderInferenceID      = "X-Amzn-SageMaker-Inference-Id"
+	HeaderPrefix           = "X-Amzn-Sagemaker-" // canonical form, as net/http stores it
+)
+
+// Signal windows between SIGTERM and SIGKILL.
+const (
+	TrainingStopGraceSeconds = 120
+	HostingStopGraceSeconds  = 30
+	PingTimeoutSeconds       = 2
+)
+
+// Commands SageMaker passes as argv[1].
+const (
+	CommandTrain = "train"
+	CommandServe = "serve"
+)
+
+// ContractVersion names the revision of the SageMaker container contract
+// this package implements (docs/contract.md).
+const ContractVersion = "2026.11"
