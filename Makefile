@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/intern
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 HOSTARCH := $(shell $(GO) env GOARCH)
 
-.PHONY: all build runtime check fmt vet tidy-check test help clean
+.PHONY: all build runtime check fmt vet tidy-check test help clean deps
 
 all: build
 
@@ -42,3 +42,13 @@ check: fmt vet tidy-check test ## everything CI runs: gofmt, vet, tidy, tests wi
 
 clean:
 	rm -rf bin
+
+# Debian packages the tests and benchmarks use: debootstrap for `sagekit base`,
+# Debian's python3 with Flask/pandas/scikit-learn for the Python adapter tests.
+DEB_PKGS := debootstrap python3 python3-flask python3-pandas python3-sklearn python3-numpy
+deps: ## install the Debian packages the tests need (root; skipped when present)
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run 'sudo make deps')"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
