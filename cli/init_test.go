@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "My Iris")
+	var out, errOut bytes.Buffer
+	root := NewRoot()
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"init", dir, "--template", "python", "--multi-model"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("sagekit init = %v", err)
+	}
+	df, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(df), "multi-models=true") {
+		t.Errorf("Dockerfile lacks the multi-models label:\n%s", df)
+	}
+	if !strings.Contains(out.String(), "sagekit build -t my-iris .") {
+		t.Errorf("output = %q, want the next step with the name my-iris", out.String())
+	}
+
+	// A second run into the same directory is refused, and --force allows it.
+	if code := Execute(context.Background(), []string{"init", dir, "--template", "go"}); code != 1 {
+		t.Errorf("init into a non-empty dir exited %d, want 1", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		t.Errorf("a refused init wrote go.mod")
+	}
+	root = NewRoot()
+	root.SetOut(&out)
+	root.SetArgs([]string{"init", dir, "--template", "go", "--force", "--sdk", "."})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("sagekit init --force = %v", err)
+	}
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(".")
+	if !strings.Contains(string(mod), "replace github.com/sagekit/sagekit => "+abs) {
+		t.Errorf("go.mod lacks the --sdk replace:\n%s", mod)
+	}
+}
+
+func TestInitErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no template", []string{"init", "x"}, "pass --template"},
+		{"unknown template", []string{"init", "x", "--template", "rust"}, `unknown template "rust"`},
+		{"sdk with python", []string{"init", "x", "--template", "python", "--sdk", "."}, "--sdk applies to the go template only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var errOut bytes.Buffer
+			root := NewRoot()
+			root.SetErr(&errOut)
+			root.SetOut(&errOut)
+			root.SetArgs(append(tt.args[:1:1], append([]string{filepath.Join(t.TempDir(), "p")}, tt.args[2:]...)...))
+			err := root.ExecuteContext(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("sagekit %v = %v, want an error containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProjectName(t *testing.T) {
+	for in, want := range map[string]string{"My Iris": "my-iris", "algo_v2": "algo-v2", "---": "algorithm", "x.y": "x-y"} {
+		if got := projectName(in); got != want {
+			t.Errorf("projectName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
