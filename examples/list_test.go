@@ -1,0 +1,22 @@
+package examples
+
+import "github.com/sagekit/sagekit/templates"
+
+// example is one project directory under examples/ and the rendering it
+// must match.
+type example struct {
+	Dir      string
+	Template string
+	Options  templates.Options
+}
+
+// version is the sagekit version written into the examples' image labels.
+const version = "dev"
+
+// all lists the examples.
+func all() []example {
+	return []example{
+		{"generic", templates.Generic, templates.Options{Name: "iris-generic", Version: version}},
+		{"python-sklearn", templates.Python, templates.Options{Name: "iris-sklearn", Version: version}},
+	}
+}
