@@ -52,7 +52,7 @@ DIR must be empty or missing unless --force is given.`,
 	f.BoolVar(&o.gpu, "gpu", false, "a CUDA base image with the NVIDIA runtime variables set")
 	f.BoolVar(&o.multiModel, "multi-model", false, "label the image for multi-model endpoints")
 	f.BoolVar(&o.force, "force", false, "write into a non-empty DIR, replacing the files the template writes")
-	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source at this directory (a replace line in go.mod)")
+	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source in this directory (writes a go.work)")
 	return cmd
 }
 

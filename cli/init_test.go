@@ -43,13 +43,13 @@ func TestInit(t *testing.T) {
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("sagekit init --force = %v", err)
 	}
-	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	work, err := os.ReadFile(filepath.Join(dir, "go.work"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("init --sdk wrote no go.work: %v", err)
 	}
 	abs, _ := filepath.Abs(".")
-	if !strings.Contains(string(mod), "replace github.com/sagekit/sagekit => "+abs) {
-		t.Errorf("go.mod lacks the --sdk replace:\n%s", mod)
+	if !strings.Contains(string(work), "\t"+abs+"\n") {
+		t.Errorf("go.work does not use %s:\n%s", abs, work)
 	}
 }
 

@@ -55,8 +55,9 @@ type Options struct {
 	Base string
 	// MultiModel adds the multi-model endpoint label.
 	MultiModel bool
-	// SDKDir, when set, adds `replace github.com/sagekit/sagekit => SDKDir`
-	// to the go template's go.mod, for building against a local checkout.
+	// SDKDir, when set, adds a go.work to a go project that uses the
+	// sagekit source at SDKDir (an absolute path), for building against a
+	// local checkout before the module is published.
 	SDKDir string
 	// Version is the sagekit version written into the image label.
 	// Default: the running binary's version.
@@ -88,6 +89,7 @@ type data struct {
 	Base, Version, SDKDir  string
 	GoVersion              string
 	SDKVersion, SDKModule  string
+	GoWorkVersion          string
 }
 
 var validName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
@@ -145,6 +147,8 @@ func newData(name string, opts Options) (*data, error) {
 		GoVersion:  "1.26",
 		SDKVersion: "v0.0.0",
 		SDKModule:  SDKModule,
+		// go.work must name a version no older than any module it uses.
+		GoWorkVersion: "1.26.8",
 	}
 	if d.Name == "" {
 		d.Name = "algorithm"
@@ -200,7 +204,9 @@ func renderFile(rel, p string, d *data, opts Options) (File, bool, error) {
 		}
 		b = buf.Bytes()
 	}
-	if rel == "go.mod" && opts.NoGoMod {
+	if (rel == "go.mod" && opts.NoGoMod) || len(b) == 0 {
+		// An empty rendering means the file does not apply (go.work
+		// without --sdk).
 		return File{}, false, nil
 	}
 	mode := fs.FileMode(0o644)
