@@ -1,0 +1,94 @@
+package build
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/moby/client"
+)
+
+// connect returns a BuildKit client: the Engine's own BuildKit when addr is
+// empty, else the standalone buildkitd at addr.
+func connect(ctx context.Context, dc *client.Client, addr string) (*bkclient.Client, error) {
+	if addr != "" {
+		if !strings.HasPrefix(addr, "unix://") && !strings.HasPrefix(addr, "tcp://") {
+			return nil, fmt.Errorf("--builder %s: use unix:///path/to/buildkitd.sock or tcp://host:port", addr)
+		}
+		c, err := bkclient.New(ctx, addr)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to buildkitd at %s: %w", addr, err)
+		}
+		if _, err := c.ListWorkers(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("buildkitd at %s is not answering: start it or fix --builder: %w", addr, err)
+		}
+		return c, nil
+	}
+	// As buildx's docker driver: gRPC over the Engine's /grpc endpoint
+	// (upgraded to h2c) and the build session over /session.
+	c, err := bkclient.New(ctx, "",
+		bkclient.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return dc.DialHijack(ctx, "/grpc", "h2c", map[string][]string{})
+		}),
+		bkclient.WithSessionDialer(func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
+			return dc.DialHijack(ctx, "/session", proto, meta)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the Docker Engine's BuildKit: %w", err)
+	}
+	if _, err := c.ListWorkers(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: the Docker Engine at %s offers no BuildKit over /grpc (Podman and very old engines do not): use --builder with a standalone buildkitd: %v", ErrUnsupported, dc.DaemonHost(), err)
+	}
+	return c, nil
+}
+
+// loadImage streams a `docker save` tar into the Engine and reports an
+// error the load stream carries.
+func loadImage(ctx context.Context, dc *client.Client, r io.Reader) error {
+	resp, err := dc.ImageLoad(ctx, r, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return fmt.Errorf("loading the image into the Docker Engine: %w", err)
+	}
+	defer resp.Close()
+	return loadStreamError(resp)
+}
+
+// loadStreamError reads a JSON message stream from the Engine and returns
+// the first errorDetail in it; the Engine reports load failures there, not
+// in the HTTP status.
+func loadStreamError(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		var m struct {
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
+			return fmt.Errorf("loading the image into the Docker Engine: %s", m.ErrorDetail.Message)
+		}
+		if m.Error != "" {
+			return fmt.Errorf("loading the image into the Docker Engine: %s", m.Error)
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the Docker Engine's load output: %w", err)
+	}
+	return nil
+}
+
+func stringReader(s string) io.Reader { return strings.NewReader(s) }
