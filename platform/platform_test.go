@@ -1,0 +1,168 @@
+package platform_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sagekit/sagekit/conformance/fixtures"
+	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/sdk/optml"
+)
+
+const testLabel = "dev.sagekit.test"
+
+// goodImage builds the conformance suite's good fixture image once.
+func goodImage(t *testing.T, e *platform.Engine) string {
+	t.Helper()
+	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
+	ref, err := fixtures.Build(t.Context(), e.Client(), fixtures.Fixture{}, bin, "sagekit-platform-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func newEngine(t *testing.T) (*platform.Engine, string) {
+	t.Helper()
+	dc := testenv.Docker(t)
+	run := t.Name()
+	run = strings.NewReplacer("/", "-").Replace(run)
+	e, err := platform.New(t.Context(), platform.WithClient(dc), platform.WithLabels(map[string]string{testLabel: run}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		left, err := e.Leftovers(ctx, testLabel, run)
+		if err != nil {
+			t.Error(err)
+		}
+		if len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+			e.Sweep(ctx, testLabel, run)
+		}
+	})
+	return e, run
+}
+
+func TestTrainAndServe(t *testing.T) {
+	e, _ := newEngine(t)
+	img := goodImage(t, e)
+	ctx := t.Context()
+	tr, err := e.Train(ctx, platform.TrainingJob{
+		Image:  img,
+		Layout: optml.Layout{Hyperparameters: optml.Hyperparameters{"epochs": "3"}, Channels: map[string]map[string][]byte{"train": {"a.csv": []byte("1,2\n3,4\n")}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Remove()
+	h := tr.Hosts[0]
+	if h.StartErr != nil || h.ExitCode != 0 {
+		t.Fatalf("train: start error %v, exit %d, logs:\n%s", h.StartErr, h.ExitCode, h.Logs)
+	}
+	b, err := os.ReadFile(h.Paths.Model() + "/model.json")
+	if err != nil {
+		t.Fatalf("model: %v\nlogs:\n%s", err, h.Logs)
+	}
+	if want := `"epochs":3`; !strings.Contains(string(b), want) {
+		t.Errorf("model.json = %s, want it to contain %s", b, want)
+	}
+
+	ep, err := e.Serve(ctx, platform.EndpointSpec{Image: img, ModelDir: h.Paths.Model()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Remove(ctx)
+	health := ep.WaitHealthy(ctx, 20*time.Second, 2*time.Second)
+	if !health.Healthy {
+		logs, _ := ep.Logs(ctx)
+		t.Fatalf("not healthy: %+v\n%s", health, logs)
+	}
+	resp, err := http.Post(ep.URL+"/invocations", "text/csv", strings.NewReader("1,2\n3,4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "1\n1\n" {
+		t.Errorf("invocations = %d %q, want 200 \"1\\n1\\n\"", resp.StatusCode, body)
+	}
+	st, err := ep.Stop(ctx, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Killed || st.AlreadyExited || st.ExitCode != 0 {
+		t.Errorf("Stop = %+v, want a clean exit after SIGTERM", st)
+	}
+}
+
+func TestMultiHostResolvesPeers(t *testing.T) {
+	e, _ := newEngine(t)
+	img := goodImage(t, e)
+	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, Hosts: 2, PeerDelay: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Remove()
+	for _, h := range tr.Hosts {
+		if h.StartErr != nil || h.ExitCode != 0 {
+			t.Fatalf("%s: start error %v, exit %d, logs:\n%s", h.Host, h.StartErr, h.ExitCode, h.Logs)
+		}
+		rc, err := h.Paths.LoadResourceConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.CurrentHost != h.Host || len(rc.Hosts) != 2 {
+			t.Errorf("%s: resourceconfig = %+v", h.Host, rc)
+		}
+		peer := map[string]string{"algo-1": "algo-2", "algo-2": "algo-1"}[h.Host]
+		if !strings.Contains(string(h.Logs), "resolved peer "+peer) {
+			t.Errorf("%s did not log resolving %s:\n%s", h.Host, peer, h.Logs)
+		}
+	}
+}
+
+func TestStopAfterGraceKills(t *testing.T) {
+	e, _ := newEngine(t)
+	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
+	img, err := fixtures.Build(t.Context(), e.Client(), fixtures.Fixture{Break: "C-TR-08"}, bin, "sagekit-platform-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, StopAfter: 500 * time.Millisecond, StopGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Remove()
+	h := tr.Hosts[0]
+	if h.Stop == nil || !h.Stop.Killed || h.ExitCode != 137 {
+		t.Errorf("stop = %+v, exit %d; want SIGKILL after the grace period (137)\n%s", h.Stop, h.ExitCode, h.Logs)
+	}
+}
+
+func TestNetworkIsolation(t *testing.T) {
+	e, _ := newEngine(t)
+	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
+	img, err := fixtures.Build(t.Context(), e.Client(), fixtures.Fixture{Break: "C-TR-12"}, bin, "sagekit-platform-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, iso := range []bool{false, true} {
+		tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, NetworkIsolation: iso})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Remove()
+		if got, want := tr.Hosts[0].ExitCode != 0, iso; got != want {
+			t.Errorf("isolation %v: failed = %v, want %v (a program needing the network fails only when isolated)\n%s", iso, got, want, tr.Hosts[0].Logs)
+		}
+	}
+}

@@ -1,0 +1,315 @@
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/sagekit/sagekit/sdk/optml"
+)
+
+// Labels the platform puts on what it creates, besides the engine's own.
+const (
+	LabelRole = "dev.sagekit.role"
+	LabelHost = "dev.sagekit.host"
+)
+
+// TrainingJob is a training job as SageMaker would run it.
+type TrainingJob struct {
+	// Image is the image reference in the local engine.
+	Image string
+	// Name is TRAINING_JOB_NAME (default "sagekit-local-<random>").
+	Name string
+	// Hosts is the instance count (default 1); hosts are algo-1..algo-N.
+	Hosts int
+	// Layout is what /opt/ml/input holds: hyperparameters and generated
+	// channel files. Its Resource is ignored: every host gets its own.
+	Layout optml.Layout
+	// ChannelDirs maps a channel name to a host directory, bind-mounted
+	// read-only at /opt/ml/input/data/<channel>.
+	ChannelDirs map[string]string
+	// Env is the job's Environment.
+	Env map[string]string
+	// NetworkIsolation runs with no outbound network: no network at all for
+	// one host, an internal network (peers only) for several.
+	NetworkIsolation bool
+	// GPU attaches every GPU of the engine.
+	GPU bool
+	// ReadOnlyModel mounts /opt/ml/model read-only, which makes a program
+	// that saves a model fail: the suite uses it to observe the failure path.
+	ReadOnlyModel bool
+	// StopAfter, when positive, sends SIGTERM that long after the start
+	// (as StopTrainingJob does), then SIGKILL after StopGrace.
+	StopAfter time.Duration
+	// StopGrace is the SIGTERM→SIGKILL window (default 120 s).
+	StopGrace time.Duration
+	// MaxRuntime stops the job like StopAfter, but as a limit (default none).
+	MaxRuntime time.Duration
+	// PeerDelay starts algo-2..algo-N this long after algo-1, to show
+	// whether algo-1 retries resolving its peers.
+	PeerDelay time.Duration
+	// Dir is the host directory holding each host's /opt/ml (default: a new
+	// temporary directory, removed by Training.Remove).
+	Dir string
+	// WhileRunning, when set, is called once every host has started, with
+	// the running containers (for example to exec a probe).
+	WhileRunning func(ctx context.Context, hosts []*Container)
+}
+
+// HostResult is what one host of a training job left behind.
+type HostResult struct {
+	Host string
+	// Paths is this host's /opt/ml on the engine host.
+	Paths optml.Paths
+	// StartErr is set when the container could not be created or started.
+	StartErr error
+	ExitCode int
+	// Failure is the first 1024 bytes of /opt/ml/output/failure ("" if none).
+	Failure string
+	// HasFailureFile is true when the failure file exists (even if empty).
+	HasFailureFile bool
+	Logs           []byte
+	Duration       time.Duration
+	// Stop is set when the job was stopped with SIGTERM.
+	Stop *StopResult
+}
+
+// Training is a finished training job.
+type Training struct {
+	Job   TrainingJob
+	Dir   string
+	Hosts []HostResult
+	owned bool
+}
+
+// Succeeded reports whether every host exited 0.
+func (t *Training) Succeeded() bool {
+	for _, h := range t.Hosts {
+		if h.StartErr != nil || h.ExitCode != 0 {
+			return false
+		}
+	}
+	return len(t.Hosts) > 0
+}
+
+// Remove deletes the job's directory when Train created it.
+func (t *Training) Remove() error {
+	if !t.owned {
+		return nil
+	}
+	return os.RemoveAll(t.Dir)
+}
+
+// Train runs job to completion: it lays out /opt/ml for every host, starts
+// `IMAGE train` on each (CMD replaced by "train"), optionally stops it with
+// SIGTERM/SIGKILL, and collects exit codes, failure files and logs. The
+// containers and the network are removed before Train returns. An error
+// means the job could not be run at all; a container that fails to start
+// is reported in its HostResult.
+func (e *Engine) Train(ctx context.Context, job TrainingJob) (*Training, error) {
+	if job.Hosts < 1 {
+		job.Hosts = 1
+	}
+	if job.Name == "" {
+		job.Name = "sagekit-local-" + randomHex(4)
+	}
+	if job.StopGrace <= 0 {
+		job.StopGrace = optml.TrainingStopGraceSeconds * time.Second
+	}
+	t := &Training{Job: job, Dir: job.Dir}
+	if t.Dir == "" {
+		d, err := os.MkdirTemp("", "sagekit-train-")
+		if err != nil {
+			return nil, fmt.Errorf("creating the job directory: %w", err)
+		}
+		t.Dir, t.owned = d, true
+	}
+	hosts := make([]string, job.Hosts)
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("algo-%d", i+1)
+	}
+	var extra []testcontainers.ContainerCustomizer
+	if job.Hosts > 1 {
+		nopts := []network.NetworkCustomizer{network.WithLabels(e.labels)}
+		if job.NetworkIsolation {
+			nopts = append(nopts, network.WithInternal())
+		}
+		nw, err := network.New(ctx, nopts...)
+		if err != nil {
+			return t, fmt.Errorf("creating the training network: %w", err)
+		}
+		defer nw.Remove(context.WithoutCancel(ctx))
+		extra = append(extra, testcontainers.CustomizeRequestOption(func(req *testcontainers.GenericContainerRequest) error {
+			req.Networks = []string{nw.Name}
+			return nil
+		}))
+		t.Hosts = make([]HostResult, job.Hosts)
+		for i, h := range hosts {
+			t.Hosts[i] = HostResult{Host: h}
+		}
+		return t, e.trainHosts(ctx, t, hosts, nw.Name)
+	}
+	t.Hosts = []HostResult{{Host: hosts[0]}}
+	return t, e.trainHosts(ctx, t, hosts, "")
+}
+
+func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, netName string) error {
+	job := t.Job
+	env := map[string]string{
+		optml.EnvTrainingJobName: job.Name,
+		optml.EnvTrainingJobARN:  "arn:aws:sagemaker:local:000000000000:training-job/" + job.Name,
+	}
+	maps.Copy(env, job.Env)
+	ctrs := make([]*Container, len(hosts))
+	var wg sync.WaitGroup
+	defer func() {
+		for _, c := range ctrs {
+			if c != nil {
+				c.Remove(ctx)
+			}
+		}
+	}()
+	for i, h := range hosts {
+		p := optml.At(filepath.Join(t.Dir, h))
+		t.Hosts[i].Paths = p
+		l := job.Layout
+		rc := optml.SingleHost(h, hosts...)
+		l.Resource = &rc
+		if err := p.Write(l); err != nil {
+			return fmt.Errorf("laying out /opt/ml for %s: %w", h, err)
+		}
+		for _, d := range []string{p.Model(), p.Output(), p.OutputData(), p.Checkpoints()} {
+			// World-writable, so an image that runs as another user fails
+			// only the rule about running as root.
+			if err := os.Chmod(d, 0o777); err != nil {
+				return fmt.Errorf("laying out /opt/ml for %s: %w", h, err)
+			}
+		}
+	}
+	for i, h := range hosts {
+		if i == 1 && job.PeerDelay > 0 {
+			select {
+			case <-time.After(job.PeerDelay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		p := t.Hosts[i].Paths
+		mounts := []mount.Mount{
+			{Type: mount.TypeBind, Source: p.Input(), Target: "/opt/ml/input"},
+			{Type: mount.TypeBind, Source: p.Model(), Target: "/opt/ml/model", ReadOnly: job.ReadOnlyModel},
+			{Type: mount.TypeBind, Source: p.Output(), Target: "/opt/ml/output"},
+			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: "/opt/ml/checkpoints"},
+		}
+		for ch, dir := range job.ChannelDirs {
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return fmt.Errorf("channel %q: %w", ch, err)
+			}
+			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: abs, Target: "/opt/ml/input/data/" + ch, ReadOnly: true})
+		}
+		spec := runSpec{
+			image:    job.Image,
+			cmd:      []string{optml.CommandTrain},
+			env:      env,
+			labels:   map[string]string{LabelRole: "train", LabelHost: h},
+			hostname: h,
+			gpu:      job.GPU,
+			hc: func(hc *container.HostConfig) {
+				hc.Mounts = append(hc.Mounts, mounts...)
+				if job.NetworkIsolation && netName == "" {
+					hc.NetworkMode = "none"
+				}
+			},
+		}
+		if netName != "" {
+			spec.extra = append(spec.extra, network.WithNetworkName([]string{h}, netName))
+		}
+		c, err := e.run(ctx, spec)
+		if err != nil {
+			if errors.Is(err, ErrNoGPURuntime) || ctx.Err() != nil {
+				return err
+			}
+			t.Hosts[i].StartErr = err
+			continue
+		}
+		ctrs[i] = c
+	}
+	if job.WhileRunning != nil {
+		var running []*Container
+		for _, c := range ctrs {
+			if c != nil {
+				running = append(running, c)
+			}
+		}
+		job.WhileRunning(ctx, running)
+	}
+	for i, c := range ctrs {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.finishHost(ctx, job, c, &t.Hosts[i])
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (e *Engine) finishHost(ctx context.Context, job TrainingJob, c *Container, r *HostResult) {
+	var limit <-chan time.Time
+	stopAt := job.StopAfter
+	if job.MaxRuntime > 0 && (stopAt <= 0 || job.MaxRuntime < stopAt) {
+		stopAt = job.MaxRuntime
+	}
+	if stopAt > 0 {
+		d := time.Until(c.Started.Add(stopAt))
+		tm := time.NewTimer(max(d, 0))
+		defer tm.Stop()
+		limit = tm.C
+	}
+	select {
+	case <-c.Done():
+		_, r.ExitCode = c.Exited()
+	case <-limit:
+		st, err := c.Stop(ctx, job.StopGrace)
+		if err != nil {
+			r.StartErr = err
+		}
+		if !st.AlreadyExited {
+			r.Stop = &st
+		}
+		r.ExitCode = st.ExitCode
+	case <-ctx.Done():
+		return
+	}
+	r.Duration = time.Since(c.Started)
+	r.Logs, _ = c.Logs(context.WithoutCancel(ctx))
+	if b, err := os.ReadFile(r.Paths.Failure()); err == nil {
+		r.HasFailureFile = true
+		if len(b) > optml.FailureReasonMax {
+			b = b[:optml.FailureReasonMax]
+		}
+		r.Failure = string(b)
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
