@@ -107,7 +107,7 @@ func (p Paths) LoadHyperparameters() (Hyperparameters, error) {
 	var errs []error
 	for k, v := range raw {
 		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := json.Unmarshal(v, &s); err != nil || v[0] != '"' {
 			errs = append(errs, fmt.Errorf("key %q: value %s is not a JSON string (SageMaker passes every hyperparameter as a string)", k, truncate(v)))
 			continue
 		}
@@ -235,8 +235,12 @@ func readJSON(path string, v any) error {
 		}
 		return &FileError{File: path, Err: err}
 	}
-	if len(bytes.TrimSpace(b)) == 0 {
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) == 0 {
 		return &FileError{File: path, Err: errors.New("file is empty; it must hold a JSON object")}
+	}
+	if trimmed[0] != '{' && json.Valid(trimmed) {
+		return &FileError{File: path, Err: fmt.Errorf("file holds %s; it must hold a JSON object", jsonKind(trimmed[0]))}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
@@ -246,6 +250,20 @@ func readJSON(path string, v any) error {
 		return &FileError{File: path, Err: errors.New("unexpected data after the JSON object")}
 	}
 	return nil
+}
+
+func jsonKind(first byte) string {
+	switch first {
+	case '[':
+		return "a JSON array"
+	case '"':
+		return "a JSON string"
+	case 'n':
+		return "JSON null"
+	case 't', 'f':
+		return "a JSON boolean"
+	}
+	return "a JSON number"
 }
 
 func describeJSONError(b []byte, err error) error {
