@@ -52,3 +52,7 @@ deps: ## install the Debian packages the tests need (root; skipped when present)
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run 'sudo make deps')"; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+.PHONY: bench-build
+bench-build: build ## time cold, no-op and one-line-change builds of the go and python templates; image sizes
+	sh examples/bench/bench-build.sh

@@ -1,0 +1,90 @@
+#!/bin/sh
+# bench-build: how long `sagekit build` takes for a project `sagekit init`
+# wrote, cold and after changes, and how large the images are.
+#
+#   cold      first build: no BuildKit cache (--no-cache) and, for go, an
+#             empty Go build cache, as on a fresh machine whose base images
+#             are already local
+#   no-op     the same build again, nothing changed
+#   one-line  a rebuild after changing one line of the algorithm's code
+#
+# The python template's size is compared with the same predictor served by
+# nginx + gunicorn + Flask from Debian's packages on the same base
+# (reference-nginx-flask/; its RUN apt-get needs Debian's mirror).
+#
+# Usage: sh examples/bench/bench-build.sh   (after make build; needs the
+# Docker Engine and sagekit/python:bookworm from `sagekit base`)
+set -eu
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+sagekit=${SAGEKIT:-$root/bin/sagekit}
+work=$(mktemp -d)
+images=""
+cleanup() {
+	for img in $images; do docker image rm -f "$img" >/dev/null 2>&1 || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+now() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
+mb() { awk -v s="$1" 'BEGIN { printf "%.1f", s / 1e6 }'; }
+size() { docker image inspect -f '{{.Size}}' "$1"; }
+
+# build DIR TAG [ARGS...]: build quietly, print the seconds it took.
+build() {
+	dir=$1 tag=$2
+	shift 2
+	t0=$(now)
+	"$sagekit" build --progress quiet -t "$tag" "$@" "$dir" >"$work/build.log" 2>&1 || {
+		cat "$work/build.log" >&2
+		exit 1
+	}
+	secs "$t0" "$(now)"
+}
+
+if ! docker image inspect sagekit/python:bookworm >/dev/null 2>&1; then
+	echo "bench-build: sagekit/python:bookworm is not in the local image store: run sagekit base first" >&2
+	exit 1
+fi
+
+printf '| template | cold build (s) | no-op rebuild (s) | one-line change (s) | cold / one-line | image size (MB) |\n'
+printf '|---|---|---|---|---|---|\n'
+
+for tmpl in go python; do
+	dir=$work/$tmpl
+	tag=sagekit-bench/$tmpl:latest
+	images="$images $tag"
+	case $tmpl in
+	go)
+		"$sagekit" init "$dir" --template go --name bench-go --sdk "$root" >/dev/null
+		file=$dir/tree/serve.go
+		from='this model reads text/csv, not %q'
+		to='this model reads only text\/csv, not %q'
+		;;
+	python)
+		"$sagekit" init "$dir" --template python --name bench-python >/dev/null
+		file=$dir/code/inference.py
+		from='Invoked with'
+		to='Called with'
+		;;
+	esac
+	export GOCACHE="$work/gocache-$tmpl"
+	cold=$(build "$dir" "$tag" --no-cache)
+	noop=$(build "$dir" "$tag")
+	sed -i "s/$from/$to/" "$file"
+	grep -q "$(echo "$to" | sed 's/\\//g')" "$file" || { echo "bench-build: the one-line change did not apply to $file" >&2; exit 1; }
+	change=$(build "$dir" "$tag")
+	ratio=$(awk -v a="$cold" -v b="$change" 'BEGIN { printf "%.1fx", a / b }')
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$tmpl" "$cold" "$noop" "$change" "$ratio" "$(mb "$(size "$tag")")"
+	unset GOCACHE
+done
+
+ref=sagekit-bench/nginx-gunicorn-flask:latest
+images="$images $ref"
+t=$(build "$root/examples/bench/reference-nginx-flask" "$ref")
+printf '\n| image | size (MB) |\n|---|---|\n'
+printf '| sagekit/python:bookworm (the base) | %s |\n' "$(mb "$(size sagekit/python:bookworm)")"
+printf '| python template (sagekit-runtime) | %s |\n' "$(mb "$(size sagekit-bench/python:latest)")"
+printf '| same predictor, nginx + gunicorn + Flask (built in %ss) | %s |\n' "$t" "$(mb "$(size "$ref")")"
+printf '| go template (FROM scratch) | %s |\n' "$(mb "$(size sagekit-bench/go:latest)")"
