@@ -89,3 +89,20 @@ const (
 // ContractVersion names the revision of the SageMaker container contract
 // this package implements (docs/contract.md).
 const ContractVersion = "2026.11"
+
+// More hosting variables: the toolkit's seconds-only timeout, and sagekit's
+// own for the serving stack and its workers.
+const (
+	// EnvModelServerTimeoutSeconds, when set, wins over EnvModelServerTimeout.
+	EnvModelServerTimeoutSeconds = "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS"
+	// EnvWorkerID and EnvModelDir are set for each worker process: its
+	// index (0, 1, ...) and the directory the model is loaded from.
+	EnvWorkerID = "SAGEKIT_WORKER_ID"
+	EnvModelDir = "SAGEKIT_MODEL_DIR"
+	// EnvPython names the interpreter for Python programs and adapters
+	// (default python3 on PATH).
+	EnvPython = "SAGEKIT_PYTHON"
+	// EnvMetricsPort turns on Prometheus metrics on that port ("auto": the
+	// first port of SAGEMAKER_SAFE_PORT_RANGE other than the serving port).
+	EnvMetricsPort = "SAGEKIT_METRICS_PORT"
+)

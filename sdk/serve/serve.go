@@ -7,6 +7,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -29,6 +30,9 @@ type Response struct {
 	// CustomAttributes, when set, is returned in
 	// X-Amzn-SageMaker-Custom-Attributes; nothing is echoed otherwise.
 	CustomAttributes string
+	// Header holds further X-Amzn-SageMaker-* response headers (for example
+	// X-Amzn-SageMaker-New-Session-Id); other names are ignored.
+	Header http.Header
 }
 
 // Handler serves one model in process.
@@ -53,6 +57,17 @@ type MultiModelHandler interface {
 	UnloadModel(ctx context.Context, name string) error
 	InvokeModel(ctx context.Context, name string, req *Request) (*Response, error)
 }
+
+// Closer is an optional Handler ability: release what Load acquired. The
+// serving stack calls it once, after the last request has finished.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
+// ErrOutOfResources, returned (possibly wrapped) by LoadModel or Invoke,
+// tells a multi-model endpoint that memory or another resource ran out; the
+// caller gets 507 and SageMaker unloads idle models before retrying.
+var ErrOutOfResources = errors.New("out of memory or other resources")
 
 // Error is an error with an HTTP status, returned by Invoke to reject a
 // request (for example 415 for an unsupported content type).

@@ -1,5 +1,137 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
 
-func runServe(ctx context.Context, args []string) int { return 2 }
+	"github.com/sagekit/sagekit/sdk/optml"
+	"github.com/sagekit/sagekit/serving"
+	"github.com/sagekit/sagekit/serving/python"
+	"github.com/sagekit/sagekit/serving/worker"
+)
+
+// serveOptions is everything `sagekit-runtime serve` needs, read from the
+// environment and flags at the edge.
+type serveOptions struct {
+	command    []string // worker argv
+	workers    int
+	gpus       []string
+	python     string
+	wsgiApp    string
+	handler    string
+	server     []serving.Option
+	stdout     io.Writer
+	stderr     io.Writer
+	scriptsDir string
+}
+
+func runServe(ctx context.Context, args []string) int {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	opts, err := serveOptionsFromEnv(ctx, args, os.LookupEnv)
+	if err != nil {
+		log.Error("sagekit-runtime serve: " + err.Error())
+		return 2
+	}
+	opts.stdout, opts.stderr = os.Stdout, os.Stderr
+	if err := serve(ctx, log, opts); err != nil {
+		log.Error("sagekit-runtime serve: " + err.Error())
+		return 1
+	}
+	return 0
+}
+
+func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string) (string, bool)) (serveOptions, error) {
+	get := func(k string) string { v, _ := lookup(k); return v }
+	var o serveOptions
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	metricsPort := fs.String("metrics-port", get(optml.EnvMetricsPort), "serve Prometheus metrics on this port, or \"auto\" (env "+optml.EnvMetricsPort+")")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var errs []error
+	server, err := serving.OptionsFromEnv(func(k string) (string, bool) {
+		if k == optml.EnvMetricsPort {
+			return *metricsPort, *metricsPort != ""
+		}
+		return lookup(k)
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	o.server = server
+
+	o.wsgiApp, o.handler = get(optml.EnvWSGIApp), get(optml.EnvHandler)
+	o.python = get(optml.EnvPython)
+	if o.python == "" {
+		o.python = "python3"
+	}
+	cmdLine := get(optml.EnvWorkerCommand)
+	set := 0
+	for _, v := range []string{o.wsgiApp, o.handler, cmdLine} {
+		if v != "" {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		errs = append(errs, fmt.Errorf("nothing to serve: set %s=module:app (a WSGI app such as a Flask predictor), %s=module (inference.py functions) or %s=\"program args\" (any program serving HTTP on $%s)",
+			optml.EnvWSGIApp, optml.EnvHandler, optml.EnvWorkerCommand, optml.EnvWorkerSocket))
+	case set > 1:
+		errs = append(errs, fmt.Errorf("set only one of %s, %s and %s", optml.EnvWSGIApp, optml.EnvHandler, optml.EnvWorkerCommand))
+	case cmdLine != "":
+		if o.command, err = worker.SplitCommand(cmdLine); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", optml.EnvWorkerCommand, err))
+		}
+	}
+	if v := get(optml.EnvModelServerWorkers); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number above 0", optml.EnvModelServerWorkers, v))
+		}
+		o.workers = n
+	}
+	o.gpus = worker.GPUs(ctx, get("CUDA_VISIBLE_DEVICES"))
+	return o, errors.Join(errs...)
+}
+
+func serve(ctx context.Context, log *slog.Logger, o serveOptions) error {
+	if o.command == nil {
+		dir, err := os.MkdirTemp("", "sagekit-py")
+		if err != nil {
+			return fmt.Errorf("creating a directory for the Python adapter: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		script, err := python.Install(dir)
+		if err != nil {
+			return err
+		}
+		if o.wsgiApp != "" {
+			o.command = python.WSGICommand(o.python, script, o.wsgiApp)
+		} else {
+			o.command = python.HandlerCommand(o.python, script, o.handler)
+		}
+	}
+	wopts := []worker.Option{worker.WithOutput(o.stdout, o.stderr), worker.WithLogger(log)}
+	if o.workers > 0 {
+		wopts = append(wopts, worker.WithWorkers(o.workers))
+	}
+	if len(o.gpus) > 0 {
+		wopts = append(wopts, worker.WithGPUs(o.gpus))
+	}
+	pool, err := worker.New(o.command, wopts...)
+	if err != nil {
+		return err
+	}
+	s := serving.New(pool, append(o.server, serving.WithLogger(log), serving.WithAccessLog(log))...)
+	return s.Run(ctx)
+}

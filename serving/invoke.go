@@ -1,0 +1,207 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sagekit/sagekit/sdk/optml"
+	"github.com/sagekit/sagekit/sdk/serve"
+)
+
+// result is what a handler call hands back to the request goroutine.
+type result struct {
+	resp *serve.Response
+	err  error
+}
+
+// callPool recycles the one-slot channels the request goroutine waits on.
+// A channel is put back only after its result has been received, so a call
+// abandoned at the timeout never shares its channel.
+var callPool = sync.Pool{New: func() any { return make(chan result, 1) }}
+
+var errTooLarge = errors.New("request body too large")
+
+func (s *Server) serveInvocations(w http.ResponseWriter, r *http.Request) {
+	s.invoke(w, r, "")
+}
+
+// invoke runs one inference request: admission, body, slot, handler call
+// with the request timeout, response. model is "" for /invocations.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
+	if st := s.state.Load(); st != stateReady {
+		msg := "the model is not loaded yet"
+		if st == stateDraining {
+			msg = "the server is shutting down"
+		} else if st == stateFailed {
+			msg = "the model failed to load"
+		}
+		writeError(w, http.StatusServiceUnavailable, msg)
+		return
+	}
+	if s.admitted.Add(1) > s.limit {
+		s.admitted.Add(-1)
+		s.metrics.rejected.Add(1)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the server is at capacity (%d requests running or queued): retry later", s.limit))
+		return
+	}
+	defer s.admitted.Add(-1)
+
+	ctx, cancel := context.WithTimeout(r.Context(), s.o.timeout)
+	defer cancel()
+
+	body, err := readBody(r, s.o.maxBody)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the limit of %d bytes (%d MiB; SAGEMAKER_MAX_PAYLOAD_IN_MB)", s.o.maxBody, s.o.maxBody>>20))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		return
+	}
+
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		s.timedOut(w, ctx)
+		return
+	}
+
+	req := &serve.Request{
+		Body:        body,
+		ContentType: r.Header.Get("Content-Type"),
+		Accept:      r.Header.Get("Accept"),
+		Header:      sagemakerHeaders(r.Header),
+	}
+	ch := callPool.Get().(chan result)
+	go s.call(ctx, ch, model, req)
+	select {
+	case res := <-ch:
+		callPool.Put(ch)
+		if res.err != nil {
+			if ctx.Err() != nil && errors.Is(res.err, ctx.Err()) {
+				s.timedOut(w, ctx)
+				return
+			}
+			status, msg := statusOf(res.err)
+			writeError(w, status, msg)
+			return
+		}
+		writeResponse(w, req, res.resp)
+	case <-ctx.Done():
+		s.timedOut(w, ctx)
+	}
+}
+
+// call runs the handler on its own goroutine so that a handler ignoring its
+// context still gets its caller a 504 on time. The slot is freed only when
+// the handler returns: a stuck handler keeps holding one, which bounds how
+// many can pile up.
+func (s *Server) call(ctx context.Context, ch chan<- result, model string, req *serve.Request) {
+	var res result
+	defer func() {
+		if p := recover(); p != nil {
+			res = result{err: fmt.Errorf("handler panicked: %v", p)}
+		}
+		<-s.slots
+		ch <- res
+	}()
+	if model != "" {
+		res.resp, res.err = s.mm.InvokeModel(ctx, model, req)
+	} else {
+		res.resp, res.err = s.h.Invoke(ctx, req)
+	}
+	if res.err == nil && res.resp == nil {
+		res.resp = &serve.Response{}
+	}
+}
+
+func (s *Server) timedOut(w http.ResponseWriter, ctx context.Context) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		s.metrics.timeouts.Add(1)
+		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("the model did not answer within %s (SAGEMAKER_MODEL_SERVER_TIMEOUT)", s.o.timeout))
+		return
+	}
+	// The caller went away; nobody reads this answer.
+	writeError(w, 499, "the client closed the request")
+}
+
+// readBody reads the whole body: one allocation of exactly Content-Length
+// bytes when it is known, and a 413 before reading anything past the limit.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	if r.ContentLength >= 0 {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(buf)) > limit {
+		return nil, errTooLarge
+	}
+	return buf, nil
+}
+
+// sagemakerHeaders returns the X-Amzn-SageMaker-* request headers, or nil
+// (no allocation) when there are none.
+func sagemakerHeaders(h http.Header) http.Header {
+	var out http.Header
+	for k, v := range h {
+		if strings.HasPrefix(k, optml.HeaderPrefix) {
+			if out == nil {
+				out = make(http.Header, 2)
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var octetStream = []string{"application/octet-stream"}
+
+func writeResponse(w http.ResponseWriter, req *serve.Request, resp *serve.Response) {
+	h := w.Header()
+	switch {
+	case resp.ContentType != "":
+		h["Content-Type"] = []string{resp.ContentType}
+	case concreteType(req.Accept):
+		h["Content-Type"] = []string{req.Accept}
+	default:
+		h["Content-Type"] = octetStream
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(resp.Body))}
+	for k, v := range resp.Header {
+		if k = http.CanonicalHeaderKey(k); strings.HasPrefix(k, optml.HeaderPrefix) {
+			h[k] = v
+		}
+	}
+	if resp.CustomAttributes != "" {
+		h.Set(optml.HeaderCustomAttributes, resp.CustomAttributes)
+	}
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	w.Write(resp.Body)
+}
+
+// concreteType reports whether accept names exactly one media type, which
+// then serves as the response Content-Type the handler left empty.
+func concreteType(accept string) bool {
+	return accept != "" && !strings.ContainsAny(accept, ",*")
+}

@@ -1,0 +1,120 @@
+package serving
+
+import (
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/sagekit/sagekit/sdk/optml"
+)
+
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	addr            string
+	metricsAddr     string
+	maxBody         int64
+	maxResponse     int64
+	timeout         time.Duration
+	startupTimeout  time.Duration
+	shutdownTimeout time.Duration
+	concurrency     int
+	queue           int
+	multiModel      bool
+	modelDir        string
+	modelsDir       string
+	execParams      ExecutionParameters
+	logger          *slog.Logger
+	accessLog       *slog.Logger
+}
+
+// ExecutionParameters is the body of GET /execution-parameters. Zero fields
+// are filled in by the server: MaxConcurrentTransforms from the concurrency
+// (kept so that it times MaxPayloadInMB stays within 100), BatchStrategy
+// "MultiRecord", MaxPayloadInMB from the body limit.
+type ExecutionParameters struct {
+	MaxConcurrentTransforms int    `json:"MaxConcurrentTransforms"`
+	BatchStrategy           string `json:"BatchStrategy"`
+	MaxPayloadInMB          int    `json:"MaxPayloadInMB"`
+}
+
+func defaultOptions() options {
+	return options{
+		addr:            ":8080",
+		maxBody:         optml.MaxPayloadBytes,
+		maxResponse:     maxResponseBytes,
+		timeout:         optml.DefaultModelServerTimeoutSeconds * time.Second,
+		startupTimeout:  optml.DefaultStartupTimeoutSeconds * time.Second,
+		shutdownTimeout: 25 * time.Second,
+		modelDir:        optml.At(optml.DefaultRoot).Model(),
+		modelsDir:       optml.At(optml.DefaultRoot).Models(),
+		logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// maxResponseBytes bounds what is read back from a worker process: batch
+// transform allows payloads up to 100 MB, and a reply may be larger than its
+// request.
+const maxResponseBytes = 128 << 20
+
+// WithAddr sets the listen address of Run. Default ":8080" (all interfaces).
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
+
+// WithMetricsAddr serves Prometheus metrics at /metrics on a second listener.
+// Default "": no metrics listener.
+func WithMetricsAddr(addr string) Option { return func(o *options) { o.metricsAddr = addr } }
+
+// WithMaxBodyBytes sets the largest request body; a larger one gets 413.
+// Default 6 MiB (6291456 bytes), InvokeEndpoint's limit.
+func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.maxBody = n } }
+
+// WithTimeout sets how long one request may take, queueing included; past
+// it the caller gets 504. Default 60 s.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithStartupTimeout bounds the handler's Load. Default 600 s.
+func WithStartupTimeout(d time.Duration) Option { return func(o *options) { o.startupTimeout = d } }
+
+// WithShutdownTimeout bounds draining after Run's context ends. Default 25 s,
+// inside SageMaker's 30 s between SIGTERM and SIGKILL.
+func WithShutdownTimeout(d time.Duration) Option { return func(o *options) { o.shutdownTimeout = d } }
+
+// WithConcurrency sets how many handler calls run at once. Default: the
+// handler's own limit when it has a MaxConcurrency() int method (a worker
+// pool: one per worker), otherwise 4 × GOMAXPROCS.
+func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+
+// WithQueue sets how many requests may wait for a free handler slot; past
+// that the caller gets 503 at once. Default 128. Memory held by request
+// bodies is at most (concurrency + queue) × the body limit.
+func WithQueue(n int) Option { return func(o *options) { o.queue = n } }
+
+// WithMultiModel turns on the multi-model API (/models...); the handler
+// must implement serve.MultiModelHandler. Default off.
+func WithMultiModel(on bool) Option { return func(o *options) { o.multiModel = on } }
+
+// WithModelDir sets the directory passed to the handler's Load. Default
+// /opt/ml/model, or /opt/ml/models with WithMultiModel.
+func WithModelDir(dir string) Option { return func(o *options) { o.modelDir = dir } }
+
+// WithModelsDir sets the multi-model directory passed to Load with
+// WithMultiModel. Default /opt/ml/models.
+func WithModelsDir(dir string) Option { return func(o *options) { o.modelsDir = dir } }
+
+// WithExecutionParameters sets what GET /execution-parameters returns; zero
+// fields get the defaults described on ExecutionParameters.
+func WithExecutionParameters(p ExecutionParameters) Option {
+	return func(o *options) { o.execParams = p }
+}
+
+// WithLogger sets where the server reports start-up, load and shutdown.
+// Default: discarded.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithAccessLog writes one line per request to l (method, path, status,
+// bytes, duration). Default: none.
+func WithAccessLog(l *slog.Logger) Option { return func(o *options) { o.accessLog = l } }
+
+func defaultConcurrency() int { return 4 * runtime.GOMAXPROCS(0) }

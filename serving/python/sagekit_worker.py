@@ -1,0 +1,542 @@
+"""sagekit worker process: serves one Python model over HTTP on a unix socket.
+
+    python3 sagekit_worker.py wsgi MODULE:ATTR      an existing WSGI app, unchanged
+    python3 sagekit_worker.py handler MODULE        inference-toolkit functions
+                                                   (model_fn, input_fn, predict_fn,
+                                                   output_fn or transform_fn)
+
+The socket path comes from SAGEKIT_WORKER_SOCKET. sagekit-runtime starts one
+such process per worker and sends it one request at a time. Standard library
+only; numpy, scipy are used when present. Python 3.8 or later.
+"""
+
+import importlib
+import inspect
+import io
+import json
+import os
+import selectors
+import socket
+import sys
+import traceback
+from urllib.parse import unquote
+
+MAX_HEAD = 64 * 1024
+RECV = 256 * 1024
+
+REASONS = {
+    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+    405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
+    500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage",
+}
+
+
+class BadRequest(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- HTTP server
+
+
+class Conn(object):
+    """One keep-alive connection, read through its own buffer so that a
+    pipelined request is never left waiting in it."""
+
+    __slots__ = ("sock", "buf")
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    def read_head(self):
+        buf = self.buf
+        while True:
+            i = buf.find(b"\r\n\r\n")
+            if i >= 0:
+                break
+            if len(buf) > MAX_HEAD:
+                raise BadRequest("request head too large")
+            chunk = self.sock.recv(RECV)
+            if not chunk:
+                if buf:
+                    raise BadRequest("connection closed mid-request")
+                return None
+            buf += chunk
+        head = bytes(buf[:i])
+        del buf[: i + 4]
+        return head
+
+    def read_exact(self, n):
+        buf = self.buf
+        if len(buf) >= n:
+            out = bytes(buf[:n])
+            del buf[:n]
+            return out
+        out = bytearray(n)
+        have = len(buf)
+        out[:have] = buf
+        del buf[:]
+        view = memoryview(out)
+        while have < n:
+            got = self.sock.recv_into(view[have:], min(n - have, 4 * RECV))
+            if got == 0:
+                raise BadRequest("connection closed mid-body")
+            have += got
+        return bytes(out)
+
+    def read_line(self):
+        buf = self.buf
+        while True:
+            i = buf.find(b"\r\n")
+            if i >= 0:
+                line = bytes(buf[:i])
+                del buf[: i + 2]
+                return line
+            chunk = self.sock.recv(RECV)
+            if not chunk:
+                raise BadRequest("connection closed mid-chunk")
+            buf += chunk
+
+    def read_chunked(self):
+        parts = []
+        while True:
+            size = int(self.read_line().split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                while self.read_line():
+                    pass
+                return b"".join(parts)
+            parts.append(self.read_exact(size))
+            self.read_line()
+
+
+def handle(conn, app):
+    """Serves one request on conn; returns whether to keep the connection."""
+    head = conn.read_head()
+    if head is None:
+        return False
+    lines = head.split(b"\r\n")
+    try:
+        method, target, version = lines[0].decode("latin-1").split(" ", 2)
+    except ValueError:
+        raise BadRequest("bad request line")
+    environ = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": version,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    path, _, query = target.partition("?")
+    environ["PATH_INFO"] = unquote(path, "latin-1")
+    environ["QUERY_STRING"] = query
+    length = None
+    chunked = False
+    keep = version == "HTTP/1.1"
+    for raw in lines[1:]:
+        k, sep, v = raw.partition(b":")
+        if not sep:
+            continue
+        name = k.decode("latin-1").strip()
+        value = v.decode("latin-1").strip()
+        low = name.lower()
+        if low == "content-type":
+            environ["CONTENT_TYPE"] = value
+            continue
+        if low == "content-length":
+            length = int(value)
+            environ["CONTENT_LENGTH"] = value
+            continue
+        if low == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+        elif low == "connection":
+            tokens = value.lower()
+            if "close" in tokens:
+                keep = False
+            elif "keep-alive" in tokens:
+                keep = True
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if key in environ:
+            environ[key] += "," + value
+        else:
+            environ[key] = value
+    if chunked:
+        body = conn.read_chunked()
+        environ["CONTENT_LENGTH"] = str(len(body))
+    elif length:
+        body = conn.read_exact(length)
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+
+    state = []
+    chunks = []
+
+    def start_response(status, headers, exc_info=None):
+        if exc_info is not None and state and state[0] is None:
+            raise exc_info[1].with_traceback(exc_info[2])
+        state[:] = [status, headers]
+        return chunks.append
+
+    try:
+        result = app(environ, start_response)
+        try:
+            for data in result:
+                if data:
+                    chunks.append(data)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status, headers = state
+    except Exception:
+        traceback.print_exc()
+        status = "500 Internal Server Error"
+        headers = [("Content-Type", "text/plain; charset=utf-8")]
+        chunks = [b"Internal Server Error: the app raised an exception (see the log)\n"]
+    payload = b"".join(chunks)
+    out = ["HTTP/1.1 ", status, "\r\n"]
+    for k, v in headers:
+        low = k.lower()
+        if low in ("content-length", "connection", "transfer-encoding", "keep-alive"):
+            continue
+        out += [k, ": ", v, "\r\n"]
+    out += ["Content-Length: ", str(len(payload)), "\r\n"]
+    if not keep:
+        out.append("Connection: close\r\n")
+    out.append("\r\n")
+    head = "".join(out).encode("latin-1")
+    if method == "HEAD":
+        payload = b""
+    if len(payload) < 65536:
+        conn.sock.sendall(head + payload)
+    else:
+        conn.sock.sendall(head)
+        conn.sock.sendall(payload)
+    return keep
+
+
+def serve(app, path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(128)
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, None)
+    while True:
+        for key, _ in sel.select():
+            conn = key.data
+            if conn is None:
+                try:
+                    sock, _ = listener.accept()
+                except BlockingIOError:
+                    continue
+                sock.setblocking(True)
+                sel.register(sock, selectors.EVENT_READ, Conn(sock))
+                continue
+            sel.unregister(conn.sock)
+            keep = True
+            try:
+                # Requests already buffered are served before going back
+                # to the selector, which cannot see them.
+                keep = handle(conn, app)
+                while keep and conn.buf:
+                    keep = handle(conn, app)
+            except (BadRequest, ValueError) as e:
+                try:
+                    msg = ("bad request: %s\n" % e).encode()
+                    conn.sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                                      b"Connection: close\r\nContent-Length: " + str(len(msg)).encode()
+                                      + b"\r\n\r\n" + msg)
+                except OSError:
+                    pass
+                keep = False
+            except OSError:
+                keep = False
+            if keep:
+                sel.register(conn.sock, selectors.EVENT_READ, conn)
+            else:
+                conn.sock.close()
+
+
+# ------------------------------------------------------- inference toolkit
+
+
+JSON = "application/json"
+CSV = "text/csv"
+NPY = "application/x-npy"
+NPZ = "application/x-npz"
+UTF8_TYPES = (JSON, CSV)
+
+
+def media_type(ct):
+    return (ct or "").split(";", 1)[0].strip().lower()
+
+
+def _numpy():
+    try:
+        import numpy
+        return numpy
+    except ImportError:
+        return None
+
+
+class UnsupportedFormatError(Exception):
+    def __init__(self, content_type):
+        Exception.__init__(self, "Content type %s is not supported by this framework.\n\n"
+                           "Please implement input_fn to to deserialize the request data or an output_fn to\n"
+                           "serialize the response. For more information, see the SageMaker Python SDK README."
+                           % content_type)
+
+
+def default_decode(data, content_type):
+    np = _numpy()
+    mt = media_type(content_type)
+    if mt == JSON:
+        obj = json.loads(data)
+        return np.array(obj) if np is not None else obj
+    if mt == CSV:
+        if np is not None:
+            return np.genfromtxt(io.StringIO(data), delimiter=",")
+        rows = []
+        for line in data.splitlines():
+            if line.strip():
+                rows.append([float(x) for x in line.split(",")])
+        return rows
+    if mt == NPY and np is not None:
+        return np.load(io.BytesIO(data), allow_pickle=True)
+    if mt == NPZ:
+        import scipy.sparse
+        return scipy.sparse.load_npz(io.BytesIO(data))
+    raise UnsupportedFormatError(content_type)
+
+
+def _tolist(obj):
+    tolist = getattr(obj, "tolist", None)
+    if tolist is not None:
+        return tolist()
+    todense = getattr(obj, "todense", None)
+    if todense is not None:
+        return todense().tolist()
+    raise TypeError("%r is not JSON serializable" % type(obj))
+
+
+def default_encode(obj, content_type):
+    np = _numpy()
+    mt = media_type(content_type)
+    if mt == JSON:
+        return json.dumps(obj, default=_tolist)
+    if mt == CSV:
+        stream = io.StringIO()
+        if np is not None:
+            np.savetxt(stream, np.asarray(obj), delimiter=",", fmt="%s")
+        else:
+            rows = obj if isinstance(obj, (list, tuple)) else [obj]
+            for row in rows:
+                if isinstance(row, (list, tuple)):
+                    stream.write(",".join(str(x) for x in row) + "\n")
+                else:
+                    stream.write(str(row) + "\n")
+        return stream.getvalue()
+    if mt == NPY and np is not None:
+        stream = io.BytesIO()
+        np.save(stream, np.asarray(obj))
+        return stream.getvalue()
+    raise UnsupportedFormatError(content_type)
+
+
+class Context(object):
+    """The little of the model server's context that handlers read."""
+
+    def __init__(self, model_dir, environ=None):
+        gpu = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        self.system_properties = {"model_dir": model_dir, "gpu_id": 0 if gpu and gpu != "-1" else None}
+        self.model_name = "model"
+        self.environ = environ or {}
+        self.request_headers = {}
+
+    def get_request_header(self, idx, key):
+        return self.request_headers.get(key.lower())
+
+
+def _arity(fn):
+    try:
+        return len([p for p in inspect.signature(fn).parameters.values()
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+    except (TypeError, ValueError):
+        return -1
+
+
+def _call(fn, context, *args):
+    """Calls a handler function, with the trailing context when it takes one."""
+    if _arity(fn) == len(args) + 1:
+        return fn(*(args + (context,)))
+    return fn(*args)
+
+
+class HandlerApp(object):
+    """A WSGI app answering /ping and /invocations with a module of
+    inference-toolkit functions, as the toolkit's Transformer does."""
+
+    def __init__(self, module_name, model_dir):
+        if module_name.endswith(".py"):
+            module_name = module_name[:-3]
+        mod = importlib.import_module(module_name)
+        self.model_dir = model_dir
+        self.transform_fn = getattr(mod, "transform_fn", None)
+        self.input_fn = getattr(mod, "input_fn", None)
+        self.predict_fn = getattr(mod, "predict_fn", None)
+        self.output_fn = getattr(mod, "output_fn", None)
+        if self.transform_fn and (self.input_fn or self.predict_fn or self.output_fn):
+            raise ValueError("Cannot use transform_fn implementation in conjunction with "
+                             "input_fn, predict_fn, and/or output_fn implementation")
+        self.input_fn = self.input_fn or default_input_fn
+        self.predict_fn = self.predict_fn or default_predict_fn
+        self.output_fn = self.output_fn or default_output_fn
+        self.default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON)
+        self.context = Context(model_dir)
+        pre = getattr(mod, "pre_model_fn", None)
+        if pre is not None:
+            _call(pre, self.context, model_dir)
+        model_fn = getattr(mod, "model_fn", None) or default_model_fn
+        self.model = _call(model_fn, self.context, model_dir)
+        warm = getattr(mod, "model_warmup_fn", None)
+        if warm is not None:
+            _call(warm, self.context, model_dir, self.model)
+
+    def __call__(self, environ, start_response):
+        path = environ["PATH_INFO"]
+        method = environ["REQUEST_METHOD"]
+        if path == "/ping" and method in ("GET", "HEAD"):
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
+        if path != "/invocations" or method != "POST":
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b"{}"]
+        return self.invoke(environ, start_response)
+
+    def invoke(self, environ, start_response):
+        try:
+            # The toolkit finds the type with ^[Cc]ontent-?[Tt]ype, so a
+            # "ContentType" header counts too.
+            content_type = environ.get("CONTENT_TYPE") or environ.get("HTTP_CONTENTTYPE")
+            accept = environ.get("HTTP_ACCEPT", "")
+            if not accept or accept == "*/*":
+                accept = self.default_accept
+            data = environ["wsgi.input"].read()
+            if media_type(content_type) in UTF8_TYPES:
+                data = data.decode("utf-8")
+            ctx = self.context
+            ctx.environ = environ
+            ctx.request_headers = dict((k[5:].replace("_", "-").lower(), v)
+                                       for k, v in environ.items() if k.startswith("HTTP_"))
+            if content_type:
+                ctx.request_headers["content-type"] = content_type
+            if self.transform_fn is not None:
+                result = _call(self.transform_fn, ctx, self.model, data, content_type, accept)
+            else:
+                inp = _call(self.input_fn, ctx, data, content_type)
+                prediction = _call(self.predict_fn, ctx, inp, self.model)
+                result = _call(self.output_fn, ctx, prediction, accept)
+            response_type = accept
+            if isinstance(result, tuple) and len(result) == 2:
+                result, response_type = result
+            if isinstance(result, str):
+                result = result.encode("utf-8")
+            elif not isinstance(result, (bytes, bytearray)):
+                result = str(result).encode("utf-8")
+            start_response("200 OK", [("Content-Type", response_type)])
+            return [bytes(result)]
+        except Exception as e:
+            trace = traceback.format_exc()
+            sys.stderr.write(trace)
+            status = getattr(e, "status_code", None)
+            if isinstance(status, int) and 400 <= status <= 599:
+                message = getattr(e, "message", None) or str(e)
+                phrase = getattr(e, "phrase", None) or REASONS.get(status, "Error")
+            else:
+                status, message, phrase = 500, str(e), "Internal Server Error"
+            phrase = str(phrase).replace("\r", " ").replace("\n", " ")
+            body = ("%s\n%s" % (message, trace)).encode("utf-8", "replace")
+            start_response("%d %s" % (status, phrase), [("Content-Type", "text/plain; charset=utf-8")])
+            return [body]
+
+
+def default_model_fn(model_dir):
+    raise NotImplementedError("Please provide a model_fn implementation in the handler module: "
+                              "model_fn(model_dir) loads and returns the model")
+
+
+def default_input_fn(input_data, content_type):
+    return default_decode(input_data, content_type)
+
+
+def default_predict_fn(data, model):
+    # Framework containers differ here: scikit-learn's calls predict, the
+    # deep-learning ones call the model. Both are tried, in that order.
+    predict = getattr(model, "predict", None)
+    if predict is not None:
+        return predict(data)
+    if callable(model):
+        return model(data)
+    raise NotImplementedError("Please provide a predict_fn implementation: the model has no "
+                              "predict method and cannot be called")
+
+
+def default_output_fn(prediction, accept):
+    # Comma-split, first supported type, no q-values: the toolkit's rule.
+    for ct in accept.split(","):
+        ct = ct.strip()
+        if media_type(ct) in (JSON, CSV, NPY):
+            return default_encode(prediction, ct), ct
+    raise UnsupportedFormatError(accept)
+
+
+# --------------------------------------------------------------------- main
+
+
+def load_wsgi(target):
+    module_name, _, attr = target.partition(":")
+    mod = importlib.import_module(module_name)
+    app = mod
+    for part in (attr or "app").split("."):
+        app = getattr(app, part)
+    return app
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ("wsgi", "handler"):
+        sys.stderr.write("usage: sagekit_worker.py wsgi MODULE:ATTR | handler MODULE\n")
+        return 2
+    sock = os.environ.get("SAGEKIT_WORKER_SOCKET")
+    if not sock:
+        sys.stderr.write("sagekit_worker.py: SAGEKIT_WORKER_SOCKET is not set; "
+                         "sagekit-runtime sets it for each worker\n")
+        return 2
+    base = os.environ.get("SAGEMAKER_BASE_DIR") or "/opt/ml"
+    model_dir = os.environ.get("SAGEKIT_MODEL_DIR") or os.path.join(base, "model")
+    # The app's module comes from the working directory, then from the
+    # model's code directory, as the inference toolkit puts it on the path.
+    for d in (os.path.join(base, "model", "code"), os.getcwd()):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    if argv[1] == "wsgi":
+        app = load_wsgi(argv[2])
+    else:
+        app = HandlerApp(argv[2], model_dir)
+    serve(app, sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

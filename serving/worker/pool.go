@@ -1,0 +1,531 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sagekit/sagekit/sdk/optml"
+	"github.com/sagekit/sagekit/sdk/serve"
+)
+
+var (
+	_ serve.Handler = (*Pool)(nil)
+	_ serve.Pinger  = (*Pool)(nil)
+	_ serve.Closer  = (*Pool)(nil)
+)
+
+// ErrNoWorkerReady is what Ping returns while no worker can take a request.
+var ErrNoWorkerReady = errors.New("no worker is ready")
+
+// Pool runs worker processes and sends each request to an idle one.
+type Pool struct {
+	command []string
+	o       options
+	n       int
+
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
+	wg       sync.WaitGroup // supervisors
+
+	mu      sync.Mutex
+	idle    []*proc
+	waiters []chan *proc
+	live    map[*proc]struct{}
+
+	ready    atomic.Int32 // workers that have answered /ping and not exited
+	restarts atomic.Uint64
+	crashes  atomic.Uint64
+	kills    atomic.Uint64
+
+	madeSocketDir bool
+	modelDir      string
+}
+
+// proc is one run of one worker: a process and the client that talks to it.
+type proc struct {
+	id      int
+	cmd     *exec.Cmd
+	sock    string
+	client  *http.Client
+	tr      *http.Transport
+	exited  chan struct{} // closed once the process is reaped
+	exitErr error
+	started time.Time
+	output  sync.WaitGroup
+}
+
+// New returns a pool that will run command (argv, not a shell line; see
+// SplitCommand). Nothing starts before Load.
+func New(command []string, opts ...Option) (*Pool, error) {
+	if len(command) == 0 {
+		return nil, errors.New("worker command is empty: set SAGEKIT_WORKER_COMMAND, SAGEKIT_WSGI_APP or SAGEKIT_HANDLER")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Pool{command: command, o: o, n: o.count(), stop: make(chan struct{}), live: make(map[*proc]struct{})}, nil
+}
+
+// MaxConcurrency is the number of workers: the serving front runs no more
+// requests than that at once.
+func (p *Pool) MaxConcurrency() int { return p.n }
+
+// Load starts every worker and returns once one of them is ready, so
+// /ping turns 200 as soon as a request can be served. It fails if a worker
+// exits before it was ever ready (a bad command or a model that cannot
+// load) or if ctx ends first.
+func (p *Pool) Load(ctx context.Context, modelDir string) error {
+	p.modelDir = modelDir
+	if p.o.socketDir == "" {
+		dir, err := os.MkdirTemp("", "sagekit-w")
+		if err != nil {
+			return fmt.Errorf("creating the worker socket directory: %w", err)
+		}
+		p.o.socketDir, p.madeSocketDir = dir, true
+	}
+	first := make(chan error, p.n)
+	for i := 0; i < p.n; i++ {
+		p.wg.Add(1)
+		go p.supervise(ctx, i, first)
+	}
+	var errs []error
+	for i := 0; i < p.n; i++ {
+		select {
+		case err := <-first:
+			if err == nil {
+				return nil
+			}
+			// One bad start is enough to know the command is wrong.
+			return err
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("waiting for a worker to answer /ping: %w", ctx.Err()))
+			return errors.Join(errs...)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// supervise keeps worker i running until Close. The first start reports to
+// first; later exits restart it after a back-off.
+func (p *Pool) supervise(loadCtx context.Context, i int, first chan<- error) {
+	defer p.wg.Done()
+	backoff := p.o.minBackoff
+	initial := true
+	for {
+		// Not Load's context: Load returns at the first ready worker, and
+		// the others go on starting.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(loadCtx), p.o.readyTimeout)
+		pr, err := p.spawn(i)
+		if err == nil {
+			select {
+			case <-p.stop:
+				p.kill(pr)
+				cancel()
+				return
+			default:
+			}
+			err = p.waitReady(ctx, pr)
+			if err != nil {
+				p.kill(pr)
+			}
+		}
+		cancel()
+		if initial {
+			initial = false
+			first <- err // buffered; only Load's first answer matters
+		}
+		if err == nil {
+			p.ready.Add(1)
+			p.release(pr)
+			select {
+			case <-pr.exited:
+			case <-p.stop:
+				return
+			}
+			p.forget(pr)
+			p.ready.Add(-1)
+			if time.Since(pr.started) > 30*time.Second {
+				backoff = p.o.minBackoff
+			}
+			p.crashes.Add(1)
+			p.o.logger.Warn("worker exited", "worker", i, "error", describeExit(pr.exitErr), "restart_in", backoff.String())
+		} else if !p.stopping() {
+			p.o.logger.Warn("worker failed to start", "worker", i, "error", err, "restart_in", backoff.String())
+		}
+		select {
+		case <-time.After(backoff):
+		case <-p.stop:
+			return
+		}
+		backoff = min(2*backoff, p.o.maxBackoff)
+		p.restarts.Add(1)
+	}
+}
+
+func describeExit(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// spawn starts one process of worker i.
+func (p *Pool) spawn(i int) (*proc, error) {
+	sock := filepath.Join(p.o.socketDir, "w"+strconv.Itoa(i)+".sock")
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing the old socket %s: %w", sock, err)
+	}
+	cmd := exec.Command(p.command[0], p.command[1:]...)
+	cmd.Dir = p.o.dir
+	env := p.o.env
+	if env == nil {
+		env = os.Environ()
+	}
+	extra := []string{
+		optml.EnvWorkerSocket + "=" + sock,
+		optml.EnvWorkerID + "=" + strconv.Itoa(i),
+		optml.EnvModelDir + "=" + p.modelDir,
+	}
+	if len(p.o.gpus) > 0 {
+		extra = append(extra, "CUDA_VISIBLE_DEVICES="+p.o.gpus[i%len(p.o.gpus)])
+	}
+	cmd.Env = mergeEnv(env, extra)
+	setProcessGroup(cmd)
+
+	pr := &proc{id: i, cmd: cmd, sock: sock, exited: make(chan struct{})}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating a pipe for worker %d: %w", i, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("creating a pipe for worker %d: %w", i, err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, fmt.Errorf("starting worker %d (%s): %w", i, strings.Join(p.command, " "), err)
+	}
+	pr.started = time.Now()
+	pr.output.Add(2)
+	go copyLines(p.o.stdout, outR, &pr.output)
+	go copyLines(p.o.stderr, errR, &pr.output)
+	go func() {
+		pr.exitErr = cmd.Wait()
+		close(pr.exited)
+	}()
+	pr.tr = &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	pr.client = &http.Client{Transport: pr.tr}
+	p.mu.Lock()
+	p.live[pr] = struct{}{}
+	p.mu.Unlock()
+	return pr, nil
+}
+
+func mergeEnv(base, extra []string) []string {
+	out := make([]string, 0, len(base)+len(extra))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		overridden := false
+		for _, e := range extra {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				overridden = true
+				break
+			}
+		}
+		if !overridden {
+			out = append(out, kv)
+		}
+	}
+	return append(out, extra...)
+}
+
+// waitReady polls the worker's /ping until it answers 200, the process
+// exits or ctx ends. Polls start every 2 ms so a fast worker is ready at once.
+func (p *Pool) waitReady(ctx context.Context, pr *proc) error {
+	delay := 2 * time.Millisecond
+	var last string
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(pctx, http.MethodGet, "http://worker/ping", nil)
+		resp, err := pr.client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				cancel()
+				return nil
+			}
+			last = "/ping answered " + resp.Status
+		} else {
+			last = err.Error()
+		}
+		cancel()
+		select {
+		case <-pr.exited:
+			return fmt.Errorf("worker %d exited before it was ready (%s): see its output above", pr.id, describeExit(pr.exitErr))
+		case <-ctx.Done():
+			return fmt.Errorf("worker %d not ready (last: %s): %w", pr.id, last, ctx.Err())
+		case <-p.stop:
+			return errors.New("pool closed")
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// acquire takes an idle worker, waiting for one as long as ctx allows.
+func (p *Pool) acquire(ctx context.Context) (*proc, error) {
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		pr := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if !pr.dead() {
+			p.mu.Unlock()
+			return pr, nil
+		}
+	}
+	ch := make(chan *proc, 1)
+	p.waiters = append(p.waiters, ch)
+	p.mu.Unlock()
+	select {
+	case pr := <-ch:
+		return pr, nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		for i, w := range p.waiters {
+			if w == ch {
+				p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+				break
+			}
+		}
+		p.mu.Unlock()
+		// A worker may have been handed over just before the removal.
+		select {
+		case pr := <-ch:
+			p.release(pr)
+		default:
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// release makes pr available to the next request.
+func (p *Pool) release(pr *proc) {
+	if pr.dead() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.live[pr]; !ok {
+		return
+	}
+	if len(p.waiters) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		ch <- pr
+		return
+	}
+	p.idle = append(p.idle, pr)
+}
+
+// forget drops an exited process from the idle list.
+func (p *Pool) forget(pr *proc) {
+	p.mu.Lock()
+	delete(p.live, pr)
+	for i, q := range p.idle {
+		if q == pr {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			break
+		}
+	}
+	p.mu.Unlock()
+	pr.tr.CloseIdleConnections()
+	pr.output.Wait()
+}
+
+func (p *Pool) stopping() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (pr *proc) dead() bool {
+	select {
+	case <-pr.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill ends pr and anything it started.
+func (p *Pool) kill(pr *proc) {
+	killGroup(pr.cmd)
+	p.mu.Lock()
+	delete(p.live, pr)
+	p.mu.Unlock()
+}
+
+// Invoke sends req to an idle worker's POST /invocations and returns its
+// answer as is. A worker that fails mid-request gives a 502; one that
+// is still busy at ctx's deadline is killed.
+func (p *Pool) Invoke(ctx context.Context, req *serve.Request) (*serve.Response, error) {
+	pr, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://worker/invocations", bytes.NewReader(req.Body))
+	if err != nil {
+		p.release(pr)
+		return nil, err
+	}
+	h := hreq.Header
+	for k, v := range req.Header {
+		h[k] = v
+	}
+	if req.ContentType != "" {
+		h["Content-Type"] = []string{req.ContentType}
+	}
+	if req.Accept != "" {
+		h["Accept"] = []string{req.Accept}
+	}
+	resp, err := pr.client.Do(hreq)
+	if err != nil {
+		return nil, p.failed(ctx, pr, err)
+	}
+	body, err := readAll(resp, p.o.maxResponse)
+	resp.Body.Close()
+	if err != nil {
+		return nil, p.failed(ctx, pr, err)
+	}
+	p.release(pr)
+	out := &serve.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}
+	for k, v := range resp.Header {
+		if strings.HasPrefix(k, optml.HeaderPrefix) {
+			if k == http.CanonicalHeaderKey(optml.HeaderCustomAttributes) {
+				out.CustomAttributes = v[0]
+				continue
+			}
+			if out.Header == nil {
+				out.Header = make(http.Header)
+			}
+			out.Header[k] = v
+		}
+	}
+	return out, nil
+}
+
+// failed decides what a failed exchange with pr means.
+func (p *Pool) failed(ctx context.Context, pr *proc, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			// Hung: nothing else will ever get an answer from it.
+			p.kills.Add(1)
+			p.o.logger.Warn("killing worker busy past the request timeout", "worker", pr.id)
+			p.kill(pr)
+		} else {
+			// The caller left; the worker finishes and takes the next one.
+			p.release(pr)
+		}
+		return ctxErr
+	}
+	p.kill(pr)
+	return &serve.Error{Status: http.StatusBadGateway, Message: fmt.Sprintf("worker %d failed while serving the request (%v); it is being restarted", pr.id, err)}
+}
+
+func readAll(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("worker response of %d bytes is over the %d-byte limit", resp.ContentLength, limit)
+	}
+	if resp.ContentLength >= 0 {
+		buf := make([]byte, resp.ContentLength)
+		_, err := io.ReadFull(resp.Body, buf)
+		return buf, err
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if int64(len(buf)) > limit {
+		return nil, fmt.Errorf("worker response is over the %d-byte limit", limit)
+	}
+	return buf, err
+}
+
+// Ping succeeds while at least one worker is ready. It asks no worker
+// anything, so it never waits behind inference.
+func (p *Pool) Ping(ctx context.Context) error {
+	if p.ready.Load() > 0 {
+		return nil
+	}
+	return ErrNoWorkerReady
+}
+
+// Close stops every worker: SIGTERM to each process group, SIGKILL to those
+// still running when ctx ends.
+func (p *Pool) Close(ctx context.Context) error {
+	p.stopOnce.Do(func() { close(p.stop) })
+	p.mu.Lock()
+	procs := make([]*proc, 0, len(p.live))
+	for pr := range p.live {
+		procs = append(procs, pr)
+	}
+	p.mu.Unlock()
+	for _, pr := range procs {
+		termGroup(pr.cmd)
+	}
+	for _, pr := range procs {
+		select {
+		case <-pr.exited:
+		case <-ctx.Done():
+			killGroup(pr.cmd)
+			<-pr.exited
+		}
+		pr.tr.CloseIdleConnections()
+	}
+	p.wg.Wait()
+	if p.madeSocketDir {
+		os.RemoveAll(p.o.socketDir)
+	}
+	return nil
+}
+
+// WriteMetrics adds the pool's counters to the server's Prometheus output.
+func (p *Pool) WriteMetrics(w io.Writer) {
+	fmt.Fprintf(w, "# HELP sagekit_workers Worker processes configured.\n# TYPE sagekit_workers gauge\nsagekit_workers %d\n", p.n)
+	fmt.Fprintf(w, "# HELP sagekit_workers_ready Worker processes answering requests.\n# TYPE sagekit_workers_ready gauge\nsagekit_workers_ready %d\n", p.ready.Load())
+	fmt.Fprintf(w, "# HELP sagekit_worker_restarts_total Worker processes started again.\n# TYPE sagekit_worker_restarts_total counter\nsagekit_worker_restarts_total %d\n", p.restarts.Load())
+	fmt.Fprintf(w, "# HELP sagekit_worker_exits_total Worker processes that exited on their own.\n# TYPE sagekit_worker_exits_total counter\nsagekit_worker_exits_total %d\n", p.crashes.Load())
+	fmt.Fprintf(w, "# HELP sagekit_worker_kills_total Worker processes killed at the request timeout.\n# TYPE sagekit_worker_kills_total counter\nsagekit_worker_kills_total %d\n", p.kills.Load())
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
