@@ -14,9 +14,10 @@ import pandas as pd
 
 
 class UnsupportedContentType(Exception):
-    """Raised for a request body this model cannot read (HTTP 415)."""
+    """Raised for a request body this model cannot read. The adapter answers
+    with the exception's status_code, as the inference toolkit does."""
 
-    status = 415
+    status_code = 415
 
 
 def model_fn(model_dir):
@@ -25,7 +26,7 @@ def model_fn(model_dir):
 
 
 def input_fn(body, content_type):
-    if content_type.split(";")[0].strip() != "text/csv":
+    if (content_type or "").split(";")[0].strip() != "text/csv":
         raise UnsupportedContentType("This predictor only supports CSV data")
     if isinstance(body, bytes):
         body = body.decode("utf-8")
