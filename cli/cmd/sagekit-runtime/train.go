@@ -1,5 +1,91 @@
 package main
 
-import "context"
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-func runTrain(ctx context.Context, args []string) int { return 2 }
+	"github.com/sagekit/sagekit/sdk/launch"
+	"github.com/sagekit/sagekit/sdk/optml"
+)
+
+// Environment variables the train launcher reads (besides the contract's).
+const (
+	envPython    = "SAGEKIT_PYTHON"
+	envStopGrace = "SAGEKIT_STOP_GRACE"
+	envQuiet     = "SAGEKIT_QUIET"
+)
+
+// runTrain is `sagekit-runtime train [flags] [-- COMMAND ARGS...]`.
+func runTrain(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("sagekit-runtime train", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	grace := fs.Duration("grace", launch.DefaultGrace, "time between a forwarded SIGTERM/SIGINT and SIGKILL (env "+envStopGrace+")")
+	noArgs := fs.Bool("no-args", false, "do not append the hyperparameters to the command line")
+	quiet := fs.Bool("quiet", os.Getenv(envQuiet) == "1", "do not log the launcher's own progress to stderr (env "+envQuiet+"=1)")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: sagekit-runtime train [flags] [-- COMMAND ARGS...]")
+		fmt.Fprintln(os.Stderr, "Runs $SAGEMAKER_PROGRAM, the sagemaker_program hyperparameter, or COMMAND, as sagemaker-training-toolkit would.")
+		fs.PrintDefaults()
+	}
+	if v := os.Getenv(envStopGrace); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sagekit-runtime train: %s=%q is not a duration such as 90s\n", envStopGrace, v)
+			return 2
+		}
+		*grace = d
+	}
+	var command []string
+	for i, a := range args {
+		if a == "--" {
+			command = args[i+1:]
+			args = args[:i]
+			break
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "sagekit-runtime train: unexpected argument %q: put the command after --\n", fs.Arg(0))
+		return 2
+	}
+
+	// Caught before anything else, so a stop that arrives while the
+	// configuration is read still reaches the program.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	var logOut io.Writer = os.Stderr
+	if *quiet {
+		logOut = io.Discard
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	code, err := launch.Run(ctx, launch.Options{
+		Paths:       optml.FromEnv(),
+		Command:     command,
+		NoArgs:      *noArgs,
+		Environ:     os.Environ(),
+		Python:      os.Getenv(envPython),
+		Grace:       *grace,
+		Signals:     sigs,
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ReapOrphans: os.Getpid() == 1,
+		Logger:      logger,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sagekit-runtime train: %v\n", err)
+	}
+	return code
+}
