@@ -56,3 +56,7 @@ deps: ## install the Debian packages the tests need (root; skipped when present)
 .PHONY: bench-build
 bench-build: build ## time cold, no-op and one-line-change builds of the go and python templates; image sizes
 	sh examples/bench/bench-build.sh
+
+.PHONY: bench-serving
+bench-serving: ## serving benchmark vs nginx+gunicorn+Flask, ~15 min (BENCH_QUICK=1: ~2 min); rewrites docs/benchmarks.md's Serving section
+	$(GO) run ./internal/bench/serving $(BENCH_FLAGS)

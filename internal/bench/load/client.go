@@ -126,11 +126,21 @@ func (c *Conn) do() (int, error) {
 }
 
 // Get sends t once on a fresh connection and returns the status and body.
+// It reads the answer while it is still sending, so an early answer (413
+// for a body over the limit) is seen even when the server stops reading.
 func Get(t Target) (int, []byte, error) {
-	c := NewConn(t)
-	defer c.Close()
-	var body []byte
-	c.Keep = &body
-	status, err := c.do()
-	return status, body, err
+	nc, err := net.DialTimeout("tcp", t.Addr, 5*time.Second)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(time.Minute))
+	go nc.Write(t.wire()) // fails harmlessly once the server has answered and closed
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sagekit/sagekit/internal/bench/fixture"
+	"github.com/sagekit/sagekit/internal/bench/load"
+)
+
+// Closed-loop cells: payload and connections.
+type cell struct {
+	key     string
+	payload string // "rows1" or "rows100"
+	conns   int
+}
+
+var closedCells = []cell{
+	{"rows1-c1", "rows1", 1},
+	{"rows1-c16", "rows1", 16},
+	{"rows1-c64", "rows1", 64},
+	{"rows100-c16", "rows100", 16},
+}
+
+// openRates are the open-loop arrival rates, requests per second.
+var openRates = []float64{200, 1000}
+
+// openPool bounds the open-loop generator's connections.
+const openPool = 64
+
+// sample is one repetition of one stack.
+type sample struct {
+	Load     string  // /proc/loadavg before the stack started
+	Idle     float64 // CPU idle share before the stack started
+	Start    time.Duration
+	PSSReady int64 // 1 s after the first 200 /ping
+	PSSIdle  int64 // after a warm-up that reaches every worker, then idle
+	Procs    int
+	Closed   map[string]load.Result
+	Open     map[float64]load.Result
+	PingSat  load.Result // /ping while /invocations is saturated
+	InvSat   load.Result // the saturating load itself
+	Big      load.Result // sequential 6 MB posts
+	Over     int         // status of a post one byte over 6 MiB
+	Body100  []byte      `json:"-"` // the answer to rows100
+	Leftover []int       // processes alive after the kill
+	Err      error       `json:"-"`
+}
+
+type payloads struct {
+	rows1, rows100, big []byte
+}
+
+func newPayloads() payloads {
+	return payloads{rows1: fixture.OneRow, rows100: fixture.IrisCSV(100), big: fixture.IrisCSV(375000)}
+}
+
+func (p payloads) get(name string) []byte {
+	if name == "rows100" {
+		return p.rows100
+	}
+	return p.rows1
+}
+
+// measure runs every cell against one fresh start of s.
+func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payloads) (sm sample) {
+	sm.Idle = waitIdle(ctx, c.idleWait)
+	sm.Load = loadavg()
+	g, addr, err := e.start(s, rep)
+	if err != nil {
+		sm.Err = err
+		return sm
+	}
+	defer func() { sm.Leftover = g.Kill() }()
+	fail := func(err error) sample {
+		log, _ := os.ReadFile(filepath.Join(e.l.Dir, fmt.Sprintf("%s-%d", s.key, rep), "output.log"))
+		if len(log) > 2000 {
+			log = log[len(log)-2000:]
+		}
+		sm.Err = fmt.Errorf("%w\nlast output:\n%s", err, log)
+		return sm
+	}
+	if sm.Start, err = g.WaitReady(ctx, addr, "/ping", 60*time.Second); err != nil {
+		return fail(err)
+	}
+	inv := func(body []byte) load.Target {
+		return load.Target{Addr: addr, Path: "/invocations", ContentType: "text/csv", Body: body}
+	}
+	ping := load.Target{Addr: addr, Path: "/ping"}
+
+	sleep(ctx, c.settle/2)
+	sm.PSSReady, _, _ = g.PSS()
+
+	// Warm-up: enough connections to reach every worker; then the answer
+	// to rows100, compared across stacks.
+	if r := load.ClosedLoop(ctx, inv(p.rows1), 4*e.workers, time.Second); r.Requests == 0 || r.Errors() > 0 {
+		return fail(fmt.Errorf("warm-up: %d requests, %d non-2xx, %d socket errors", r.Requests, r.Non2xx, r.SocketErrors))
+	}
+	status, body, err := load.Get(inv(p.rows100))
+	if err != nil || status != 200 {
+		return fail(fmt.Errorf("rows100: status %d, %v: %s", status, err, body))
+	}
+	sm.Body100 = body
+	sleep(ctx, c.settle)
+	sm.PSSIdle, sm.Procs, _ = g.PSS()
+
+	sm.Closed = map[string]load.Result{}
+	for _, cl := range closedCells {
+		r, err := load.Wrk(ctx, wrk, inv(p.get(cl.payload)), cl.conns, c.cell, e.l.Dir)
+		if err != nil {
+			return fail(err)
+		}
+		sm.Closed[cl.key] = r
+	}
+	sm.Open = map[float64]load.Result{}
+	for _, rate := range openRates {
+		sm.Open[rate] = load.OpenLoop(ctx, inv(p.rows1), rate, c.cell, openPool, 10*time.Second)
+	}
+
+	// /ping every 10 ms while 64 connections keep /invocations busy.
+	var wg sync.WaitGroup
+	var satErr error
+	wg.Go(func() { sm.InvSat, satErr = load.Wrk(ctx, wrk, inv(p.rows1), 64, c.cell, e.l.Dir) })
+	sleep(ctx, 200*time.Millisecond)
+	pctx, cancel := context.WithTimeout(ctx, c.cell-400*time.Millisecond)
+	sm.PingSat = load.Pinger(pctx, ping, 10*time.Millisecond)
+	cancel()
+	wg.Wait()
+	if satErr != nil {
+		return fail(satErr)
+	}
+
+	sm.Big = load.Sequential(ctx, inv(p.big), c.bigPosts)
+	over := append(bytes.Repeat([]byte("5.1,3.5,1.4,0.2\n"), (6<<20)/16), '\n')
+	sm.Over, _, _ = load.Get(inv(over))
+	return sm
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type row struct {
+	s       stack
+	samples []sample
+}
+
+// ok returns the samples that completed.
+func (r *row) ok() []sample {
+	var out []sample
+	for _, sm := range r.samples {
+		if sm.Err == nil {
+			out = append(out, sm)
+		}
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// med is the median of f over the row's completed samples; NaN-free: 0
+// when none completed.
+func (r *row) med(f func(sample) float64) float64 {
+	var v []float64
+	for _, sm := range r.ok() {
+		v = append(v, f(sm))
+	}
+	return median(v)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r *row) rps(cell string) float64 {
+	return r.med(func(sm sample) float64 { return sm.Closed[cell].RPS })
+}
+
+type report struct {
+	c       config
+	m       machine
+	rows    []*row
+	parse   []benchResult
+	workers int
+	took    time.Duration
+	at      time.Time
+}
+
+func (rp *report) row(key string) *row {
+	for _, r := range rp.rows {
+		if r.s.key == key {
+			return r
+		}
+	}
+	return nil
+}
+
+// reference returns the better reference for a predictor: the worker
+// class with the higher requests/s at 16 connections, 1 row.
+func (rp *report) reference(pred string) *row {
+	a, b := rp.row("ref-sync-"+pred), rp.row("ref-gevent-"+pred)
+	switch {
+	case a == nil || len(a.ok()) == 0:
+		return b
+	case b == nil || len(b.ok()) == 0:
+		return a
+	case b.rps("rows1-c16") > a.rps("rows1-c16"):
+		return b
+	}
+	return a
+}
+
+type goal struct {
+	what     string
+	measured string
+	target   string
+	pass     bool
+	missing  bool // a row it needs did not run or failed
+}
+
+func (g goal) result() string {
+	switch {
+	case g.missing:
+		return "**NOT MEASURED**"
+	case g.pass:
+		return "PASS"
+	}
+	return "**MISS**"
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func (rp *report) goals() []goal {
+	var gs []goal
+	have := func(rs ...*row) bool {
+		for _, r := range rs {
+			if r == nil || len(r.ok()) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	rpsRatio := func(what string, a, b *row, min float64) {
+		g := goal{what: what, target: fmt.Sprintf("≥ %gx", min), missing: !have(a, b)}
+		if !g.missing {
+			x := ratio(a.rps("rows1-c16"), b.rps("rows1-c16"))
+			g.measured = fmt.Sprintf("%.2fx (%s vs %s rps)", x, fmtRPS(a.rps("rows1-c16")), fmtRPS(b.rps("rows1-c16")))
+			g.pass = x >= min
+		}
+		gs = append(gs, g)
+	}
+	bare, goNoop, goTree := rp.row("bare"), rp.row("go-noop"), rp.row("go-tree")
+	wNoop, wTree := rp.row("worker-noop"), rp.row("worker-tree")
+	refNoop, refTree := rp.reference("noop"), rp.reference("tree")
+	rpsRatio("Go handler no-op vs bare net/http, rps", goNoop, bare, 0.8)
+	rpsRatio("Go handler no-op vs no-op reference, rps", goNoop, refNoop, 8)
+	rpsRatio("Go handler tree vs reference tree, rps", goTree, refTree, 20)
+	rpsRatio("worker mode no-op vs no-op reference, rps", wNoop, refNoop, 1.5)
+	rpsRatio("worker mode tree (unchanged predictor.py) vs reference tree, rps", wTree, refTree, 1.15)
+
+	g := goal{what: "worker mode tree vs reference tree, p99 at 1,000 req/s", target: "≤ 0.5x", missing: !have(wTree, refTree)}
+	if !g.missing {
+		a := wTree.med(func(sm sample) float64 { return ms(sm.Open[1000].P99) })
+		b := refTree.med(func(sm sample) float64 { return ms(sm.Open[1000].P99) })
+		g.measured = fmt.Sprintf("%.2fx (%s vs %s ms)", ratio(a, b), fmtMs(a), fmtMs(b))
+		g.pass = ratio(a, b) <= 0.5
+	}
+	gs = append(gs, g)
+
+	for _, r := range []*row{goNoop, goTree, wNoop, wTree} {
+		if r == nil {
+			continue
+		}
+		g := goal{what: r.s.name + ": /ping p99 while /invocations is saturated", target: "< 50 ms", missing: !have(r)}
+		if !g.missing {
+			p := r.med(func(sm sample) float64 { return ms(sm.PingSat.P99) })
+			errs := r.med(func(sm sample) float64 { return float64(sm.PingSat.Errors()) })
+			g.measured = fmtMs(p) + " ms"
+			g.pass = p < 50 && errs == 0
+			if errs > 0 {
+				g.measured += fmt.Sprintf(", %.0f failed pings", errs)
+			}
+		}
+		gs = append(gs, g)
+	}
+	for _, r := range []*row{goNoop, goTree} {
+		if r == nil {
+			continue
+		}
+		g := goal{what: r.s.name + ": start to first 200 /ping", target: "≤ 50 ms", missing: !have(r)}
+		if !g.missing {
+			v := r.med(func(sm sample) float64 { return ms(sm.Start) })
+			g.measured, g.pass = fmtMs(v)+" ms", v <= 50
+		}
+		gs = append(gs, g)
+		g = goal{what: r.s.name + ": idle PSS", target: "≤ 20 MB", missing: !have(r)}
+		if !g.missing {
+			v := r.med(func(sm sample) float64 { return mb(sm.PSSIdle) })
+			g.measured, g.pass = fmt.Sprintf("%.1f MB", v), v <= 20
+		}
+		gs = append(gs, g)
+	}
+	for _, pair := range [][2]*row{{wNoop, refNoop}, {wTree, refTree}} {
+		w, ref := pair[0], pair[1]
+		if w == nil {
+			continue
+		}
+		g := goal{what: w.s.name + ": idle PSS vs the reference", target: "≤ 0.8x", missing: !have(w, ref)}
+		if !g.missing {
+			a := w.med(func(sm sample) float64 { return mb(sm.PSSIdle) })
+			b := ref.med(func(sm sample) float64 { return mb(sm.PSSIdle) })
+			g.measured = fmt.Sprintf("%.2fx (%.1f vs %.1f MB)", ratio(a, b), a, b)
+			g.pass = ratio(a, b) <= 0.8
+		}
+		gs = append(gs, g)
+	}
+	g = goal{what: "6 MB CSV (375,000 rows x 4) parsed to floats, sdk/payload", target: "≤ 20 ms", missing: true}
+	for _, b := range rp.parse {
+		if b.Name == "BenchmarkParseCSV6MB/payload" {
+			g.missing = false
+			g.measured = fmtMs(b.NsOp/1e6) + " ms"
+			g.pass = b.NsOp/1e6 <= 20
+		}
+	}
+	gs = append(gs, g)
+
+	// The Go tree and the unchanged predictor must answer exactly what
+	// sklearn answers.
+	if ref := rp.row("ref-sync-tree"); ref != nil {
+		want := firstBody(ref)
+		for _, r := range []*row{goTree, wTree, rp.row("ref-gevent-tree")} {
+			if r == nil {
+				continue
+			}
+			g := goal{what: r.s.name + ": rows100 answer byte-identical to sklearn's", target: "identical", missing: want == nil || !have(r)}
+			if !g.missing {
+				g.pass = true
+				for _, sm := range r.ok() {
+					g.pass = g.pass && bytes.Equal(sm.Body100, want)
+				}
+				g.measured = "identical"
+				if !g.pass {
+					g.measured = fmt.Sprintf("differs: %q vs %q", shorten(firstBody(r)), shorten(want))
+				}
+			}
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+func firstBody(r *row) []byte {
+	for _, sm := range r.ok() {
+		return sm.Body100
+	}
+	return nil
+}
+
+func shorten(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
+
+func mb(b int64) float64 { return float64(b) / 1e6 }
+
+func fmtRPS(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// fmtMs prints milliseconds with three significant digits.
+func fmtMs(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v < 1:
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	case v < 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+func (rp *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	c, m := rp.c, rp.m
+	w("## Serving\n\n")
+	w("`make bench-serving` runs every stack below side by side on one machine, one after another, and rewrites this section. ")
+	w("The reference is AWS's scikit_bring_your_own serving stack built from Debian's packages: nginx in front of gunicorn in front of a Flask `predictor.py`, ")
+	w("configured as that example configures it (`nginx.conf` with `client_max_body_size` raised from 5m to 6m; gunicorn on a unix socket, `-w %d --timeout 60`), ", rp.workers)
+	w("once with sync and once with gevent workers; the better of the two by requests/s is \"the reference\". ")
+	w("sagekit's worker mode serves the **same predictor.py files, unchanged**, through `SAGEKIT_WSGI_APP=predictor:app` with as many workers. ")
+	w("The Go rows serve `serving.New` with an in-process `serve.Handler`: a no-op, and the same iris tree walked in Go from sklearn's `tree_` arrays. ")
+	w("The bare net/http row is the physical limit of a Go HTTP server on this machine.\n\n")
+
+	w("Run %s, took %s. Machine: %s, %d CPUs, %.0f GiB RAM, Linux %s, CPU governor %s; %s; %s. ",
+		rp.at.Format("2006-01-02 15:04 UTC"), rp.took.Round(time.Second), m.CPU, m.Cores, m.MemGiB, m.Kernel, m.Governor, m.Go, strings.Join(m.Versions, "; "))
+	w("**Load average at the start: %s** (the machine is shared; each row's load average when it started is in the tables).\n\n", m.LoadStart)
+	w("Command: `%s`", c.command())
+	if c.quick {
+		w(" (**quick mode**: figures are rough)")
+	}
+	w(". Each stack is started fresh for each of %d repetition(s); tables give the median. ", c.reps)
+	w("Each load cell runs %s. The load generator shares the CPUs with the server (no pinning), so rows at tens of thousands of requests/s are partly limited by the generator.\n\n", c.cell)
+
+	w("### Goals\n\nRatios are at 16 connections with the 1-row payload unless the goal says otherwise.\n\n")
+	w("| Goal | Measured | Target | Result |\n|---|---|---|---|\n")
+	miss := 0
+	for _, g := range rp.goals() {
+		w("| %s | %s | %s | %s |\n", g.what, g.measured, g.target, g.result())
+		if !g.pass {
+			miss++
+		}
+	}
+	if miss > 0 {
+		w("\n**%d goal(s) missed or not measured in this run.**\n", miss)
+	}
+
+	w("\n### Requests/s, closed loop (wrk, keep-alive)\n\n")
+	w("POST /invocations, text/csv. `rows1` is one 16-byte row; `rows100` is 100 rows (1.6 KB). Errors are non-2xx responses plus socket errors over all closed-loop cells.\n\n")
+	w("| Stack | load avg | rows1 c=1 | rows1 c=16 | rows1 c=64 | rows100 c=16 | p50 / p99 ms, rows1 c=16 | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rp.rows {
+		w("| %s | %s |", r.s.name, rp.loads(r))
+		if len(r.ok()) == 0 {
+			w(" failed | | | | | |\n")
+			continue
+		}
+		for _, cl := range closedCells {
+			w(" %s |", fmtRPS(r.rps(cl.key)))
+		}
+		p50 := r.med(func(sm sample) float64 { return ms(sm.Closed["rows1-c16"].P50) })
+		p99 := r.med(func(sm sample) float64 { return ms(sm.Closed["rows1-c16"].P99) })
+		errs := r.med(func(sm sample) float64 {
+			n := 0
+			for _, res := range sm.Closed {
+				n += res.Errors()
+			}
+			return float64(n)
+		})
+		w(" %s / %s | %.0f |\n", fmtMs(p50), fmtMs(p99), errs)
+	}
+
+	w("\n### Latency at fixed rates, /ping under load, start-up, memory, 6 MB payloads\n\n")
+	w("Open loop: a Go generator sends rows1 at a constant rate from at most %d keep-alive connections and measures from each request's scheduled send time. ", openPool)
+	w("/ping under load: GET /ping every 10 ms on its own connection while wrk keeps 64 connections of rows1 on /invocations. ")
+	w("Start: from starting the process(es) to the first 200 on /ping (the reference's first /ping also unpickles the model, as the example does). ")
+	w("PSS: summed `Pss` of `/proc/PID/smaps_rollup` over every process of the stack, at idle after a warm-up that reaches every worker. ")
+	w("6 MB: %d sequential posts of 375,000 rows (6,000,000 bytes), median; then one post of 6 MiB + 1 byte, whose status is shown.\n\n", c.bigPosts)
+	w("| Stack | p50 / p99 ms at 200/s | p50 / p99 ms at 1,000/s | open-loop errors | /ping p50 / p99 ms under load | start ms | PSS MB (procs) | 6 MB ms | 6 MiB+1 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rp.rows {
+		w("| %s |", r.s.name)
+		if len(r.ok()) == 0 {
+			w(" failed: %s | | | | | | | |\n", firstErr(r))
+			continue
+		}
+		for _, rate := range openRates {
+			p50 := r.med(func(sm sample) float64 { return ms(sm.Open[rate].P50) })
+			p99 := r.med(func(sm sample) float64 { return ms(sm.Open[rate].P99) })
+			w(" %s / %s |", fmtMs(p50), fmtMs(p99))
+		}
+		oerr := r.med(func(sm sample) float64 {
+			n := 0
+			for _, res := range sm.Open {
+				n += res.Errors()
+			}
+			return float64(n)
+		})
+		pp50 := r.med(func(sm sample) float64 { return ms(sm.PingSat.P50) })
+		pp99 := r.med(func(sm sample) float64 { return ms(sm.PingSat.P99) })
+		start := r.med(func(sm sample) float64 { return ms(sm.Start) })
+		pss := r.med(func(sm sample) float64 { return mb(sm.PSSIdle) })
+		procs := r.med(func(sm sample) float64 { return float64(sm.Procs) })
+		big := r.med(func(sm sample) float64 { return ms(sm.Big.P50) })
+		bigErr := r.med(func(sm sample) float64 { return float64(sm.Big.Errors()) })
+		w(" %.0f | %s / %s | %s | %.1f (%.0f) | %s", oerr, fmtMs(pp50), fmtMs(pp99), fmtMs(start), pss, procs, fmtMs(big))
+		if bigErr > 0 {
+			w(" (%.0f failed)", bigErr)
+		}
+		over := "reset"
+		if st := r.ok()[0].Over; st != 0 {
+			over = strconv.Itoa(st)
+		}
+		w(" | %s |\n", over)
+	}
+
+	w("\n### Payload parsing\n\n")
+	w("`go test -run '^$' -bench 6MB ./sdk/payload` in the same run (median of the runs): the 6 MB CSV above parsed to float64s, and the same rows as `{\"instances\": [[...]]}` JSON (6.6 MB).\n\n")
+	w("| Benchmark | ms per payload | MB/s |\n|---|---:|---:|\n")
+	for _, p := range rp.parse {
+		w("| %s | %s | %.0f |\n", p.Name, fmtMs(p.NsOp/1e6), p.MBs)
+	}
+
+	w("\n### Failures\n\n")
+	failed := false
+	for _, r := range rp.rows {
+		for i, sm := range r.samples {
+			if sm.Err != nil {
+				failed = true
+				msg := strings.ReplaceAll(strings.TrimSpace(sm.Err.Error()), "\n", " ⏎ ")
+				if len(msg) > 600 {
+					msg = msg[:600] + "..."
+				}
+				w("- %s, repetition %d: `%s`\n", r.s.name, i+1, msg)
+			}
+		}
+	}
+	if !failed {
+		w("None: every stack started and answered every cell in every repetition.\n")
+	}
+	return b.String()
+}
+
+func (rp *report) loads(r *row) string {
+	var l []string
+	for _, sm := range r.samples {
+		f := strings.Fields(sm.Load)
+		if len(f) > 0 {
+			l = append(l, f[0])
+		}
+	}
+	return strings.Join(l, ", ")
+}
+
+func firstErr(r *row) string {
+	for _, sm := range r.samples {
+		if sm.Err != nil {
+			s := strings.ReplaceAll(strings.TrimSpace(sm.Err.Error()), "\n", " ")
+			if len(s) > 200 {
+				s = s[:200] + "..."
+			}
+			return "`" + s + "`"
+		}
+	}
+	return ""
+}

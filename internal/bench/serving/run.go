@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sagekit/sagekit/internal/bench/fixture"
+)
+
+func run(ctx context.Context, c config) error {
+	started := time.Now()
+	if err := ensureDeps(ctx); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "sagekit-bench-serving-")
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // nginx's workers run as nobody
+		return err
+	}
+	if c.keep {
+		fmt.Println("run directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	e := &env{workers: runtime.NumCPU()}
+	fmt.Println("building sagekit-runtime and benchserver")
+	if e.runtimeBin, e.serverBin, err = buildBinaries(ctx, filepath.Join(dir, "bin")); err != nil {
+		return err
+	}
+	if e.l, err = fixture.Write(dir); err != nil {
+		return err
+	}
+	fmt.Println("training the iris tree with", python)
+	if err := e.l.Train(ctx, python); err != nil {
+		return err
+	}
+	m := describeMachine(ctx)
+	fmt.Printf("machine: %s, %d CPUs, load %s\n", m.CPU, m.Cores, m.LoadStart)
+
+	fmt.Println("go test -bench 6MB ./sdk/payload")
+	parse, err := parseBench(ctx, c)
+	if err != nil {
+		return err
+	}
+
+	rows := make([]*row, 0, len(stacks))
+	for _, s := range stacks {
+		if c.only == "" || slices.Contains(strings.Split(c.only, ","), s.key) {
+			rows = append(rows, &row{s: s})
+		}
+	}
+	p := newPayloads()
+	for rep := range c.reps {
+		for _, r := range rows {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			t0 := time.Now()
+			sm := e.measure(ctx, c, r.s, rep, p)
+			r.samples = append(r.samples, sm)
+			status := "ok"
+			if sm.Err != nil {
+				status = "FAILED: " + sm.Err.Error()
+			} else if len(sm.Leftover) > 0 {
+				status = fmt.Sprintf("ok, but processes %v survived the kill", sm.Leftover)
+			}
+			fmt.Printf("rep %d/%d  %-48s load %-15s %5.1fs  %s\n", rep+1, c.reps, r.s.name, sm.Load, time.Since(t0).Seconds(), status)
+		}
+	}
+	raws := map[string][]sample{}
+	for _, r := range rows {
+		raws[r.s.key] = r.samples
+	}
+	if raw, err := json.MarshalIndent(raws, "", "  "); err == nil {
+		os.WriteFile(filepath.Join(dir, "results.json"), raw, 0o644)
+	}
+
+	rep := &report{c: c, m: m, rows: rows, parse: parse, workers: e.workers, took: time.Since(started), at: started.UTC()}
+	md := rep.markdown()
+	fmt.Println()
+	fmt.Println(md)
+	if c.doc != "" {
+		if err := writeSection(c.doc, "## Serving", md); err != nil {
+			return err
+		}
+		fmt.Println("wrote the Serving section of", c.doc)
+	}
+	var leftover []int
+	for _, r := range rows {
+		for _, sm := range r.samples {
+			leftover = append(leftover, sm.Leftover...)
+		}
+	}
+	if len(leftover) > 0 {
+		return fmt.Errorf("processes %v survived the benchmark", leftover)
+	}
+	return nil
+}
+
+// benchLine matches one result line of go test -bench.
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op(?:\s+([0-9.]+) MB/s)?`)
+
+// benchResult is the median of one Go benchmark over -count runs.
+type benchResult struct {
+	Name string
+	NsOp float64
+	MBs  float64
+}
+
+func parseBench(ctx context.Context, c config) ([]benchResult, error) {
+	count, times := "3", "10x"
+	if c.quick {
+		count, times = "1", "5x"
+	}
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "6MB", "-benchtime", times, "-count", count, "./sdk/payload")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench 6MB ./sdk/payload: %w\n%s", err, out)
+	}
+	byName := map[string][][2]float64{}
+	var order []string
+	for _, line := range strings.Split(string(out), "\n") {
+		mm := benchLine.FindStringSubmatch(line)
+		if mm == nil {
+			continue
+		}
+		ns, _ := strconv.ParseFloat(mm[2], 64)
+		mbs, _ := strconv.ParseFloat(mm[3], 64)
+		if _, ok := byName[mm[1]]; !ok {
+			order = append(order, mm[1])
+		}
+		byName[mm[1]] = append(byName[mm[1]], [2]float64{ns, mbs})
+	}
+	var res []benchResult
+	for _, name := range order {
+		v := byName[name]
+		slices.SortFunc(v, func(a, b [2]float64) int { return int(a[0] - b[0]) })
+		mid := v[len(v)/2]
+		res = append(res, benchResult{Name: name, NsOp: mid[0], MBs: mid[1]})
+	}
+	if len(res) == 0 {
+		return nil, fmt.Errorf("go test -bench 6MB ./sdk/payload printed no results:\n%s", out)
+	}
+	return res, nil
+}
+
+// writeSection replaces the section that starts with the line heading (up
+// to the next "## " heading) in the file at path with body, appending it
+// when there is none and creating the file when it is missing.
+func writeSection(path, heading, body string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return os.WriteFile(path, []byte(replaceSection(string(old), heading, body)), 0o644)
+}
+
+func replaceSection(doc, heading, body string) string {
+	body = strings.TrimRight(body, "\n") + "\n"
+	if doc == "" {
+		return "# Benchmarks\n\n" + body
+	}
+	lines := strings.SplitAfter(doc, "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.TrimRight(l, "\r\n") == heading {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return strings.TrimRight(doc, "\n") + "\n\n" + body
+	}
+	end := len(lines)
+	for i := start + 1; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "## ") {
+			end = i
+			break
+		}
+	}
+	rest := strings.Join(lines[end:], "")
+	if rest != "" {
+		body += "\n"
+	}
+	return strings.Join(lines[:start], "") + body + rest
+}
