@@ -154,6 +154,7 @@ func (p *Pool) supervise(loadCtx context.Context, i int, first chan<- error) {
 			select {
 			case <-pr.exited:
 			case <-p.stop:
+				p.ready.Add(-1)
 				return
 			}
 			p.forget(pr)
@@ -484,7 +485,7 @@ func readAll(resp *http.Response, limit int64) ([]byte, error) {
 // Ping succeeds while at least one worker is ready. It asks no worker
 // anything, so it never waits behind inference.
 func (p *Pool) Ping(ctx context.Context) error {
-	if p.ready.Load() > 0 {
+	if p.ready.Load() > 0 && !p.stopping() {
 		return nil
 	}
 	return ErrNoWorkerReady

@@ -1,0 +1,383 @@
+package python_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/serving"
+	"github.com/sagekit/sagekit/serving/python"
+	"github.com/sagekit/sagekit/serving/worker"
+)
+
+// EnvRequirePython, when "1" (CI), turns a missing interpreter or missing
+// Flask, pandas or scikit-learn into a failure instead of a skip.
+const EnvRequirePython = "SAGEKIT_REQUIRE_PYTHON"
+
+// interpreter returns a Python 3 that can import modules: $SAGEKIT_PYTHON,
+// else Debian's /usr/bin/python3, else python3 on PATH.
+func interpreter(t *testing.T, modules ...string) string {
+	t.Helper()
+	candidates := []string{os.Getenv("SAGEKIT_PYTHON"), "/usr/bin/python3", "python3"}
+	check := "import sys; assert sys.version_info >= (3, 8)"
+	if len(modules) > 0 {
+		check += "; import " + strings.Join(modules, ", ")
+	}
+	var tried []string
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		out, err := exec.Command(c, "-c", check).CombinedOutput()
+		if err == nil {
+			return c
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v %s", c, err, lastLine(out)))
+	}
+	msg := fmt.Sprintf("no Python 3.8+ with %v (apt-get install python3-flask python3-pandas python3-sklearn); tried %s", modules, strings.Join(tried, "; "))
+	if os.Getenv(EnvRequirePython) == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip("skipped: " + msg)
+	return ""
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
+
+func testdata(t *testing.T, parts ...string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join(append([]string{"..", "testdata"}, parts...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// trainTree writes the decision tree the Flask predictor serves into
+// base/model, as the example's train script does.
+func trainTree(t *testing.T, py, base string) {
+	t.Helper()
+	treeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sagekit-tree")
+		if err != nil {
+			treeErr = err
+			return
+		}
+		treePath = filepath.Join(dir, "decision-tree-model.pkl")
+		out, err := exec.Command(py, testdata(t, "train_tree.py"), treePath).CombinedOutput()
+		if err != nil {
+			treeErr = fmt.Errorf("training the tree: %v\n%s", err, out)
+		}
+	})
+	if treeErr != nil {
+		t.Fatal(treeErr)
+	}
+	pkl, err := os.ReadFile(treePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(base, "model"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(base, "model", "decision-tree-model.pkl"), pkl, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The tree is trained once per test binary: importing scikit-learn is slow.
+var (
+	treeOnce sync.Once
+	treePath string
+	treeErr  error
+)
+
+// servePool serves a Python worker command through the front, in process.
+func servePool(t *testing.T, command []string, dir, base string, env []string, workers int) string {
+	t.Helper()
+	pool, err := worker.New(command,
+		worker.WithWorkers(workers),
+		worker.WithDir(dir),
+		worker.WithEnv(append(os.Environ(), env...)),
+		worker.WithOutput(io.Discard, testWriter{t}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serving.New(pool, serving.WithModelDir(filepath.Join(base, "model")))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		pool.Close(ctx)
+	})
+	if err := s.Load(ctx); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("worker: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func invoke(t *testing.T, url, contentType, accept, body string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/invocations", strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /invocations: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+func install(t *testing.T) string {
+	t.Helper()
+	script, err := python.Install(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+func TestFlaskPredictorUnchanged(t *testing.T) {
+	py := interpreter(t, "flask", "pandas", "sklearn")
+	base := t.TempDir()
+	trainTree(t, py, base)
+	url := servePool(t, python.WSGICommand(py, install(t), "predictor:app"), testdata(t, "flask"), base,
+		[]string{"SAGEMAKER_BASE_DIR=" + base}, 1)
+
+	resp, err := http.Get(url + "/ping")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/ping = %v %v, want 200", resp, err)
+	}
+	resp.Body.Close()
+
+	tests := []struct {
+		name, contentType, body string
+		status                  int
+		wantType, want          string
+	}{
+		{"one row", "text/csv", "5.1,3.5,1.4,0.2\n", 200, "text/csv; charset=utf-8", "0\n"},
+		{"three rows", "text/csv", "5.1,3.5,1.4,0.2\n5.9,3.0,4.2,1.5\n6.7,3.0,5.2,2.3\n", 200, "text/csv; charset=utf-8", "0\n1\n2\n"},
+		{"json refused", "application/json", "[[1,2,3,4]]", 415, "text/plain; charset=utf-8", "This predictor only supports CSV data"},
+		// The example compares the content type exactly: parameters make it a 415.
+		{"csv with charset refused", "text/csv; charset=utf-8", "5.1,3.5,1.4,0.2\n", 415, "text/plain; charset=utf-8", "This predictor only supports CSV data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, ct, body := invoke(t, url, tt.contentType, "", tt.body)
+			if code != tt.status || ct != tt.wantType || body != tt.want {
+				t.Errorf("POST %q as %s = %d %q %q, want %d %q %q", tt.body, tt.contentType, code, ct, body, tt.status, tt.wantType, tt.want)
+			}
+		})
+	}
+
+	// 5.5 MB of CSV: over the example nginx's 5m cap, under SageMaker's 6 MiB.
+	row := "5.1,3.5,1.4,0.2\n"
+	n := 5_500_000 / len(row)
+	code, _, body := invoke(t, url, "text/csv", "", strings.Repeat(row, n))
+	if code != http.StatusOK || strings.Count(body, "\n") != n {
+		t.Errorf("5.5 MB CSV = %d with %d lines, want 200 with %d", code, strings.Count(body, "\n"), n)
+	}
+}
+
+func TestHandlerModule(t *testing.T) {
+	py := interpreter(t)
+	base := t.TempDir()
+	model := filepath.Join(base, "model")
+	os.MkdirAll(model, 0o755)
+	if err := os.WriteFile(filepath.Join(model, "factor.txt"), []byte("2.5"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The module lives in the model's code directory, as SageMaker repacks it.
+	code := filepath.Join(model, "code")
+	os.MkdirAll(code, 0o755)
+	src, err := os.ReadFile(testdata(t, "handler", "inference.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(code, "inference.py"), src, 0o644)
+
+	url := servePool(t, python.HandlerCommand(py, install(t), "inference"), t.TempDir(), base,
+		[]string{"SAGEMAKER_BASE_DIR=" + base}, 1)
+	tests := []struct {
+		name, contentType, accept, body string
+		status                          int
+		wantType, want                  string // want: a substring of the body
+	}{
+		{"json, no Accept", "application/json", "", "[1, 2]", 200, "application/json", `{"values": [2.5, 5.0], "model_dir": "model", "accept": "application/json"}`},
+		{"Accept */*", "application/json", "*/*", "[2]", 200, "application/json", `"accept": "application/json"`},
+		{"csv out", "application/json", "text/csv", "[1, 4]", 200, "text/csv", "2.5,10.0"},
+		{"bytes stay bytes", "application/octet-stream", "text/csv", "\x01\x02", 200, "text/csv", "2.5,5.0"},
+		{"toolkit error keeps its status", "text/plain", "", "x", 415, "text/plain; charset=utf-8", "unsupported content type text/plain\nTraceback"},
+		{"other exception is a 500", "application/json", "", `"boom"`, 500, "text/plain; charset=utf-8", "the model blew up\nTraceback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, ct, body := invoke(t, url, tt.contentType, tt.accept, tt.body)
+			if code != tt.status || ct != tt.wantType || !strings.Contains(body, tt.want) {
+				t.Errorf("= %d %q %q, want %d %q containing %q", code, ct, body, tt.status, tt.wantType, tt.want)
+			}
+		})
+	}
+}
+
+func TestTransformModuleAndBadModule(t *testing.T) {
+	py := interpreter(t)
+	base := t.TempDir()
+	url := servePool(t, python.HandlerCommand(py, install(t), "inference"), testdata(t, "transform"), base,
+		[]string{"SAGEMAKER_BASE_DIR=" + base}, 1)
+	code, ct, body := invoke(t, url, "application/octet-stream", "", "abc")
+	if code != 200 || ct != "application/x-echo" || body != "model/application/octet-stream/abc" {
+		t.Errorf("transform_fn = %d %q %q", code, ct, body)
+	}
+
+	// A module that cannot be imported fails the start, at once.
+	pool, err := worker.New(python.HandlerCommand(py, install(t), "no_such_module"), worker.WithWorkers(1), worker.WithDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pool.Load(ctx, base); err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
+		t.Errorf("Load with a missing module = %v, want the worker's early exit", err)
+	}
+	pool.Close(ctx)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// runtimeServe starts `sagekit-runtime serve` in dir and waits for /ping 200.
+func runtimeServe(t *testing.T, dir string, env ...string) (*exec.Cmd, string, <-chan error) {
+	t.Helper()
+	bin := testenv.Runtime(t)
+	port := freePort(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), append(env, fmt.Sprintf("SAGEMAKER_BIND_TO_PORT=%d", port))...)
+	cmd.Stdout = testWriter{t}
+	cmd.Stderr = testWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if resp, err := http.Get(url + "/ping"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd, url, exited
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("sagekit-runtime serve exited before /ping answered 200: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/ping never answered 200")
+		}
+	}
+}
+
+// TestRuntimeServesFlaskPredictor is the host check: in a directory holding
+// predictor.py, SAGEMAKER_BASE_DIR=DIR SAGEKIT_WSGI_APP=predictor:app
+// sagekit-runtime serve answers /ping and /invocations, and stops on SIGTERM.
+func TestRuntimeServesFlaskPredictor(t *testing.T) {
+	py := interpreter(t, "flask", "pandas", "sklearn")
+	base := t.TempDir()
+	trainTree(t, py, base)
+	dir := t.TempDir()
+	src, err := os.ReadFile(testdata(t, "flask", "predictor.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "predictor.py"), src, 0o644)
+	cmd, url, exited := runtimeServe(t, dir, "SAGEMAKER_BASE_DIR="+base, "SAGEKIT_WSGI_APP=predictor:app", "SAGEKIT_PYTHON="+py, "SAGEMAKER_MODEL_SERVER_WORKERS=1")
+	code, ct, body := invoke(t, url, "text/csv", "", "6.7,3.0,5.2,2.3\n")
+	if code != 200 || ct != "text/csv; charset=utf-8" || body != "2\n" {
+		t.Errorf("invoke = %d %q %q, want 200 text/csv \"2\\n\"", code, ct, body)
+	}
+	stopAndWait(t, cmd, exited)
+}
+
+func stopAndWait(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
+	t.Helper()
+	t0 := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("sagekit-runtime serve after SIGTERM: %v, want exit 0", err)
+		}
+		if took := time.Since(t0); took > 10*time.Second {
+			t.Errorf("exit took %v after SIGTERM, want well inside 30 s", took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sagekit-runtime serve still running 30 s after SIGTERM")
+	}
+}
+
+func TestRuntimeDrainsOnSIGTERM(t *testing.T) {
+	py := interpreter(t)
+	cmd, url, exited := runtimeServe(t, testdata(t, "transform"), "SAGEMAKER_BASE_DIR="+t.TempDir(), "SAGEKIT_HANDLER=inference", "SAGEKIT_PYTHON="+py, "SAGEMAKER_MODEL_SERVER_WORKERS=1")
+	type answer struct {
+		code int
+		body string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		code, _, body := invoke(t, url, "application/octet-stream", "", "sleep:1.5")
+		done <- answer{code, body}
+	}()
+	time.Sleep(400 * time.Millisecond)
+	stopAndWait(t, cmd, exited)
+	select {
+	case a := <-done:
+		if a.code != 200 || a.body != "model/application/octet-stream/sleep:1.5" {
+			t.Errorf("in-flight request across SIGTERM = %d %q, want 200", a.code, a.body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("in-flight request never answered")
+	}
+}
