@@ -1,0 +1,249 @@
+package conformance_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/conformance"
+	"github.com/sagekit/sagekit/conformance/fixtures"
+	"github.com/sagekit/sagekit/internal/testenv"
+)
+
+const fixtureRepo = "sagekit-conformance-fixture"
+
+// testWindows shortens SageMaker's limits so that fixtures which hang, ignore
+// SIGTERM or never get healthy cost seconds, not minutes.
+var testWindows = conformance.Windows{
+	StartupTimeout:    12 * time.Second,
+	PingTimeout:       2 * time.Second,
+	InvocationTimeout: 3 * time.Second,
+	TrainingGrace:     3 * time.Second,
+	HostingGrace:      3 * time.Second,
+	TrainingTimeout:   2 * time.Minute,
+	SigtermAfter:      time.Second,
+	PeerDelay:         2 * time.Second,
+}
+
+var (
+	buildOnce sync.Once
+	built     map[string]string // fixture key → image ref
+	buildErr  error
+	builtDC   *client.Client
+)
+
+func key(f fixtures.Fixture) string {
+	if f.GPU {
+		return f.Break + "+gpu"
+	}
+	return f.Break
+}
+
+// fixtureImages builds every fixture image once per test binary.
+func fixtureImages(t *testing.T) (*client.Client, map[string]string) {
+	t.Helper()
+	dc := testenv.Docker(t)
+	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
+	buildOnce.Do(func() {
+		c, err := client.New(client.FromEnv)
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtDC = c
+		built = map[string]string{}
+		all := append([]fixtures.Fixture{{}, {GPU: true}}, fixtures.Breaks...)
+		for _, f := range all {
+			ref, err := fixtures.Build(context.Background(), c, f, bin, fixtureRepo)
+			if err != nil {
+				buildErr = err
+				return
+			}
+			built[key(f)] = ref
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("building fixture images: %v", buildErr)
+	}
+	return dc, built
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDC != nil {
+		for _, ref := range built {
+			builtDC.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true})
+		}
+	}
+	os.Exit(code)
+}
+
+func check(t *testing.T, dc *client.Client, ref string, opts ...conformance.Option) *conformance.Report {
+	t.Helper()
+	opts = append([]conformance.Option{conformance.WithClient(dc), conformance.WithWindows(testWindows)}, opts...)
+	rep, err := conformance.Check(t.Context(), ref, opts...)
+	if err != nil {
+		t.Fatalf("Check(%s): %v", ref, err)
+	}
+	return rep
+}
+
+// TestGoodFixturePasses: the baseline image passes every rule that applies;
+// nothing is skipped, and only toolkit, GPU and unclaimed rules are n/a.
+func TestGoodFixturePasses(t *testing.T) {
+	dc, imgs := fixtureImages(t)
+	for _, gpu := range []bool{false, true} {
+		name := "cpu"
+		if gpu {
+			name = "gpu"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rep := check(t, dc, imgs[key(fixtures.Fixture{GPU: gpu})], conformance.WithGPU(gpu))
+			for _, r := range rep.Results {
+				ok := r.Status == conformance.StatusPass || r.Status == conformance.StatusAdvice
+				if r.Status == conformance.StatusNA {
+					ok = isToolkit(r.ID) || r.ID == "C-IMG-03" || (!gpu && isGPURule(r.ID))
+				}
+				if r.ID == "C-GPU-02" && gpu && r.Status == conformance.StatusSkip {
+					ok = r.Message == "skipped: no GPU runtime"
+				}
+				if !ok {
+					t.Errorf("%s = %s (%s), want pass", r.ID, r.Status, r.Message)
+				}
+			}
+			if !rep.Passed() {
+				t.Errorf("report failed: %s", rep.Summary)
+			}
+		})
+	}
+}
+
+func isToolkit(id string) bool { return id[:2] == "T-" }
+
+func isGPURule(id string) bool { return id == "C-TR-13" || id[:5] == "C-GPU" }
+
+// TestFixturesFailOnlyTheirRule: each known-bad image fails its rule and no
+// other rule, at any level.
+func TestFixturesFailOnlyTheirRule(t *testing.T) {
+	dc, imgs := fixtureImages(t)
+	type run struct {
+		rep *conformance.Report
+		err error
+	}
+	runs := make([]run, len(fixtures.Breaks))
+	// The runs wait on containers, not CPU: run several at once.
+	sem := make(chan struct{}, 6)
+	var wg sync.WaitGroup
+	for i, f := range fixtures.Breaks {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rep, err := conformance.Check(t.Context(), imgs[key(f)],
+				conformance.WithClient(dc), conformance.WithWindows(testWindows), conformance.WithGPU(f.GPU))
+			runs[i] = run{rep, err}
+		})
+	}
+	wg.Wait()
+	for i, f := range fixtures.Breaks {
+		t.Run(f.Break, func(t *testing.T) {
+			r := runs[i]
+			if r.err != nil {
+				t.Fatalf("Check: %v", r.err)
+			}
+			res, ok := r.rep.Result(f.Break)
+			if !ok || res.Status != conformance.StatusFail {
+				t.Errorf("%s = %s (%s), want fail", f.Break, res.Status, res.Message)
+			}
+			if got := r.rep.Failed(); !slices.Equal(got, []string{f.Break}) {
+				var b bytes.Buffer
+				r.rep.WriteTable(&b)
+				t.Errorf("failed rules = %v, want only %s\n%s", got, f.Break, b.String())
+			}
+			if lvl := res.Level; lvl == conformance.Must && r.rep.Passed() {
+				t.Errorf("a failed must-rule left the report passing")
+			}
+		})
+	}
+}
+
+// TestJUnitRoundTrip: the JUnit file parses back with the same counts.
+func TestJUnitRoundTrip(t *testing.T) {
+	dc, imgs := fixtureImages(t)
+	rep := check(t, dc, imgs["C-IN-14"], conformance.WithRules("C-IN", "C-IMG"))
+	var b bytes.Buffer
+	if err := rep.WriteJUnit(&b); err != nil {
+		t.Fatal(err)
+	}
+	var got conformance.JUnitSuites
+	if err := xml.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("parsing the JUnit file: %v\n%s", err, b.String())
+	}
+	want := rep.JUnit()
+	if got.Tests != want.Tests || got.Failures != want.Failures || got.Skipped != want.Skipped || len(got.Suites) != 1 || len(got.Suites[0].Cases) != len(rep.Results) {
+		t.Errorf("JUnit round trip: tests/failures/skipped = %d/%d/%d, want %d/%d/%d", got.Tests, got.Failures, got.Skipped, want.Tests, want.Failures, want.Skipped)
+	}
+	if got.Failures != 1 {
+		t.Errorf("failures = %d, want 1 (C-IN-14)", got.Failures)
+	}
+	for _, c := range got.Suites[0].Cases {
+		if c.Failure != nil && c.Name[:7] != "C-IN-14" {
+			t.Errorf("unexpected failure %q", c.Name)
+		}
+	}
+}
+
+// TestNoLeftovers: nothing labelled with the run id remains after a
+// passing run, a failing run and a cancelled one.
+func TestNoLeftovers(t *testing.T) {
+	dc, imgs := fixtureImages(t)
+	cases := []struct {
+		name, image string
+		cancelAfter time.Duration
+	}{
+		{"passing", imgs[""], 0},
+		{"failing", imgs["C-IN-13"], 0},
+		{"interrupted", imgs[""], 3 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			runID := "leftovers-" + c.name + "-" + time.Now().Format("150405.000")
+			ctx := t.Context()
+			if c.cancelAfter > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, c.cancelAfter)
+				defer cancel()
+			}
+			_, err := conformance.Check(ctx, c.image, conformance.WithClient(dc), conformance.WithWindows(testWindows), conformance.WithRunID(runID))
+			if c.cancelAfter > 0 && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Check after cancel = %v, want a deadline error (the run must notice the cancel)", err)
+			}
+			if c.cancelAfter == 0 && err != nil {
+				t.Fatal(err)
+			}
+			f := make(client.Filters).Add("label", conformance.LabelRun+"="+runID)
+			cs, err := dc.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns, err := dc.NetworkList(t.Context(), client.NetworkListOptions{Filters: f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs.Items) > 0 || len(ns.Items) > 0 {
+				t.Errorf("left behind %d containers and %d networks", len(cs.Items), len(ns.Items))
+				conformance.Sweep(context.Background(), runID, conformance.WithClient(dc))
+			}
+		})
+	}
+}

@@ -1,0 +1,649 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/sdk/optml"
+)
+
+const (
+	bindPort = 9081
+	mmModel  = "sagekit-model-a"
+	// largeSize is just under InvokeEndpoint's 6 MiB body limit.
+	largeSize = optml.MaxPayloadBytes - 4096
+)
+
+// observations is everything the plays saw; rules judge from it.
+type observations struct {
+	opts   *options
+	claims map[Claim]bool
+	image  Image
+
+	layersErr error
+	files     fileFacts
+
+	train       *platform.Training
+	trainErr    error
+	failure     *platform.Training
+	failureErr  error
+	sigterm     *platform.Training
+	sigtermErr  error
+	isolated    *platform.Training
+	isolatedErr error
+	multi       *platform.Training
+	multiErr    error
+	// multiResolve says how peer resolution was shown.
+	multiResolve string
+
+	serve *serveObs
+	bind  *healthObs
+	batch *batchObs
+	mm    *mmObs
+	gpu   gpuObs
+}
+
+func (o *observations) trainHost() (platform.HostResult, error) {
+	if o.train == nil || len(o.train.Hosts) == 0 {
+		return platform.HostResult{}, fmt.Errorf("the training run did not happen: %v", o.trainErr)
+	}
+	return o.train.Hosts[0], nil
+}
+
+func (o *observations) serveErr() error {
+	if o.serve == nil {
+		return errors.New("not run")
+	}
+	return o.serve.err
+}
+
+func (o *observations) bindErr() error {
+	if o.bind == nil {
+		return errors.New("not run")
+	}
+	return o.bind.err
+}
+
+func (o *observations) batchErr() error {
+	if o.batch == nil {
+		return errors.New("not run")
+	}
+	if o.batch.err == nil && !o.batch.health.Healthy {
+		return fmt.Errorf("no /ping 200 within %s", o.opts.windows.StartupTimeout)
+	}
+	return o.batch.err
+}
+
+func (o *observations) mmErr() error {
+	if o.mm == nil {
+		return errors.New("not run")
+	}
+	if o.mm.err == nil && !o.mm.health.Healthy {
+		return fmt.Errorf("no /ping 200 within %s with %s=true", o.opts.windows.StartupTimeout, optml.EnvMultiModel)
+	}
+	return o.mm.err
+}
+
+func (o *observations) expectations() string {
+	var e []string
+	if o.opts.expectStatus != 0 {
+		e = append(e, fmt.Sprintf("status %d", o.opts.expectStatus))
+	}
+	if o.opts.expectBody != "" {
+		e = append(e, fmt.Sprintf("a body containing %q", o.opts.expectBody))
+	}
+	if len(e) == 0 {
+		return " (expected 2xx)"
+	}
+	return " (expected " + strings.Join(e, " and ") + ")"
+}
+
+// invocation is one HTTP exchange with a serving container.
+type invocation struct {
+	name        string
+	size        int
+	status      int
+	contentType string
+	body        []byte
+	err         error
+	elapsed     time.Duration
+}
+
+func (iv *invocation) ok(o *options) bool {
+	if iv == nil || iv.err != nil {
+		return false
+	}
+	if o.expectStatus != 0 {
+		if iv.status != o.expectStatus {
+			return false
+		}
+	} else if !is2xx(iv.status) {
+		return false
+	}
+	return o.expectBody == "" || bytes.Contains(iv.body, []byte(o.expectBody))
+}
+
+func (iv *invocation) describe() string {
+	switch {
+	case iv == nil:
+		return "no answer (not sent)"
+	case iv.err != nil:
+		return fmt.Sprintf("no answer after %s: %v", iv.elapsed.Round(time.Millisecond), iv.err)
+	}
+	s := strconv.Itoa(iv.status)
+	if b := strings.TrimSpace(string(truncate(iv.body, 160))); b != "" {
+		s += " " + strconv.Quote(b)
+	}
+	return s
+}
+
+func is2xx(code int) bool { return code >= 200 && code < 300 }
+
+type healthObs struct {
+	err    error
+	health platform.Health
+}
+
+type serveObs struct {
+	err    error
+	health platform.Health
+	// rw is the health of a second try with the model writable, made when
+	// the read-only try exited.
+	rw              *platform.Health
+	roLogs          []byte
+	logs            []byte
+	first, sample   *invocation
+	firstRetryDelay time.Duration
+	large, headers  *invocation
+	unsupported     *invocation
+	notFound        *invocation
+	models          *invocation
+	bidiErr         error
+	stop            platform.StopResult
+	stopErr         error
+}
+
+func (s *serveObs) effectiveHealth() platform.Health {
+	if s == nil {
+		return platform.Health{}
+	}
+	if s.health.Healthy || s.rw == nil {
+		return s.health
+	}
+	return *s.rw
+}
+
+func (s *serveObs) invocations() []*invocation {
+	var out []*invocation
+	for _, iv := range []*invocation{s.first, s.sample, s.large, s.headers, s.unsupported} {
+		if iv != nil {
+			out = append(out, iv)
+		}
+	}
+	return out
+}
+
+type batchObs struct {
+	err        error
+	health     platform.Health
+	execParams *invocation
+	concurrent []*invocation
+	records    *invocation
+}
+
+type mmObs struct {
+	err                                 error
+	health                              platform.Health
+	load, reload, list, get, getUnknown *invocation
+	invoke, invokeUnknown               *invocation
+	del, getAfterDel, delAgain          *invocation
+}
+
+type gpuObs struct {
+	noRuntime   bool
+	err         error
+	trained     bool
+	trainExit   int
+	trainReason string
+	health      platform.Health
+}
+
+// runner carries what the plays share.
+type runner struct {
+	e    *platform.Engine
+	opts *options
+	o    *observations
+	dir  string
+}
+
+func (r *runner) job(name string) platform.TrainingJob {
+	l := optml.Layout{Hyperparameters: optml.Hyperparameters(r.opts.hyperparameters)}
+	if len(r.opts.data) == 0 {
+		data := r.opts.payload
+		if !lineBased(r.opts.contentType) {
+			data = defaults().payload
+		}
+		l.Channels = map[string]map[string][]byte{"train": {"data.csv": data}}
+		l.ChannelConfig = map[string]optml.Channel{"train": {TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None", ContentType: "text/csv"}}
+	}
+	return platform.TrainingJob{
+		Image:       r.o.image.Ref,
+		Name:        "sagekit-conformance-" + r.opts.runID + "-" + name,
+		Layout:      l,
+		ChannelDirs: r.opts.data,
+		StopGrace:   r.opts.windows.TrainingGrace,
+		MaxRuntime:  r.opts.windows.TrainingTimeout,
+		Dir:         filepath.Join(r.dir, name),
+		GPU:         false,
+	}
+}
+
+func (r *runner) playTrain(ctx context.Context) {
+	j := r.job("train")
+	j.NetworkIsolation = r.opts.networkIsolation
+	r.o.train, r.o.trainErr = r.e.Train(ctx, j)
+}
+
+func (r *runner) playFailure(ctx context.Context) {
+	j := r.job("failure")
+	j.ReadOnlyModel = true
+	r.o.failure, r.o.failureErr = r.e.Train(ctx, j)
+}
+
+func (r *runner) playSigterm(ctx context.Context) {
+	j := r.job("sigterm")
+	j.StopAfter = r.opts.windows.SigtermAfter
+	r.o.sigterm, r.o.sigtermErr = r.e.Train(ctx, j)
+}
+
+func (r *runner) playIsolated(ctx context.Context) {
+	j := r.job("isolated")
+	j.NetworkIsolation = true
+	r.o.isolated, r.o.isolatedErr = r.e.Train(ctx, j)
+}
+
+func (r *runner) playMultiHost(ctx context.Context, layersDone <-chan struct{}) {
+	j := r.job("multi-host")
+	j.Hosts = 2
+	j.PeerDelay = r.opts.windows.PeerDelay
+	var mu sync.Mutex
+	var shown []string
+	r.o.multiResolve = "peer resolution not shown: the image has no getent (advice: log the peers you resolve)"
+	j.WhileRunning = func(ctx context.Context, hosts []*platform.Container) {
+		<-layersDone
+		if !r.o.files.getent {
+			return
+		}
+		names := []string{"algo-1", "algo-2"}
+		for i, c := range hosts {
+			peer := names[1-i%2]
+			code, out, err := c.Exec(ctx, "getent", "hosts", peer)
+			mu.Lock()
+			if err == nil && code == 0 {
+				shown = append(shown, fmt.Sprintf("%s resolves %s (%s)", names[i], peer, strings.Fields(string(out) + " ?")[0]))
+			} else {
+				shown = append(shown, fmt.Sprintf("%s: getent hosts %s did not answer (the host may have finished)", names[i], peer))
+			}
+			mu.Unlock()
+		}
+	}
+	r.o.multi, r.o.multiErr = r.e.Train(ctx, j)
+	if len(shown) > 0 {
+		r.o.multiResolve = strings.Join(shown, "; ")
+	}
+}
+
+// modelDir is the model the training run wrote ("" when it wrote none).
+func (r *runner) modelDir() string {
+	if r.o.train == nil || len(r.o.train.Hosts) == 0 {
+		return ""
+	}
+	d := r.o.train.Hosts[0].Paths.Model()
+	if len(listFiles(d)) == 0 {
+		return ""
+	}
+	return d
+}
+
+func (r *runner) playServe(ctx context.Context) {
+	s := &serveObs{}
+	r.o.serve = s
+	spec := platform.EndpointSpec{Image: r.o.image.Ref, ModelDir: r.modelDir()}
+	ep, err := r.e.Serve(ctx, spec)
+	if err != nil {
+		s.err = err
+		return
+	}
+	defer func() { ep.Remove(ctx) }()
+	s.health = ep.WaitHealthy(ctx, r.opts.windows.StartupTimeout, r.opts.windows.PingTimeout)
+	if !s.health.Healthy && s.health.Exited {
+		// Tell a program that writes under /opt/ml/model from one that fails
+		// for other reasons: try once more with the model writable.
+		s.roLogs, _ = ep.Logs(ctx)
+		ep.Remove(ctx)
+		spec.ModelWritable = true
+		if spec.ModelDir != "" {
+			// Keep the trained model pristine for the other plays.
+			tmp, err := copyDir(spec.ModelDir, filepath.Join(r.dir, "model-rw"))
+			if err != nil {
+				s.err = err
+				return
+			}
+			spec.ModelDir = tmp
+		}
+		ep, err = r.e.Serve(ctx, spec)
+		if err != nil {
+			s.err = err
+			return
+		}
+		h := ep.WaitHealthy(ctx, r.opts.windows.StartupTimeout, r.opts.windows.PingTimeout)
+		s.rw = &h
+	}
+	if s.effectiveHealth().Healthy {
+		r.probe(ctx, ep, s)
+	}
+	if ok, _ := ep.Exited(); !ok {
+		s.stop, s.stopErr = ep.Stop(ctx, r.opts.windows.HostingGrace)
+	} else {
+		_, code := ep.Exited()
+		s.stop = platform.StopResult{AlreadyExited: true, ExitCode: code}
+	}
+	s.logs, _ = ep.Logs(context.WithoutCancel(ctx))
+}
+
+// probe sends the hosting requests to a healthy endpoint.
+func (r *runner) probe(ctx context.Context, ep *platform.Endpoint, s *serveObs) {
+	o := r.opts
+	s.first = r.invoke(ctx, ep, "first invocation", o.payload, o.contentType, nil)
+	if !s.first.ok(o) {
+		s.firstRetryDelay = 3 * time.Second
+		select {
+		case <-time.After(s.firstRetryDelay):
+		case <-ctx.Done():
+			return
+		}
+	}
+	s.sample = r.invoke(ctx, ep, "sample", o.payload, o.contentType, nil)
+	s.notFound = r.get(ctx, ep, "/sagekit-conformance/no-such-path")
+	s.models = r.get(ctx, ep, optml.RouteModels)
+	if r.o.claims[ClaimBidiStreaming] {
+		s.bidiErr = wsPing(ctx, ep.URL, "/invocations-bidirectional-stream", o.windows.InvocationTimeout)
+	}
+	if !s.sample.ok(o) {
+		return
+	}
+	large := grow(o.payload, o.contentType, largeSize)
+	s.large = r.invoke(ctx, ep, "6 MiB body", large, o.contentType, nil)
+	s.large.size = len(large)
+	s.headers = r.invoke(ctx, ep, "extra headers", o.payload, o.contentType, http.Header{
+		optml.HeaderInferenceID:          {"sagekit-conformance-1"},
+		optml.HeaderCustomAttributes:     {"trace=sagekit"},
+		"X-Sagekit-Conformance-Probe":    {"1"},
+		"X-Amzn-Sagemaker-Unknown-Probe": {"1"},
+	})
+	s.unsupported = r.invoke(ctx, ep, "unsupported content type", []byte("\x00\x01sagekit"), "application/x-sagekit-unsupported", nil)
+}
+
+func (r *runner) playBind(ctx context.Context) {
+	b := &healthObs{}
+	r.o.bind = b
+	ep, err := r.e.Serve(ctx, platform.EndpointSpec{Image: r.o.image.Ref, ModelDir: r.modelDir(), BindToPort: bindPort, Role: "serve-bind"})
+	if err != nil {
+		b.err = err
+		return
+	}
+	defer ep.Remove(ctx)
+	b.health = ep.WaitHealthy(ctx, r.opts.windows.StartupTimeout, r.opts.windows.PingTimeout)
+}
+
+func (r *runner) playBatch(ctx context.Context) {
+	b := &batchObs{}
+	r.o.batch = b
+	ep, err := r.e.Serve(ctx, platform.EndpointSpec{
+		Image: r.o.image.Ref, ModelDir: r.modelDir(), Role: "serve-batch",
+		Env: map[string]string{
+			optml.EnvBatch:                   "true",
+			optml.EnvMaxConcurrentTransforms: "4",
+			optml.EnvBatchStrategy:           "MULTI_RECORD",
+			optml.EnvMaxPayloadInMB:          "6",
+		},
+	})
+	if err != nil {
+		b.err = err
+		return
+	}
+	defer ep.Remove(ctx)
+	b.health = ep.WaitHealthy(ctx, r.opts.windows.StartupTimeout, r.opts.windows.PingTimeout)
+	if !b.health.Healthy {
+		return
+	}
+	b.execParams = r.get(ctx, ep, optml.RouteExecutionParameters)
+	b.concurrent = make([]*invocation, 4)
+	var wg sync.WaitGroup
+	for i := range b.concurrent {
+		wg.Go(func() {
+			b.concurrent[i] = r.invoke(ctx, ep, "concurrent", r.opts.payload, r.opts.contentType, nil)
+		})
+	}
+	wg.Wait()
+	b.records = r.invoke(ctx, ep, "multi-record", r.opts.payload, r.opts.contentType, nil)
+}
+
+func (r *runner) playMultiModel(ctx context.Context) {
+	m := &mmObs{}
+	r.o.mm = m
+	model := r.modelDir()
+	if model == "" {
+		d := filepath.Join(r.dir, "mm-empty")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			m.err = err
+			return
+		}
+		model = d
+	}
+	ep, err := r.e.Serve(ctx, platform.EndpointSpec{
+		Image: r.o.image.Ref, Role: "serve-multi-model",
+		Models: map[string]string{mmModel: model},
+		Env:    map[string]string{optml.EnvMultiModel: "true"},
+	})
+	if err != nil {
+		m.err = err
+		return
+	}
+	defer ep.Remove(ctx)
+	m.health = ep.WaitHealthy(ctx, r.opts.windows.StartupTimeout, r.opts.windows.PingTimeout)
+	if !m.health.Healthy {
+		return
+	}
+	load := []byte(fmt.Sprintf(`{"model_name":%q,"url":%q}`, mmModel, "/opt/ml/models/"+mmModel+"/model"))
+	m.load = r.do(ctx, ep, "load", http.MethodPost, optml.RouteModels, load, "application/json", nil)
+	m.reload = r.do(ctx, ep, "reload", http.MethodPost, optml.RouteModels, load, "application/json", nil)
+	m.list = r.get(ctx, ep, optml.RouteModels)
+	m.get = r.get(ctx, ep, optml.RouteModels+"/"+mmModel)
+	m.getUnknown = r.get(ctx, ep, optml.RouteModels+"/sagekit-no-such-model")
+	m.invoke = r.do(ctx, ep, "invoke", http.MethodPost, optml.RouteModels+"/"+mmModel+"/invoke", r.opts.payload, r.opts.contentType,
+		http.Header{optml.HeaderTargetModel: {"model-a.tar.gz"}})
+	m.invokeUnknown = r.do(ctx, ep, "invoke unknown", http.MethodPost, optml.RouteModels+"/sagekit-no-such-model/invoke", r.opts.payload, r.opts.contentType, nil)
+	m.del = r.do(ctx, ep, "delete", http.MethodDelete, optml.RouteModels+"/"+mmModel, nil, "", nil)
+	m.getAfterDel = r.get(ctx, ep, optml.RouteModels+"/"+mmModel)
+	m.delAgain = r.do(ctx, ep, "delete again", http.MethodDelete, optml.RouteModels+"/"+mmModel, nil, "", nil)
+}
+
+func (r *runner) playGPU(ctx context.Context) {
+	g := &r.o.gpu
+	j := r.job("gpu")
+	j.GPU = true
+	tr, err := r.e.Train(ctx, j)
+	if errors.Is(err, platform.ErrNoGPURuntime) {
+		g.noRuntime = true
+		return
+	}
+	if err != nil {
+		g.err = err
+		return
+	}
+	h := tr.Hosts[0]
+	g.trainExit, g.trainReason = h.ExitCode, firstLine(h.Failure)
+	g.trained = h.StartErr == nil && h.ExitCode == 0
+	if !g.trained {
+		return
+	}
+	ep, err := r.e.Serve(ctx, platform.EndpointSpec{Image: r.o.image.Ref, ModelDir: h.Paths.Model(), GPU: true, Role: "serve-gpu"})
+	if err != nil {
+		g.err = err
+		return
+	}
+	defer ep.Remove(ctx)
+	g.health = ep.WaitHealthy(ctx, r.opts.windows.StartupTimeout, r.opts.windows.PingTimeout)
+}
+
+func (r *runner) invoke(ctx context.Context, ep *platform.Endpoint, name string, body []byte, ct string, extra http.Header) *invocation {
+	h := http.Header{}
+	if r.opts.accept != "" {
+		h.Set("Accept", r.opts.accept)
+	}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return r.do(ctx, ep, name, http.MethodPost, optml.RouteInvocations, body, ct, h)
+}
+
+func (r *runner) get(ctx context.Context, ep *platform.Endpoint, p string) *invocation {
+	return r.do(ctx, ep, "GET "+p, http.MethodGet, p, nil, "", nil)
+}
+
+func (r *runner) do(ctx context.Context, ep *platform.Endpoint, name, method, p string, body []byte, ct string, h http.Header) *invocation {
+	iv := &invocation{name: name, size: len(body)}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.windows.InvocationTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, ep.URL+p, bytes.NewReader(body))
+	if err != nil {
+		iv.err = err
+		return iv
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	iv.elapsed = time.Since(start)
+	if err != nil {
+		iv.err = err
+		return iv
+	}
+	defer resp.Body.Close()
+	iv.status, iv.contentType = resp.StatusCode, resp.Header.Get("Content-Type")
+	iv.body, iv.err = io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	iv.elapsed = time.Since(start)
+	return iv
+}
+
+// grow makes a body of about size bytes from the sample: CSV rows are
+// repeated, JSON is padded with whitespace (still the same JSON), anything
+// else is repeated.
+func grow(sample []byte, ct string, size int) []byte {
+	if len(sample) == 0 {
+		return bytes.Repeat([]byte(" "), size)
+	}
+	var b bytes.Buffer
+	switch {
+	case strings.Contains(ct, "json") && !lineBased(ct):
+		b.Write(sample)
+		b.Write(bytes.Repeat([]byte(" "), max(size-len(sample), 0)))
+	default:
+		unit := sample
+		if lineBased(ct) && !bytes.HasSuffix(unit, []byte("\n")) {
+			unit = append(bytes.Clone(unit), '\n')
+		}
+		for b.Len()+len(unit) <= size {
+			b.Write(unit)
+		}
+		if b.Len() == 0 {
+			b.Write(unit)
+		}
+	}
+	return b.Bytes()
+}
+
+func listFiles(dir string) []string {
+	var files []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	return files
+}
+
+func copyDir(src, dst string) (string, error) {
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o777)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o666)
+	})
+	if err != nil {
+		return "", fmt.Errorf("copying the model: %w", err)
+	}
+	return dst, nil
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) <= n {
+		return s
+	}
+	return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return string(truncate([]byte(s), 200))
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return append(b[:n:n], "..."...)
+}
+
+// logTail formats the last lines of a container's logs for a message.
+func logTail(logs []byte) string {
+	s := strings.TrimSpace(string(logs))
+	if s == "" {
+		return " (no logs)"
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return "; last logs: " + string(truncate([]byte(strings.Join(lines, " | ")), 300))
+}

@@ -1,0 +1,198 @@
+package conformance
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/sdk/optml"
+)
+
+// ErrImageNotFound is returned when the engine does not have the image.
+var ErrImageNotFound = errors.New("image not found in the container engine")
+
+// inspectImage reads the image config from the engine: cheap, no layers.
+func inspectImage(ctx context.Context, dc *client.Client, ref string) (Image, error) {
+	img := Image{Ref: ref}
+	ins, err := dc.ImageInspect(ctx, ref)
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "no such image") || strings.Contains(err.Error(), "not found") {
+			return img, fmt.Errorf("%w: %s (build it first, for example with sagekit build)", ErrImageNotFound, ref)
+		}
+		return img, fmt.Errorf("inspecting %s: %w", ref, err)
+	}
+	img.ID, img.Size = ins.ID, ins.Size
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		// C-IMG-02 reports the reference; read the config by id instead.
+		r, err = name.NewDigest("sagekit.invalid/image@" + ins.ID)
+		if err != nil {
+			return img, fmt.Errorf("parsing %s: %w", ref, err)
+		}
+	}
+	di, err := daemon.Image(r, daemon.WithClient(dc), daemon.WithContext(ctx))
+	if err != nil {
+		return img, fmt.Errorf("reading the config of %s: %w", ref, err)
+	}
+	cf, err := di.ConfigFile()
+	if err != nil {
+		return img, fmt.Errorf("reading the config of %s: %w", ref, err)
+	}
+	img.OS, img.Architecture = cf.OS, cf.Architecture
+	img.Entrypoint, img.Cmd, img.User, img.Labels = cf.Config.Entrypoint, cf.Config.Cmd, cf.Config.User, cf.Config.Labels
+	return img, nil
+}
+
+// fileFacts is what the suite looks for in the image's file system.
+type fileFacts struct {
+	optML   []string // files under opt/ml
+	drivers []string // NVIDIA kernel modules and driver libraries
+	cudart  string   // a libcudart.so* path
+	getent  bool     // usr/bin/getent or bin/getent
+}
+
+// listFilesOf streams `docker save` of ref and reads only the tar headers
+// of each layer, so even a multi-gigabyte image is listed without being
+// stored. Whiteouts of later layers are applied.
+func listFilesOf(ctx context.Context, dc *client.Client, ref string) (fileFacts, error) {
+	rc, err := dc.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return fileFacts{}, fmt.Errorf("saving %s: %w", ref, err)
+	}
+	defer rc.Close()
+	layers := map[string][]string{} // blob path in the archive → file paths
+	var manifest []struct{ Layers []string }
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fileFacts{}, fmt.Errorf("reading the image archive: %w", err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if h.Name == "manifest.json" {
+			if err := json.NewDecoder(tr).Decode(&manifest); err != nil {
+				return fileFacts{}, fmt.Errorf("reading manifest.json: %w", err)
+			}
+			continue
+		}
+		if !strings.HasSuffix(h.Name, "/layer.tar") && !strings.HasPrefix(h.Name, "blobs/") {
+			continue
+		}
+		files, ok := layerFiles(tr)
+		if ok {
+			layers[h.Name] = files
+		}
+	}
+	if len(manifest) == 0 {
+		return fileFacts{}, errors.New("the image archive has no manifest.json")
+	}
+	fs := map[string]bool{}
+	for _, l := range manifest[0].Layers {
+		for _, f := range layers[l] {
+			dir, base := path.Split(f)
+			switch {
+			case base == ".wh..wh..opq":
+				for k := range fs {
+					if strings.HasPrefix(k, dir) {
+						delete(fs, k)
+					}
+				}
+			case strings.HasPrefix(base, ".wh."):
+				gone := dir + strings.TrimPrefix(base, ".wh.")
+				for k := range fs {
+					if k == gone || strings.HasPrefix(k, gone+"/") {
+						delete(fs, k)
+					}
+				}
+			default:
+				fs[f] = true
+			}
+		}
+	}
+	return factsOf(fs), nil
+}
+
+// layerFiles lists the regular files and links in a layer, which may be a
+// plain or gzip-compressed tar. ok is false for blobs that are not layers.
+func layerFiles(r io.Reader) ([]string, bool) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(2)
+	var lr io.Reader = br
+	if bytes.Equal(head, []byte{0x1f, 0x8b}) {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, false
+		}
+		defer gz.Close()
+		lr = gz
+	}
+	tr := tar.NewReader(lr)
+	var files []string
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return files, err == io.EOF || len(files) > 0
+		}
+		if h.Typeflag == tar.TypeDir {
+			continue
+		}
+		files = append(files, strings.TrimPrefix(path.Clean("/"+h.Name), "/"))
+	}
+}
+
+func factsOf(fs map[string]bool) fileFacts {
+	var f fileFacts
+	root := strings.TrimPrefix(optml.DefaultRoot, "/") + "/"
+	for p := range fs {
+		base := path.Base(p)
+		switch {
+		case strings.HasPrefix(p, root):
+			f.optML = append(f.optML, "/"+p)
+		case p == "usr/bin/getent" || p == "bin/getent":
+			f.getent = true
+		}
+		if driverFile(p) {
+			f.drivers = append(f.drivers, "/"+p)
+		}
+		if strings.HasPrefix(base, "libcudart.so") && (f.cudart == "" || p < f.cudart) {
+			f.cudart = p
+		}
+	}
+	sort.Strings(f.optML)
+	sort.Strings(f.drivers)
+	return f
+}
+
+// driverFile reports whether p is part of the NVIDIA kernel driver or its
+// user-space driver libraries, which the host provides. CUDA's stub and
+// forward-compatibility copies are allowed.
+func driverFile(p string) bool {
+	base := path.Base(p)
+	if strings.HasSuffix(base, ".ko") || strings.HasSuffix(base, ".ko.xz") || strings.HasSuffix(base, ".ko.zst") {
+		return strings.HasPrefix(base, "nvidia")
+	}
+	if slices.Contains(strings.Split(path.Dir(p), "/"), "stubs") || slices.Contains(strings.Split(path.Dir(p), "/"), "compat") {
+		return false
+	}
+	return strings.HasPrefix(base, "libcuda.so.") || strings.HasPrefix(base, "libnvidia-ml.so.") ||
+		strings.HasPrefix(base, "libnvidia-ptxjitcompiler.so.") || strings.HasPrefix(base, "libnvidia-glcore.so.")
+}
