@@ -20,6 +20,55 @@ func ParseFloat(b []byte) (float64, error) {
 	return strconv.ParseFloat(string(b), 64)
 }
 
+// scanDecimal is fastFloat for the common case, as tight as it can be: an
+// optional sign, digits, an optional fraction, no exponent, at most 19
+// digits in all. It starts at b[i] and returns the index after the number.
+func scanDecimal(b []byte, i int) (f float64, end int, ok bool) {
+	n := len(b)
+	neg := false
+	if i < n && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	start := i
+	var mant uint64
+	for i < n {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		mant = mant*10 + uint64(d)
+		i++
+	}
+	nd := i - start
+	frac := 0
+	if i < n && b[i] == '.' {
+		i++
+		fs := i
+		for i < n {
+			d := b[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
+			i++
+		}
+		frac = i - fs
+		nd += frac
+	}
+	if nd == 0 || nd > 19 || mant > 1<<53 || (i < n && b[i]|0x20 == 'e') {
+		return 0, 0, false
+	}
+	f = float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, i, true
+}
+
 // fastFloat converts the decimal number at the start of b when the result
 // is exact by Clinger's fast path: an integer mantissa of at most 2^53 and
 // a power of ten that float64 holds exactly, so one IEEE multiplication or

@@ -61,6 +61,9 @@ func checkFloat(t *testing.T, s string) {
 		(gotErr != nil && gotErr.Error() != wantErr.Error()) {
 		t.Errorf("ParseFloat(%q) = %v, %v; strconv.ParseFloat = %v, %v", s, got, gotErr, want, wantErr)
 	}
+	if f, end, ok := scanDecimal([]byte(s), 0); ok && end == len(s) && (wantErr != nil || !sameFloat(f, want)) {
+		t.Errorf("scanDecimal(%q) = %v; strconv.ParseFloat = %v, %v", s, f, want, wantErr)
+	}
 }
 
 func FuzzParseFloat(f *testing.F) {
