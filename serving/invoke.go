@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
@@ -177,13 +178,17 @@ func writeResponse(w http.ResponseWriter, req *serve.Request, resp *serve.Respon
 	h := w.Header()
 	switch {
 	case resp.ContentType != "":
-		h["Content-Type"] = []string{resp.ContentType}
+		h["Content-Type"] = headerValue(resp.ContentType)
 	case concreteType(req.Accept):
-		h["Content-Type"] = []string{req.Accept}
+		h["Content-Type"] = headerValue(req.Accept)
 	default:
 		h["Content-Type"] = octetStream
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(resp.Body))}
+	// Below net/http's chunking buffer the server computes Content-Length
+	// itself when the handler returns.
+	if len(resp.Body) >= 2048 {
+		h["Content-Length"] = []string{strconv.Itoa(len(resp.Body))}
+	}
 	for k, v := range resp.Header {
 		if k = http.CanonicalHeaderKey(k); strings.HasPrefix(k, optml.HeaderPrefix) {
 			h[k] = v
@@ -198,6 +203,26 @@ func writeResponse(w http.ResponseWriter, req *serve.Request, resp *serve.Respon
 	}
 	w.WriteHeader(status)
 	w.Write(resp.Body)
+}
+
+// headerValues caches the []string of the few content types a model
+// answers with, so writing one costs no allocation. It stops growing at
+// maxCachedTypes entries.
+var (
+	headerValues   sync.Map // string -> []string
+	cachedTypes    atomic.Int32
+	maxCachedTypes int32 = 64
+)
+
+func headerValue(v string) []string {
+	if hv, ok := headerValues.Load(v); ok {
+		return hv.([]string)
+	}
+	hv := []string{v}
+	if cachedTypes.Add(1) <= maxCachedTypes {
+		headerValues.Store(v, hv)
+	}
+	return hv
 }
 
 // concreteType reports whether accept names exactly one media type, which

@@ -549,3 +549,52 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestLineBuffer(t *testing.T) {
+	var mu sync.Mutex
+	var out bytes.Buffer
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(p)
+	})
+	b := serving.NewLineBuffer(w, 20*time.Millisecond)
+	b.Write([]byte("one\n"))
+	b.Write([]byte("two\n"))
+	mu.Lock()
+	if out.Len() != 0 {
+		t.Errorf("lines written at once (%q), want them batched", out.String())
+	}
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if got == "one\ntwo\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch = %q after the interval, want both lines", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	big := bytes.Repeat([]byte("x"), 70<<10)
+	b.Write(big)
+	mu.Lock()
+	if out.Len() != 8+len(big) {
+		t.Errorf("a batch over 64 KiB was held back (%d bytes out)", out.Len())
+	}
+	mu.Unlock()
+	b.Write([]byte("last\n"))
+	b.Flush()
+	mu.Lock()
+	if !strings.HasSuffix(out.String(), "last\n") {
+		t.Error("Flush did not write the held line")
+	}
+	mu.Unlock()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -56,7 +56,9 @@ func runServe(ctx context.Context, o Options) int {
 	if out == nil {
 		out = os.Stdout
 	}
-	log := slog.New(slog.NewJSONHandler(out, nil))
+	buf := serving.NewLineBuffer(out, 0)
+	defer buf.Flush()
+	log := slog.New(slog.NewJSONHandler(buf, nil))
 	if o.Handler == nil {
 		log.Error("serve: this algorithm has no model handler (app.Options.Handler is nil)")
 		return 2

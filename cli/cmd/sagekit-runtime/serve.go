@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/serving"
@@ -23,6 +26,7 @@ import (
 type serveOptions struct {
 	command    []string // worker argv
 	workers    int
+	ready      time.Duration // how long a restarted worker may take to be ready
 	gpus       []string
 	python     string
 	wsgiApp    string
@@ -36,7 +40,10 @@ type serveOptions struct {
 func runServe(ctx context.Context, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// One JSON line per request and event on stdout, written in batches.
+	out := serving.NewLineBuffer(os.Stdout, 0)
+	defer out.Flush()
+	log := slog.New(slog.NewJSONHandler(out, nil))
 	opts, err := serveOptionsFromEnv(ctx, args, os.LookupEnv)
 	if err != nil {
 		log.Error("sagekit-runtime serve: " + err.Error())
@@ -76,6 +83,15 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 		o.python = "python3"
 	}
 	cmdLine := get(optml.EnvWorkerCommand)
+	if o.wsgiApp == "" && o.handler == "" && cmdLine == "" {
+		// The inference toolkit's defaults: SAGEMAKER_PROGRAM, else an
+		// inference.py in the model's code directory.
+		if prog := get(optml.EnvProgram); prog != "" {
+			o.handler = strings.TrimSuffix(prog, ".py")
+		} else if _, err := os.Stat(filepath.Join(optml.FromLookup(lookup).ModelCode(), "inference.py")); err == nil {
+			o.handler = "inference"
+		}
+	}
 	set := 0
 	for _, v := range []string{o.wsgiApp, o.handler, cmdLine} {
 		if v != "" {
@@ -99,6 +115,11 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 			errs = append(errs, fmt.Errorf("%s=%q: want a whole number above 0", optml.EnvModelServerWorkers, v))
 		}
 		o.workers = n
+	}
+	if v := get(optml.EnvStartupTimeout); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			o.ready = time.Duration(n) * time.Second
+		} // a bad value is already reported by serving.OptionsFromEnv
 	}
 	o.gpus = worker.GPUs(ctx, get("CUDA_VISIBLE_DEVICES"))
 	return o, errors.Join(errs...)
@@ -124,6 +145,9 @@ func serve(ctx context.Context, log *slog.Logger, o serveOptions) error {
 	wopts := []worker.Option{worker.WithOutput(o.stdout, o.stderr), worker.WithLogger(log)}
 	if o.workers > 0 {
 		wopts = append(wopts, worker.WithWorkers(o.workers))
+	}
+	if o.ready > 0 {
+		wopts = append(wopts, worker.WithReadyTimeout(o.ready))
 	}
 	if len(o.gpus) > 0 {
 		wopts = append(wopts, worker.WithGPUs(o.gpus))
