@@ -59,5 +59,13 @@ func (p Paths) WriteSuccess() error {
 	if err := os.MkdirAll(p.Output(), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", p.Success(), err)
 	}
-	return WriteFileAtomic(p.Success(), nil, 0o644)
+	// An empty file cannot be seen half-written, so no temp file or fsync.
+	f, err := os.OpenFile(p.Success(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p.Success(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", p.Success(), err)
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -64,11 +63,10 @@ func runTrain(ctx context.Context, args []string) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 
-	var logOut io.Writer = os.Stderr
-	if *quiet {
-		logOut = io.Discard
+	logger := slog.New(slog.DiscardHandler)
+	if !*quiet {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	code, err := launch.Run(ctx, launch.Options{
 		Paths:       optml.FromEnv(),
