@@ -202,4 +202,3 @@ func digitPrefix(s string) int {
 	}
 	return i
 }
-
