@@ -271,49 +271,79 @@ func (p *jsonParser) matrix() (*Matrix, error) {
 	}
 }
 
-// number reads a JSON number.
+// number reads a JSON number. Plain decimals of at most 19 digits are
+// converted while the grammar is checked (Clinger's fast path, as in
+// scanDecimal); the rest go through ParseFloat.
 func (p *jsonParser) number() (float64, error) {
 	b, start := p.b, p.i
+	n := len(b)
 	i := start
-	if i < len(b) && b[i] == '-' {
+	neg := false
+	if i < n && b[i] == '-' {
+		neg = true
 		i++
 	}
+	var mant uint64
+	ds := i
 	switch {
-	case i < len(b) && b[i] == '0':
+	case i < n && b[i] == '0':
 		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i]-'0' <= 9 {
+	case i < n && b[i] >= '1' && b[i] <= '9':
+		for i < n {
+			d := b[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
 			i++
 		}
 	default:
 		return 0, p.errorf("want a number")
 	}
-	if i < len(b) && b[i] == '.' {
+	nd := i - ds
+	frac := 0
+	if i < n && b[i] == '.' {
 		i++
-		if i == len(b) || b[i]-'0' > 9 {
-			return 0, p.errorAt(start, strconv.ErrSyntax, b[start:min(i+1, len(b))], "want a digit after '.'")
-		}
-		for i < len(b) && b[i]-'0' <= 9 {
+		fs := i
+		for i < n {
+			d := b[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
 			i++
 		}
+		frac = i - fs
+		if frac == 0 {
+			return 0, p.errorAt(start, strconv.ErrSyntax, b[start:min(i+1, n)], "want a digit after '.'")
+		}
+		nd += frac
 	}
-	if i < len(b) && b[i]|0x20 == 'e' {
+	if i < n && b[i]|0x20 == 'e' {
 		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		if i < n && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i == len(b) || b[i]-'0' > 9 {
-			return 0, p.errorAt(start, strconv.ErrSyntax, b[start:min(i+1, len(b))], "want a digit in the exponent")
+		if i == n || b[i]-'0' > 9 {
+			return 0, p.errorAt(start, strconv.ErrSyntax, b[start:min(i+1, n)], "want a digit in the exponent")
 		}
-		for i < len(b) && b[i]-'0' <= 9 {
+		for i < n && b[i]-'0' <= 9 {
 			i++
 		}
+		frac = -1 // not the fast case
 	}
 	p.i = i
-	if f, n, ok := fastFloat(b[start:i]); ok && n == i-start {
+	if frac >= 0 && nd <= 19 && mant <= 1<<53 {
+		f := float64(mant)
+		if frac > 0 {
+			f /= pow10[frac]
+		}
+		if neg {
+			f = -f
+		}
 		return f, nil
 	}
-	f, err := strconv.ParseFloat(string(b[start:i]), 64)
+	f, err := ParseFloat(b[start:i])
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) {
