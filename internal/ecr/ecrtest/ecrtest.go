@@ -353,11 +353,17 @@ func (r *Registry) Transport(host string, base http.RoundTripper) http.RoundTrip
 		if req.URL.Host != host {
 			return base.RoundTrip(req)
 		}
-		req = req.Clone(req.Context())
-		req.URL.Scheme = "http"
-		req.URL.Host = r.Host
-		req.Host = r.Host
-		return base.RoundTrip(req)
+		out := req.Clone(req.Context())
+		out.URL.Scheme = "http"
+		out.URL.Host = r.Host
+		out.Host = r.Host
+		resp, err := base.RoundTrip(out)
+		if resp != nil {
+			// Relative Locations resolve against the ECR host, as they
+			// would against ECR.
+			resp.Request = req
+		}
+		return resp, err
 	})
 }
 
