@@ -169,6 +169,7 @@ func install(t *testing.T) string {
 }
 
 func TestFlaskPredictorUnchanged(t *testing.T) {
+	t.Parallel()
 	py := interpreter(t, "flask", "pandas", "sklearn")
 	base := t.TempDir()
 	trainTree(t, py, base)
@@ -211,6 +212,7 @@ func TestFlaskPredictorUnchanged(t *testing.T) {
 }
 
 func TestHandlerModule(t *testing.T) {
+	t.Parallel()
 	py := interpreter(t)
 	base := t.TempDir()
 	model := filepath.Join(base, "model")
@@ -252,6 +254,7 @@ func TestHandlerModule(t *testing.T) {
 }
 
 func TestTransformModuleAndBadModule(t *testing.T) {
+	t.Parallel()
 	py := interpreter(t)
 	base := t.TempDir()
 	url := servePool(t, python.HandlerCommand(py, install(t), "inference"), testdata(t, "transform"), base,
@@ -324,6 +327,7 @@ func runtimeServe(t *testing.T, dir string, env ...string) (*exec.Cmd, string, <
 // predictor.py, SAGEMAKER_BASE_DIR=DIR SAGEKIT_WSGI_APP=predictor:app
 // sagekit-runtime serve answers /ping and /invocations, and stops on SIGTERM.
 func TestRuntimeServesFlaskPredictor(t *testing.T) {
+	t.Parallel()
 	py := interpreter(t, "flask", "pandas", "sklearn")
 	base := t.TempDir()
 	trainTree(t, py, base)
@@ -359,6 +363,7 @@ func stopAndWait(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
 }
 
 func TestRuntimeDrainsOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	py := interpreter(t)
 	cmd, url, exited := runtimeServe(t, testdata(t, "transform"), "SAGEMAKER_BASE_DIR="+t.TempDir(), "SAGEKIT_HANDLER=inference", "SAGEKIT_PYTHON="+py, "SAGEMAKER_MODEL_SERVER_WORKERS=1")
 	type answer struct {
@@ -380,4 +385,12 @@ func TestRuntimeDrainsOnSIGTERM(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("in-flight request never answered")
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if treePath != "" {
+		os.RemoveAll(filepath.Dir(treePath))
+	}
+	os.Exit(code)
 }

@@ -144,13 +144,16 @@ func (p *Pool) supervise(loadCtx context.Context, i int, first chan<- error) {
 			}
 		}
 		cancel()
+		if err == nil {
+			// Ready before Load hears of it, so /ping is 200 once Load returns.
+			p.ready.Add(1)
+			p.release(pr)
+		}
 		if initial {
 			initial = false
 			first <- err // buffered; only Load's first answer matters
 		}
 		if err == nil {
-			p.ready.Add(1)
-			p.release(pr)
 			select {
 			case <-pr.exited:
 			case <-p.stop:
@@ -512,6 +515,13 @@ func (p *Pool) Close(ctx context.Context) error {
 			<-pr.exited
 		}
 		pr.tr.CloseIdleConnections()
+		// The last lines a worker wrote are passed on before Close returns.
+		flushed := make(chan struct{})
+		go func() { pr.output.Wait(); close(flushed) }()
+		select {
+		case <-flushed:
+		case <-ctx.Done():
+		}
 	}
 	p.wg.Wait()
 	if p.madeSocketDir {
