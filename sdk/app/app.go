@@ -11,11 +11,15 @@ import (
 
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
+	"github.com/sagekit/sagekit/sdk/train"
 	"github.com/sagekit/sagekit/serving"
 )
 
 // Options says what the algorithm does for each command.
 type Options struct {
+	// Train is the training program for "train", run by train.Run: the
+	// configuration from /opt/ml, the failure file and exit code on error.
+	Train train.Func
 	// Handler serves the model for "serve".
 	Handler serve.Handler
 	// Serving holds extra serving options, applied after those read from
@@ -39,16 +43,30 @@ func Main(o Options) {
 // success, 1 when the command failed, 2 for a usage error.
 func Run(ctx context.Context, args []string, o Options) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: "+progName()+" serve: SageMaker passes \"train\" or \"serve\" as the first argument")
+		fmt.Fprintln(os.Stderr, "usage: "+progName()+" train|serve: SageMaker passes \"train\" or \"serve\" as the first argument")
 		return 2
 	}
 	switch args[0] {
+	case optml.CommandTrain:
+		return runTrain(ctx, o)
 	case optml.CommandServe:
 		return runServe(ctx, o)
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q: SageMaker passes \"train\" or \"serve\"\n", progName(), args[0])
 		return 2
 	}
+}
+
+func runTrain(ctx context.Context, o Options) int {
+	if o.Train == nil {
+		fmt.Fprintf(os.Stderr, "%s: this algorithm cannot train (app.Options.Train is nil); use it for \"serve\" only\n", progName())
+		return 2
+	}
+	if err := train.Run(ctx, optml.FromEnv(), o.Train); err != nil {
+		fmt.Fprintln(os.Stderr, "training failed:", err)
+		return train.ExitCode(err)
+	}
+	return 0
 }
 
 func runServe(ctx context.Context, o Options) int {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,7 +17,10 @@ import (
 	"time"
 
 	"github.com/sagekit/sagekit/sdk/app"
+	"github.com/sagekit/sagekit/sdk/optml"
+	"github.com/sagekit/sagekit/sdk/optml/optmltest"
 	"github.com/sagekit/sagekit/sdk/serve"
+	"github.com/sagekit/sagekit/sdk/train"
 )
 
 // model doubles every byte; it is what the re-executed test binary serves.
@@ -31,12 +35,20 @@ func (m *model) Invoke(ctx context.Context, req *serve.Request) (*serve.Response
 	return &serve.Response{ContentType: "text/plain", Body: []byte(m.loadedFrom + ":" + strings.Repeat(string(req.Body), 2))}, nil
 }
 
+// fit writes a model file, or fails when the hyperparameter "fail" is set.
+func fit(ctx context.Context, env *train.Env) error {
+	if v, ok := env.Hyperparameters["fail"]; ok {
+		return fmt.Errorf("fitting: %s", v)
+	}
+	return os.WriteFile(filepath.Join(env.ModelDir(), "model.txt"), []byte("trained"), 0o644)
+}
+
 // The test binary is the algorithm: with SAGEKIT_TEST_APP=1 it runs
 // app.Main with its arguments, as an image's ENTRYPOINT would.
 func TestMain(m *testing.M) {
 	if os.Getenv("SAGEKIT_TEST_APP") == "1" {
 		os.Args = append(os.Args[:1], strings.Fields(os.Getenv("SAGEKIT_TEST_ARGS"))...)
-		app.Main(app.Options{Handler: &model{}})
+		app.Main(app.Options{Train: fit, Handler: &model{}})
 	}
 	os.Exit(m.Run())
 }
@@ -146,5 +158,43 @@ func TestUsageErrors(t *testing.T) {
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("args %q: output %q does not mention %q", tt.args, out, tt.want)
 		}
+	}
+}
+
+func TestTrain(t *testing.T) {
+	tests := []struct {
+		name   string
+		hp     optml.Hyperparameters
+		code   int
+		model  bool
+		reason string
+	}{
+		{"success", optml.Hyperparameters{"epochs": "1"}, 0, true, ""},
+		{"failure", optml.Hyperparameters{"fail": "no data"}, 1, false, "fitting: no data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := optmltest.New(t, optml.Layout{Hyperparameters: tt.hp})
+			cmd, out := algorithm(t, "train", "SAGEMAKER_BASE_DIR="+p.Root())
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code {
+				t.Errorf("train exit = %d, want %d; output:\n%s", code, tt.code, out)
+			}
+			if _, err := os.Stat(filepath.Join(p.Model(), "model.txt")); (err == nil) != tt.model {
+				t.Errorf("model written = %v, want %v", err == nil, tt.model)
+			}
+			if tt.reason != "" {
+				b, _ := os.ReadFile(p.Failure())
+				if !strings.Contains(string(b), tt.reason) {
+					t.Errorf("failure file = %q, want it to say %q", b, tt.reason)
+				}
+			}
+		})
 	}
 }

@@ -3,10 +3,11 @@
 // argument.
 //
 //	func main() {
-//		app.Main(app.Options{Handler: &model{}})
+//		app.Main(app.Options{Train: fit, Handler: &model{}})
 //	}
 //
-// "serve" runs the sagekit serving stack (package serving) around the
+// "train" runs the training program through package sdk/train (failure
+// file, exit code, SIGTERM). "serve" runs the sagekit serving stack (package serving) around the
 // handler in this process: no worker processes, no copy of the model per
 // worker.
 package app
