@@ -1,12 +1,10 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,8 +57,7 @@ type proc struct {
 	id      int
 	cmd     *exec.Cmd
 	sock    string
-	client  *http.Client
-	tr      *http.Transport
+	conn    *conn // used by one request at a time: whoever holds pr
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error
 	started time.Time
@@ -238,16 +235,6 @@ func (p *Pool) spawn(i int) (*proc, error) {
 		pr.exitErr = cmd.Wait()
 		close(pr.exited)
 	}()
-	pr.tr = &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	pr.client = &http.Client{Transport: pr.tr}
 	p.mu.Lock()
 	p.live[pr] = struct{}{}
 	p.mu.Unlock()
@@ -279,11 +266,8 @@ func (p *Pool) waitReady(ctx context.Context, pr *proc) error {
 	var last string
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		req, _ := http.NewRequestWithContext(pctx, http.MethodGet, "http://worker/ping", nil)
-		resp, err := pr.client.Do(req)
+		resp, _, err := pr.roundTrip(pctx, http.MethodGet, "/ping", nil, 1<<20)
 		if err == nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				cancel()
 				return nil
@@ -372,7 +356,6 @@ func (p *Pool) forget(pr *proc) {
 		}
 	}
 	p.mu.Unlock()
-	pr.tr.CloseIdleConnections()
 	pr.output.Wait()
 }
 
@@ -410,27 +393,7 @@ func (p *Pool) Invoke(ctx context.Context, req *serve.Request) (*serve.Response,
 	if err != nil {
 		return nil, err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://worker/invocations", bytes.NewReader(req.Body))
-	if err != nil {
-		p.release(pr)
-		return nil, err
-	}
-	h := hreq.Header
-	for k, v := range req.Header {
-		h[k] = v
-	}
-	if req.ContentType != "" {
-		h["Content-Type"] = []string{req.ContentType}
-	}
-	if req.Accept != "" {
-		h["Accept"] = []string{req.Accept}
-	}
-	resp, err := pr.client.Do(hreq)
-	if err != nil {
-		return nil, p.failed(ctx, pr, err)
-	}
-	body, err := readAll(resp, p.o.maxResponse)
-	resp.Body.Close()
+	resp, body, err := pr.roundTrip(ctx, http.MethodPost, "/invocations", req, p.o.maxResponse)
 	if err != nil {
 		return nil, p.failed(ctx, pr, err)
 	}
@@ -469,22 +432,6 @@ func (p *Pool) failed(ctx context.Context, pr *proc, err error) error {
 	return &serve.Error{Status: http.StatusBadGateway, Message: fmt.Sprintf("worker %d failed while serving the request (%v); it is being restarted", pr.id, err)}
 }
 
-func readAll(resp *http.Response, limit int64) ([]byte, error) {
-	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("worker response of %d bytes is over the %d-byte limit", resp.ContentLength, limit)
-	}
-	if resp.ContentLength >= 0 {
-		buf := make([]byte, resp.ContentLength)
-		_, err := io.ReadFull(resp.Body, buf)
-		return buf, err
-	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if int64(len(buf)) > limit {
-		return nil, fmt.Errorf("worker response is over the %d-byte limit", limit)
-	}
-	return buf, err
-}
-
 // Ping succeeds while at least one worker is ready. It asks no worker
 // anything, so it never waits behind inference.
 func (p *Pool) Ping(ctx context.Context) error {
@@ -514,7 +461,6 @@ func (p *Pool) Close(ctx context.Context) error {
 			killGroup(pr.cmd)
 			<-pr.exited
 		}
-		pr.tr.CloseIdleConnections()
 		// The last lines a worker wrote are passed on before Close returns.
 		flushed := make(chan struct{})
 		go func() { pr.output.Wait(); close(flushed) }()
