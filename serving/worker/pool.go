@@ -57,7 +57,7 @@ type proc struct {
 	id      int
 	cmd     *exec.Cmd
 	sock    string
-	conn    *conn // used by one request at a time: whoever holds pr
+	conn    *conn         // used by one request at a time: whoever holds pr
 	exited  chan struct{} // closed once the process is reaped
 	exitErr error
 	started time.Time
