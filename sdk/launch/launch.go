@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sagekit/sagekit/sdk/optml"
@@ -78,6 +80,13 @@ type Options struct {
 	// ReapOrphans makes the launcher reap every child process while it
 	// waits, which it must do when it runs as PID 1 in a container.
 	ReapOrphans bool
+	// HostWait bounds the wait, before the program starts, for every host
+	// of a multi-host job to resolve (peers' DNS names may appear late);
+	// default 15 minutes, negative skips it. It is skipped, as by the
+	// toolkit, when SM_STUDIO_LOCAL_MODE=true.
+	HostWait time.Duration
+	// Resolver resolves host names; default net.DefaultResolver.
+	Resolver Resolver
 	// Logger receives progress; default discards.
 	Logger *slog.Logger
 }
@@ -115,11 +124,54 @@ func Run(ctx context.Context, opts Options) (int, error) {
 		opts.Dir = wd
 	}
 
+	if opts.HostWait == 0 {
+		opts.HostWait = DefaultHostWait
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+
 	p, err := prepare(ctx, opts)
 	if err != nil {
 		return fail(opts, p.code, err)
 	}
+	if len(p.hosts) > 1 && opts.HostWait > 0 && !p.localMode {
+		if code, err := awaitHosts(ctx, opts, p.hosts); err != nil {
+			return fail(opts, code, err)
+		}
+	}
 	return run(ctx, opts, p)
+}
+
+// awaitHosts waits for the hosts to resolve while still heeding stop
+// signals: a stop before the program starts ends the launcher with 128+n.
+func awaitHosts(ctx context.Context, opts Options, hosts []string) (int, error) {
+	opts.Logger.Info("waiting for every host to resolve", "hosts", hosts)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- waitForHosts(ctx, opts.Resolver, hosts, opts.HostWait, stop) }()
+	var stopped os.Signal
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				return 0, nil
+			}
+			if stopped != nil {
+				code := 143
+				if s, ok := stopped.(syscall.Signal); ok {
+					code = 128 + int(s)
+				}
+				return code, fmt.Errorf("stopped by %v while waiting for the cluster's hosts: %w", stopped, err)
+			}
+			return ExitConfigError, fmt.Errorf("%w: the cluster's hosts did not resolve", err)
+		case sig := <-opts.Signals:
+			if stopped == nil {
+				stopped = sig
+				close(stop)
+			}
+		}
+	}
 }
 
 // fail writes the failure file for a launcher error and returns code.
@@ -136,11 +188,13 @@ func fail(opts Options, code int, err error) (int, error) {
 }
 
 type prepared struct {
-	code int // exit code when prepare fails
-	argv []string
-	path string
-	dir  string
-	env  []string
+	code      int // exit code when prepare fails
+	hosts     []string
+	localMode bool
+	argv      []string
+	path      string
+	dir       string
+	env       []string
 }
 
 func prepare(ctx context.Context, opts Options) (prepared, error) {
@@ -154,6 +208,10 @@ func prepare(ctx context.Context, opts Options) (prepared, error) {
 		return p, err
 	}
 	environ := newEnviron(opts.Environ)
+	p.hosts = cfg.Resource.Hosts
+	if v, _ := environ.lookup("SM_STUDIO_LOCAL_MODE"); v == "true" {
+		p.localMode = true
+	}
 	var sys toolkit.System
 	if opts.System != nil {
 		sys = *opts.System

@@ -24,14 +24,19 @@ import (
 // on PATH, and concurrently, so a machine without them pays nothing.
 func Detect(ctx context.Context, instanceType string) System {
 	sys := System{NumCPUs: NumCPUs()}
-	gpus := make(chan int, 1)
-	go func() { gpus <- NumGPUs(ctx) }()
+	var gpus chan int
+	if _, err := exec.LookPath("nvidia-smi"); err == nil {
+		gpus = make(chan int, 1)
+		go func() { gpus <- NumGPUs(ctx) }()
+	}
 	sys.NumNeurons = NumNeurons(ctx, instanceType)
 	_, err := exec.LookPath("smddprun")
 	sys.SMDDPRun = err == nil
 	_, err = exec.LookPath("smddpmprun")
 	sys.SMDDPMPRun = err == nil
-	sys.NumGPUs = <-gpus
+	if gpus != nil {
+		sys.NumGPUs = <-gpus
+	}
 	return sys
 }
 
