@@ -87,7 +87,8 @@ func WithShutdownTimeout(d time.Duration) Option { return func(o *options) { o.s
 func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
 
 // WithQueue sets how many requests may wait for a free handler slot; past
-// that the caller gets 503 at once. Default 128. Memory held by request
+// that the caller gets 503 at once. Default 128; a negative n means no
+// queue. Memory held by request
 // bodies is at most (concurrency + queue) × the body limit.
 func WithQueue(n int) Option { return func(o *options) { o.queue = n } }
 

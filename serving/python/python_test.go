@@ -253,6 +253,22 @@ func TestHandlerModule(t *testing.T) {
 	}
 }
 
+func TestToolkitModules(t *testing.T) {
+	t.Parallel()
+	py := interpreter(t)
+	base := t.TempDir()
+	url := servePool(t, python.HandlerCommand(py, install(t), "inference"), testdata(t, "toolkit"), base,
+		[]string{"SAGEMAKER_BASE_DIR=" + base}, 1)
+	code, ct, body := invoke(t, url, "application/json", "application/json", "[[1, 2], [3, 4]]")
+	if code != 200 || ct != "application/json" || body != "[3, 7]" {
+		t.Errorf("toolkit-style module = %d %q %q, want 200 application/json [3, 7]", code, ct, body)
+	}
+	code, _, body = invoke(t, url, "text/csv", "", "1,2")
+	if code != 400 || !strings.HasPrefix(body, "send application/json\n") {
+		t.Errorf("BaseInferenceToolkitError(400) = %d %q, want 400 with the message first", code, body)
+	}
+}
+
 func TestTransformModuleAndBadModule(t *testing.T) {
 	t.Parallel()
 	py := interpreter(t)
