@@ -11,14 +11,11 @@ only; numpy, scipy are used when present. Python 3.8 or later.
 """
 
 import importlib
-import inspect
 import io
-import json
 import os
 import selectors
 import socket
 import sys
-import traceback
 from urllib.parse import unquote
 
 MAX_HEAD = 64 * 1024
@@ -196,6 +193,7 @@ def handle(conn, app):
                 close()
         status, headers = state
     except Exception:
+        import traceback
         traceback.print_exc()
         status = "500 Internal Server Error"
         headers = [("Content-Type", "text/plain; charset=utf-8")]
@@ -300,6 +298,7 @@ class UnsupportedFormatError(Exception):
 
 
 def default_decode(data, content_type):
+    import json
     np = _numpy()
     mt = media_type(content_type)
     if mt == JSON:
@@ -332,6 +331,7 @@ def _tolist(obj):
 
 
 def default_encode(obj, content_type):
+    import json
     np = _numpy()
     mt = media_type(content_type)
     if mt == JSON:
@@ -370,6 +370,7 @@ class Context(object):
 
 
 def _arity(fn):
+    import inspect  # only handler modules need it; WSGI workers stay lean
     try:
         return len([p for p in inspect.signature(fn).parameters.values()
                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
@@ -458,6 +459,7 @@ class HandlerApp(object):
             start_response("200 OK", [("Content-Type", response_type)])
             return [bytes(result)]
         except Exception as e:
+            import traceback
             trace = traceback.format_exc()
             sys.stderr.write(trace)
             status = getattr(e, "status_code", None)
