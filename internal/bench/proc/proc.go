@@ -201,15 +201,15 @@ func pssKB(pid int) (int64, error) {
 	return 0, fmt.Errorf("no Pss line for pid %d", pid)
 }
 
-// Kill stops every process of the group: SIGTERM, up to 3 s to exit, then
-// SIGKILL. It returns the pids still alive afterwards (none, normally).
+// Kill stops every process of the group: SIGTERM to the processes it
+// started (as docker stop signals a container's first process), up to 3 s
+// for them to exit, then SIGKILL to the process group and to every process
+// of the tree as it was before. It returns the pids still alive afterwards
+// (none, normally).
 func (g *Group) Kill() []int {
 	pids := g.Tree()
-	if g.pgid != 0 {
-		syscall.Kill(-g.pgid, syscall.SIGTERM)
-	}
-	for _, pid := range pids {
-		syscall.Kill(pid, syscall.SIGTERM)
+	for _, c := range g.cmds {
+		c.Process.Signal(syscall.SIGTERM)
 	}
 	done := make(chan struct{})
 	go func() {

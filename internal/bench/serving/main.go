@@ -49,7 +49,7 @@ func main() {
 	if c.quick {
 		c.reps, c.cell, c.bigPosts, c.idleWait, c.settle = 1, time.Second, 3, 0, time.Second
 	}
-	if c.only != "" {
+	if c.only != "" && !flagSet("doc") {
 		c.doc = ""
 	}
 	c.args = os.Args[1:]
@@ -59,6 +59,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench-serving:", err)
 		os.Exit(1)
 	}
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func (c config) command() string {

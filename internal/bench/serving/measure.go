@@ -28,7 +28,7 @@ var closedCells = []cell{
 }
 
 // openRates are the open-loop arrival rates, requests per second.
-var openRates = []float64{200, 1000}
+var openRates = []int{200, 1000}
 
 // openPool bounds the open-loop generator's connections.
 const openPool = 64
@@ -42,7 +42,7 @@ type sample struct {
 	PSSIdle  int64 // after a warm-up that reaches every worker, then idle
 	Procs    int
 	Closed   map[string]load.Result
-	Open     map[float64]load.Result
+	Open     map[int]load.Result
 	PingSat  load.Result // /ping while /invocations is saturated
 	InvSat   load.Result // the saturating load itself
 	Big      load.Result // sequential 6 MB posts
@@ -117,9 +117,9 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 		}
 		sm.Closed[cl.key] = r
 	}
-	sm.Open = map[float64]load.Result{}
+	sm.Open = map[int]load.Result{}
 	for _, rate := range openRates {
-		sm.Open[rate] = load.OpenLoop(ctx, inv(p.rows1), rate, c.cell, openPool, 10*time.Second)
+		sm.Open[rate] = load.OpenLoop(ctx, inv(p.rows1), float64(rate), c.cell, openPool, 10*time.Second)
 	}
 
 	// /ping every 10 ms while 64 connections keep /invocations busy.

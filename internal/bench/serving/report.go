@@ -285,7 +285,11 @@ func (rp *report) markdown() string {
 
 	w("Run %s, took %s. Machine: %s, %d CPUs, %.0f GiB RAM, Linux %s, CPU governor %s; %s; %s. ",
 		rp.at.Format("2006-01-02 15:04 UTC"), rp.took.Round(time.Second), m.CPU, m.Cores, m.MemGiB, m.Kernel, m.Governor, m.Go, strings.Join(m.Versions, "; "))
-	w("**Load average at the start: %s** (the machine is shared; each row's load average when it started is in the tables).\n\n", m.LoadStart)
+	w("**Load average at the start: %s** (the machine is shared; each row's load average when it started is in the tables)", m.LoadStart)
+	if m.Nice != 0 {
+		w("; the benchmark and every process it started ran at nice %d, so that other work on the machine disturbed it less", m.Nice)
+	}
+	w(".\n\n")
 	w("Command: `%s`", c.command())
 	if c.quick {
 		w(" (**quick mode**: figures are rough)")
@@ -374,7 +378,7 @@ func (rp *report) markdown() string {
 	}
 
 	w("\n### Payload parsing\n\n")
-	w("`go test -run '^$' -bench 6MB -benchtime 3x -count %s ./sdk/payload` in the same run, best run (each the mean of 3 parses; single goroutine): ", map[bool]string{true: "2", false: "7"}[c.quick])
+	w("`go test -run '^$' -bench 6MB -benchtime 1x -count %s ./sdk/payload` in the same run, best of the %[1]s single parses (one goroutine): ", benchCount(c))
 	w("the 6 MB CSV above parsed to float64s, and the same rows as `{\"instances\": [[...]]}` JSON (6.6 MB). For scale, perf-anchors measured pandas.read_csv at 43 ms and Python's json.loads at 164 ms on this payload.\n\n")
 	w("| Benchmark | ms per payload | MB/s |\n|---|---:|---:|\n")
 	for _, p := range rp.parse {

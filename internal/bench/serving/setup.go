@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -76,10 +77,14 @@ type machine struct {
 	MemGiB                    float64
 	Versions                  []string
 	LoadStart                 string
+	Nice                      int // of the benchmark and everything it starts
 }
 
 func describeMachine(ctx context.Context) machine {
 	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadavg()}
+	if p, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil {
+		m.Nice = 20 - p // the raw system call returns 20 - nice
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
