@@ -99,21 +99,14 @@ func (p *Pool) Load(ctx context.Context, modelDir string) error {
 		p.wg.Add(1)
 		go p.supervise(ctx, i, first)
 	}
-	var errs []error
-	for i := 0; i < p.n; i++ {
-		select {
-		case err := <-first:
-			if err == nil {
-				return nil
-			}
-			// One bad start is enough to know the command is wrong.
-			return err
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("waiting for a worker to answer /ping: %w", ctx.Err()))
-			return errors.Join(errs...)
-		}
+	select {
+	case err := <-first:
+		// The first answer decides: a ready worker, or a start that failed,
+		// which says the command or the model is wrong for every worker.
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a worker to answer /ping: %w", ctx.Err())
 	}
-	return errors.Join(errs...)
 }
 
 // supervise keeps worker i running until Close. The first start reports to
