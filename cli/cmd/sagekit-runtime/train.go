@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -23,6 +24,11 @@ const (
 
 // runTrain is `sagekit-runtime train [flags] [-- COMMAND ARGS...]`.
 func runTrain(ctx context.Context, args []string) int {
+	// The launcher only waits and copies one pipe: one P keeps the Go
+	// runtime from spinning threads on the cores the training program needs.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	fs := flag.NewFlagSet("sagekit-runtime train", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	grace := fs.Duration("grace", launch.DefaultGrace, "time between a forwarded SIGTERM/SIGINT and SIGKILL (env "+envStopGrace+")")
