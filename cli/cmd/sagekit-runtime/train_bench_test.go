@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,46 @@ func BenchmarkLauncher(b *testing.B) {
 		)
 	} else {
 		b.Log("no python3 on PATH: the python3 pair is left out")
+	}
+	// Time to the program's first byte on stdout: what the launcher adds
+	// before the program runs, without the waiting and the success file
+	// after it exits.
+	if echo, err := exec.LookPath("echo"); err == nil {
+		for _, c := range []struct {
+			name string
+			argv []string
+		}{
+			{"first-output/direct", []string{echo, "x"}},
+			{"first-output/launcher", []string{runtimeBin, "train", "--no-args", "--", echo, "x"}},
+		} {
+			b.Run(c.name, func(b *testing.B) {
+				var times []time.Duration
+				for b.Loop() {
+					cmd := exec.Command(c.argv[0], c.argv[1:]...)
+					cmd.Env = env
+					stdout, err := cmd.StdoutPipe()
+					if err != nil {
+						b.Fatal(err)
+					}
+					start := time.Now()
+					if err := cmd.Start(); err != nil {
+						b.Fatal(err)
+					}
+					one := make([]byte, 1)
+					if _, err := stdout.Read(one); err != nil {
+						b.Fatalf("%v: reading the first byte: %v", c.argv, err)
+					}
+					times = append(times, time.Since(start))
+					io.Copy(io.Discard, stdout)
+					if err := cmd.Wait(); err != nil {
+						b.Fatalf("%v: %v", c.argv, err)
+					}
+				}
+				slices.Sort(times)
+				b.ReportMetric(float64(times[0])/1e6, "min-ms")
+				b.ReportMetric(float64(times[len(times)/2])/1e6, "p50-ms")
+			})
+		}
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
