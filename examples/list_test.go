@@ -17,6 +17,8 @@ const version = "dev"
 func all() []example {
 	return []example{
 		{"generic", templates.Generic, templates.Options{Name: "iris-generic", Version: version}},
+		{"go", templates.Go, templates.Options{Name: "iris-go", Module: "github.com/sagekit/sagekit/examples/go", NoGoMod: true, Version: version}},
+		{"gpu", templates.Go, templates.Options{Name: "iris-gpu", Module: "github.com/sagekit/sagekit/examples/gpu", NoGoMod: true, GPU: true, Version: version}},
 		{"python-sklearn", templates.Python, templates.Options{Name: "iris-sklearn", Version: version}},
 	}
 }
