@@ -15,7 +15,10 @@ help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 build: runtime ## build bin/sagekit and the runtimes (host, linux/amd64, linux/arm64)
-	$(GOBUILD) -o bin/sagekit ./cli/cmd/sagekit
+	mkdir -p internal/runtimebin/linux-amd64 internal/runtimebin/linux-arm64
+	cp bin/linux-amd64/sagekit-runtime internal/runtimebin/linux-amd64/sagekit-runtime
+	cp bin/linux-arm64/sagekit-runtime internal/runtimebin/linux-arm64/sagekit-runtime
+	$(GOBUILD) -tags sagekit_embed -o bin/sagekit ./cli/cmd/sagekit
 
 runtime:
 	GOOS=linux GOARCH=amd64 $(GOBUILD) -o bin/linux-amd64/sagekit-runtime ./cli/cmd/sagekit-runtime
@@ -64,3 +67,8 @@ bench-serving: ## serving benchmark vs nginx+gunicorn+Flask, ~15 min (BENCH_QUIC
 .PHONY: bench-launcher
 bench-launcher: ## overhead of `sagekit-runtime train` around /bin/true and python3: min and median of BENCH_N (200) runs each
 	$(GO) test -run '^$$' -bench Launcher -benchtime $(or $(BENCH_N),200)x ./cli/cmd/sagekit-runtime
+
+.PHONY: base
+base: build ## make the local base images sagekit/{base,python,cuda}:bookworm from Debian's mirror (root; BASE_FLAGS="--only base,python")
+	@command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap; }
+	bin/sagekit base $(BASE_FLAGS)
