@@ -375,3 +375,26 @@ func TestGPUsFromVisibleDevices(t *testing.T) {
 		t.Errorf("GPUs(\"-1\") = %v, want none", got)
 	}
 }
+
+func FuzzSplitCommand(f *testing.F) {
+	for _, s := range []string{"python3 serve.py", `a 'b c' "d \"e\"" f\ g`, `'`, `"\`, `\`, "x\ty\nz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := worker.SplitCommand(s)
+		if err == nil && len(words) == 0 {
+			t.Errorf("SplitCommand(%q) = no words and no error", s)
+		}
+		// Words quoted back in single quotes split to the same words.
+		if err == nil {
+			var quoted []string
+			for _, w := range words {
+				quoted = append(quoted, "'"+strings.ReplaceAll(w, "'", `'\''`)+"'")
+			}
+			again, err := worker.SplitCommand(strings.Join(quoted, " "))
+			if err != nil || !cmp.Equal(words, again) {
+				t.Errorf("SplitCommand(%q) = %q; quoted back and split again: %q, %v", s, words, again, err)
+			}
+		}
+	})
+}
