@@ -860,7 +860,7 @@ var rules = []Rule{
 		Hint:        "Unload the model before answering DELETE; answer 404 for models that are not loaded.",
 		How:         "DELETE /models/<loaded> must answer 2xx, after which GET /models/<name> and another DELETE answer 404.",
 		plays:       []play{playMultiModel},
-		deps:        []string{"C-MM-02"},
+		deps:        []string{"C-MM-02", "C-MM-04"},
 		check: func(o *observations) outcome {
 			m := o.mm
 			switch {

@@ -325,6 +325,13 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) (StopResult, 
 	}
 	res := StopResult{Elapsed: time.Since(start), Killed: true}
 	if _, err := c.e.dc.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+		// It may have exited just as the grace period ended.
+		select {
+		case <-c.done:
+			_, code := c.Exited()
+			return StopResult{Elapsed: res.Elapsed, ExitCode: code}, nil
+		case <-time.After(5 * time.Second):
+		}
 		return res, fmt.Errorf("sending SIGKILL: %w", err)
 	}
 	code, err := c.Wait(ctx)

@@ -98,6 +98,13 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 	ep.Container = c
 	mp, err := c.tc.MappedPort(ctx, tcp)
 	if err != nil {
+		// A container that exits at once has no ports: report it as an
+		// endpoint that exited (WaitHealthy says so), not as an error.
+		select {
+		case <-c.Done():
+			return ep, nil
+		case <-time.After(2 * time.Second):
+		}
 		ep.Remove(ctx)
 		return nil, fmt.Errorf("finding the endpoint's port: %w", err)
 	}
@@ -146,6 +153,12 @@ type Health struct {
 // its start (4 minutes by default on SageMaker).
 func (ep *Endpoint) WaitHealthy(ctx context.Context, deadline, pingTimeout time.Duration) Health {
 	var h Health
+	if ep.URL == "" {
+		<-ep.Done()
+		_, h.ExitCode = ep.Exited()
+		h.Exited, h.Elapsed = true, time.Since(ep.Started)
+		return h
+	}
 	until := ep.Started.Add(deadline)
 	slow := &http.Client{Timeout: pingTimeout + 8*time.Second}
 	for {

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sagekit/sagekit/conformance"
+)
+
+func init() { register(newTestCmd) }
+
+type testOptions struct {
+	image            string
+	list             bool
+	gpu              bool
+	payload          string
+	contentType      string
+	accept           string
+	expectStatus     int
+	expectBody       string
+	data             []string
+	hyperparameters  []string
+	networkIsolation bool
+	rules, skip      []string
+	toolkit          []string
+	junit, json      string
+	startupTimeout   time.Duration
+	quiet            bool
+}
+
+func newTestCmd() *cobra.Command {
+	var o testOptions
+	cmd := &cobra.Command{
+		Use:   "test IMAGE",
+		Short: "Check an image against the SageMaker container contract",
+		Long: `Plays SageMaker against IMAGE (an image in the local Docker Engine): runs
+"IMAGE train" the way a training job does, then "IMAGE serve" with the trained
+model mounted read-only, polls /ping with SageMaker's limits, sends invocations,
+and checks the image config and files. Prints one line per rule with how to fix
+what fails; exits 1 when a must-rule fails.
+
+--list prints every rule. docs/conformance.md describes how each is checked.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.list {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.image = args[0]
+			}
+			return runTest(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.list, "list", false, "print the rules and exit")
+	f.BoolVar(&o.gpu, "gpu", false, "use the gpu profile: GPU rules apply; runs attach every GPU (skipped without a GPU runtime)")
+	f.StringVar(&o.payload, "payload", "", "file holding the sample request body (default: three rows of generated CSV)")
+	f.StringVar(&o.contentType, "content-type", "", "content type of --payload")
+	f.StringVar(&o.accept, "accept", "", "Accept header of the sample request")
+	f.IntVar(&o.expectStatus, "expect-status", 0, "status the sample request must get (default: any 2xx)")
+	f.StringVar(&o.expectBody, "expect-body-contains", "", "text the sample response must contain")
+	f.StringArrayVar(&o.data, "data", nil, "training channel from a directory, CHANNEL=DIR (repeatable; default: generated CSV in channel train)")
+	f.StringArrayVar(&o.hyperparameters, "hyperparameter", nil, "hyperparameter K=V for the training job (repeatable)")
+	f.BoolVar(&o.networkIsolation, "network-isolation", false, "run the training job whose model is served with no network")
+	f.StringSliceVar(&o.rules, "rules", nil, "only these rule ids or prefixes (e.g. C-IN,C-TR-05)")
+	f.StringSliceVar(&o.skip, "skip", nil, "leave out these rule ids or prefixes")
+	f.StringSliceVar(&o.toolkit, "toolkit", nil, "claim toolkit compatibility: training, inference (as the label dev.sagekit.toolkit does)")
+	f.StringVar(&o.junit, "junit", "", "write a JUnit XML report to this file")
+	f.StringVar(&o.json, "json", "", "write a JSON report to this file")
+	f.DurationVar(&o.startupTimeout, "startup-timeout", conformance.DefaultWindows().StartupTimeout, "deadline for the first 200 from /ping (SageMaker: 4m, 60s-1h)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines")
+	return cmd
+}
+
+func runTest(ctx context.Context, stdout, stderr io.Writer, o testOptions) error {
+	if o.list {
+		return conformance.WriteRules(stdout)
+	}
+	opts, err := o.conformanceOptions()
+	if err != nil {
+		return err
+	}
+	if !o.quiet {
+		fmt.Fprintf(stderr, "sagekit test %s\n", o.image)
+		opts = append(opts, conformance.WithEvents(conformance.Progress(stderr)))
+	}
+	rep, err := conformance.Check(ctx, o.image, opts...)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	var errs []error
+	if o.junit != "" {
+		errs = append(errs, writeReport(o.junit, rep.WriteJUnit))
+	}
+	if o.json != "" {
+		errs = append(errs, writeReport(o.json, rep.WriteJSON))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if !rep.Passed() {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func (o testOptions) conformanceOptions() ([]conformance.Option, error) {
+	opts := []conformance.Option{
+		conformance.WithGPU(o.gpu),
+		conformance.WithNetworkIsolation(o.networkIsolation),
+		conformance.WithStartupTimeout(o.startupTimeout),
+	}
+	if o.payload != "" {
+		if o.contentType == "" {
+			return nil, errors.New("--payload needs --content-type (for example --content-type text/csv)")
+		}
+		b, err := os.ReadFile(o.payload)
+		if err != nil {
+			return nil, fmt.Errorf("reading --payload: %w", err)
+		}
+		opts = append(opts, conformance.WithPayload(b, o.contentType))
+	} else if o.contentType != "" {
+		return nil, errors.New("--content-type needs --payload FILE")
+	}
+	if o.accept != "" {
+		opts = append(opts, conformance.WithAccept(o.accept))
+	}
+	if o.expectStatus != 0 {
+		opts = append(opts, conformance.WithExpectStatus(o.expectStatus))
+	}
+	if o.expectBody != "" {
+		opts = append(opts, conformance.WithExpectBodyContains(o.expectBody))
+	}
+	for _, d := range o.data {
+		ch, dir, ok := strings.Cut(d, "=")
+		if !ok || ch == "" || dir == "" {
+			return nil, fmt.Errorf("--data %q: want CHANNEL=DIR (for example train=./data)", d)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("--data %s: %s is not a directory", d, dir)
+		}
+		opts = append(opts, conformance.WithData(ch, dir))
+	}
+	hp := map[string]string{}
+	for _, kv := range o.hyperparameters {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--hyperparameter %q: want KEY=VALUE", kv)
+		}
+		hp[k] = v
+	}
+	if len(hp) > 0 {
+		opts = append(opts, conformance.WithHyperparameters(hp))
+	}
+	if len(o.rules) > 0 {
+		opts = append(opts, conformance.WithRules(o.rules...))
+	}
+	if len(o.skip) > 0 {
+		opts = append(opts, conformance.WithSkip(o.skip...))
+	}
+	for _, t := range o.toolkit {
+		switch t {
+		case "training":
+			opts = append(opts, conformance.WithToolkit(conformance.ClaimToolkitTraining))
+		case "inference":
+			opts = append(opts, conformance.WithToolkit(conformance.ClaimToolkitInference))
+		default:
+			return nil, fmt.Errorf("--toolkit %q: want training or inference", t)
+		}
+	}
+	return opts, nil
+}
+
+func writeReport(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,59 @@
+package conformance
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Markers around the generated part of docs/conformance.md.
+const (
+	DocsBegin = "<!-- BEGIN GENERATED RULES: go test ./conformance -run TestDocs -update -->"
+	DocsEnd   = "<!-- END GENERATED RULES -->"
+)
+
+// WriteMarkdown writes the rule reference of docs/conformance.md: every
+// rule with its id, level, description, fix hint and how it is checked, and
+// the advice rules with the reason they are not checked.
+func WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	sections := []struct{ title, prefix string }{
+		{"Training (C-TR)", "C-TR-"},
+		{"GPU images (C-GPU, from contract section 7)", "C-GPU-"},
+		{"Training toolkit compatibility (T-TR)", "T-TR-"},
+		{"Real-time inference (C-IN)", "C-IN-"},
+		{"Inference toolkit compatibility (T-IN)", "T-IN-"},
+		{"Batch transform (C-BT)", "C-BT-"},
+		{"Multi-model endpoints (C-MM)", "C-MM-"},
+		{"Image (C-IMG)", "C-IMG-"},
+	}
+	for _, s := range sections {
+		fmt.Fprintf(&b, "### %s\n\n", s.title)
+		for _, r := range rules {
+			if !strings.HasPrefix(r.ID, s.prefix) {
+				continue
+			}
+			fmt.Fprintf(&b, "#### %s (%s) %s\n\n", r.ID, r.Level, escape(r.Description))
+			switch {
+			case r.Advice != "":
+				fmt.Fprintf(&b, "- **Advice, not checked:** %s\n", escape(r.Advice))
+			default:
+				fmt.Fprintf(&b, "- **Checked:** %s\n", escape(r.How))
+			}
+			if r.Profile != "" {
+				fmt.Fprintf(&b, "- **Applies:** %s profile only (`sagekit test --gpu`).\n", r.Profile)
+			}
+			if r.Claim != ClaimNone {
+				fmt.Fprintf(&b, "- **Applies:** only when the image claims %s; otherwise not applicable.\n", escape(claimText(r.Claim)))
+			}
+			if len(r.deps) > 0 {
+				fmt.Fprintf(&b, "- **Depends on:** %s (skipped when one of them fails).\n", strings.Join(r.deps, ", "))
+			}
+			fmt.Fprintf(&b, "- **Fix:** %s\n\n", escape(r.Hint))
+		}
+	}
+	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
+	return err
+}
+
+func escape(s string) string { return strings.ReplaceAll(s, "<", `\<`) }
