@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -41,9 +42,11 @@ type pushFlags struct {
 	debug    bool
 }
 
-func newPushCmd() *cobra.Command {
-	return newPushCmdWith(pushDeps{docker: func() (daemon.Client, error) { return client.New(client.FromEnv) }})
+func defaultPushDeps() pushDeps {
+	return pushDeps{docker: func() (daemon.Client, error) { return client.New(client.FromEnv) }}
 }
+
+func newPushCmd() *cobra.Command { return newPushCmdWith(defaultPushDeps()) }
 
 func newPushCmdWith(deps pushDeps) *cobra.Command {
 	var f pushFlags
@@ -99,49 +102,10 @@ func runPush(ctx context.Context, stdout, stderr io.Writer, src, dst string, f p
 	if err != nil {
 		return err
 	}
-	switch {
-	case dst == "" && f.ecrRepo == "":
-		return errors.New("no destination: give DST (REGISTRY/REPO:TAG) or --ecr REPO[:TAG]")
-	case dst != "" && f.ecrRepo != "":
-		return errors.New("give either DST or --ecr, not both")
+	dst, opts, err := pushTarget(ctx, stderr, dst, f, deps)
+	if err != nil {
+		return err
 	}
-
-	opts := []push.Option{push.WithJobs(f.jobs), push.WithUserAgent("sagekit/" + version.Version)}
-	if deps.transport != nil {
-		opts = append(opts, push.WithTransport(deps.transport))
-	}
-	if f.debug {
-		opts = append(opts, push.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	}
-
-	if f.ecrRepo != "" {
-		cfg, err := ecr.LoadConfig(ctx, f.profile, f.region)
-		if err != nil {
-			return err
-		}
-		if cfg.Region == "" {
-			return ecr.ErrNoRegion
-		}
-		account, err := ecr.New(cfg).Account(ctx)
-		if err != nil {
-			return err
-		}
-		dst = ecr.HostFor(account, cfg.Region) + "/" + f.ecrRepo
-		opts = append(opts, push.WithAWSConfig(cfg))
-	} else if reg, ok := ecrHost(dst); ok {
-		if f.region != "" && f.region != reg.Region {
-			return fmt.Errorf("--region %s does not match the region of %s (%s): ECR registries are per region; drop --region or fix the host", f.region, reg.Host(), reg.Region)
-		}
-		cfg, err := ecr.LoadConfig(ctx, f.profile, reg.Region)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, push.WithAWSConfig(cfg))
-	} else if f.repo != (ecr.RepositoryOptions{}) || f.region != "" || f.profile != "" {
-		return fmt.Errorf("--scan-on-push, --immutable-tags, --kms-key, --no-create, --region and --profile apply to ECR destinations only, and %s is not one", dst)
-	}
-	opts = append(opts, push.WithRepository(f.repo))
-
 	source, err := push.Open(ctx, src, deps.docker)
 	if err != nil {
 		return err
@@ -149,13 +113,89 @@ func runPush(ctx context.Context, stdout, stderr io.Writer, src, dst string, f p
 	defer source.Close()
 
 	r := &renderer{w: stderr, mode: mode}
-	opts = append(opts, push.WithProgress(r.event))
-	res, err := source.Push(ctx, dst, opts...)
+	res, err := source.Push(ctx, dst, append(opts, push.WithProgress(r.event))...)
 	r.finish()
 	if err != nil {
 		return err
 	}
 	return printResult(stdout, mode, res)
+}
+
+// pushBuilt returns a function that pushes what a build produced (idx is
+// nil for a single-platform build) to dst exactly as 'sagekit push' would,
+// and returns the digest URI. It has the shape of build.PushFunc, for
+// 'sagekit build --push'.
+func pushBuilt(stdout, stderr io.Writer, dst string, f pushFlags) func(ctx context.Context, img v1.Image, idx v1.ImageIndex) (string, error) {
+	deps := defaultPushDeps()
+	return func(ctx context.Context, img v1.Image, idx v1.ImageIndex) (string, error) {
+		mode, err := progressMode(f.progress, stderr)
+		if err != nil {
+			return "", err
+		}
+		dst, opts, err := pushTarget(ctx, stderr, dst, f, deps)
+		if err != nil {
+			return "", err
+		}
+		r := &renderer{w: stderr, mode: mode}
+		opts = append(opts, push.WithProgress(r.event))
+		var res *push.Result
+		if idx != nil {
+			res, err = push.Index(ctx, idx, dst, opts...)
+		} else {
+			res, err = push.Image(ctx, img, dst, opts...)
+		}
+		r.finish()
+		if err != nil {
+			return "", err
+		}
+		return res.DigestURI(), printResult(stdout, mode, res)
+	}
+}
+
+// pushTarget resolves the destination (filling in --ecr) and the push
+// options that flags and dependencies give.
+func pushTarget(ctx context.Context, stderr io.Writer, dst string, f pushFlags, deps pushDeps) (string, []push.Option, error) {
+	switch {
+	case dst == "" && f.ecrRepo == "":
+		return "", nil, errors.New("no destination: give DST (REGISTRY/REPO:TAG) or --ecr REPO[:TAG]")
+	case dst != "" && f.ecrRepo != "":
+		return "", nil, errors.New("give either DST or --ecr, not both")
+	}
+	opts := []push.Option{push.WithJobs(f.jobs), push.WithUserAgent("sagekit/" + version.Version), push.WithRepository(f.repo)}
+	if deps.transport != nil {
+		opts = append(opts, push.WithTransport(deps.transport))
+	}
+	if f.debug {
+		opts = append(opts, push.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	if f.ecrRepo != "" {
+		cfg, err := ecr.LoadConfig(ctx, f.profile, f.region)
+		if err != nil {
+			return "", nil, err
+		}
+		if cfg.Region == "" {
+			return "", nil, ecr.ErrNoRegion
+		}
+		account, err := ecr.New(cfg).Account(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		return ecr.HostFor(account, cfg.Region) + "/" + f.ecrRepo, append(opts, push.WithAWSConfig(cfg)), nil
+	}
+	if reg, ok := ecrHost(dst); ok {
+		if f.region != "" && f.region != reg.Region {
+			return "", nil, fmt.Errorf("--region %s does not match the region of %s (%s): ECR registries are per region; drop --region or fix the host", f.region, reg.Host(), reg.Region)
+		}
+		cfg, err := ecr.LoadConfig(ctx, f.profile, reg.Region)
+		if err != nil {
+			return "", nil, err
+		}
+		return dst, append(opts, push.WithAWSConfig(cfg)), nil
+	}
+	if f.repo != (ecr.RepositoryOptions{}) || f.region != "" || f.profile != "" {
+		return "", nil, fmt.Errorf("--scan-on-push, --immutable-tags, --kms-key, --no-create, --region and --profile apply to ECR destinations only, and %s is not one", dst)
+	}
+	return dst, opts, nil
 }
 
 // ecrHost reports whether the reference dst names an ECR registry.

@@ -234,3 +234,24 @@ func TestPushFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPushBuilt: the function 'sagekit build --push' uses pushes an image
+// and returns its digest URI.
+func TestPushBuilt(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := ecrtest.NewRegistry(t, "", "")
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	f := pushBuilt(&stdout, &stderr, reg.Host+"/built:v1", pushFlags{progress: "plain", jobs: 2})
+	uri, err := f(context.Background(), img, nil)
+	if err != nil {
+		t.Fatalf("push error = %v\n%s", err, stderr.String())
+	}
+	d, _ := img.Digest()
+	if want := reg.Host + "/built@" + d.String(); uri != want || !strings.Contains(stdout.String(), want) {
+		t.Errorf("uri = %q, stdout %q; want %q", uri, stdout.String(), want)
+	}
+}

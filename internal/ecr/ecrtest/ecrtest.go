@@ -297,7 +297,8 @@ type Registry struct {
 	// Host is host:port of the server.
 	Host string
 
-	uploads atomic.Int64
+	uploads  atomic.Int64
+	requests atomic.Int64
 	// Before, when set, runs before each request is served; it may block
 	// (to stall an upload) or answer the request itself by returning true.
 	before atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
@@ -310,6 +311,7 @@ func NewRegistry(t testing.TB, user, password string) *Registry {
 	reg := &Registry{}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	reg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reg.requests.Add(1)
 		if password != "" {
 			u, p, ok := r.BasicAuth()
 			if !ok || u != user || p != password {
@@ -336,6 +338,9 @@ func NewRegistry(t testing.TB, user, password string) *Registry {
 // Uploads is the number of blob uploads started so far (POST
 // /v2/.../blobs/uploads/ without a cross-repository mount).
 func (r *Registry) Uploads() int64 { return r.uploads.Load() }
+
+// Requests is the number of requests received so far, authenticated or not.
+func (r *Registry) Requests() int64 { return r.requests.Load() }
 
 // Before sets a hook that runs before each authenticated request; it
 // answers the request itself when it returns true.
