@@ -72,3 +72,7 @@ bench-launcher: ## overhead of `sagekit-runtime train` around /bin/true and pyth
 base: build ## make the local base images sagekit/{base,python,cuda}:bookworm from Debian's mirror (root; BASE_FLAGS="--only base,python")
 	@command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap; }
 	bin/sagekit base $(BASE_FLAGS)
+
+.PHONY: bench-conformance
+bench-conformance: ## time `sagekit test`'s whole cpu profile on the Go example image (bound: 60 s per run)
+	$(GO) test -run '^$$' -bench SuiteGoImage -benchtime $(or $(BENCH_N),3)x -timeout 20m ./conformance/
