@@ -107,7 +107,7 @@ var (
 )
 
 // servePool serves a Python worker command through the front, in process.
-func servePool(t *testing.T, command []string, dir, base string, env []string, workers int) string {
+func servePool(t *testing.T, command []string, dir, base string, env []string, workers int, opts ...serving.Option) string {
 	t.Helper()
 	pool, err := worker.New(command,
 		worker.WithWorkers(workers),
@@ -118,7 +118,7 @@ func servePool(t *testing.T, command []string, dir, base string, env []string, w
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := serving.New(pool, serving.WithModelDir(filepath.Join(base, "model")))
+	s := serving.New(pool, append([]serving.Option{serving.WithModelDir(filepath.Join(base, "model")), serving.WithModelsDir(filepath.Join(base, "models"))}, opts...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	t.Cleanup(func() {
@@ -267,6 +267,70 @@ func TestToolkitModules(t *testing.T) {
 	if code != 400 || !strings.HasPrefix(body, "send application/json\n") {
 		t.Errorf("BaseInferenceToolkitError(400) = %d %q, want 400 with the message first", code, body)
 	}
+}
+
+func TestMultiModelHandlerModule(t *testing.T) {
+	t.Parallel()
+	py := interpreter(t)
+	base := t.TempDir()
+	dirA := filepath.Join(base, "models", "a", "model")
+	os.MkdirAll(dirA, 0o755)
+	os.WriteFile(filepath.Join(dirA, "name.txt"), []byte("A1"), 0o644)
+	url := servePool(t, python.HandlerCommand(py, install(t), "inference"), testdata(t, "transform"), base,
+		[]string{"SAGEMAKER_BASE_DIR=" + base, "SAGEMAKER_MULTI_MODEL=true"}, 2, serving.WithMultiModel(true))
+
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	load := func(name, dir string) {
+		t.Helper()
+		if code, body := call("POST", "/models", fmt.Sprintf(`{"model_name":%q,"url":%q}`, name, dir)); code != 200 {
+			t.Fatalf("load %s = %d %s", name, code, body)
+		}
+	}
+	// Two slow requests at once reach both workers; each must serve want.
+	both := func(want string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		got := make([]string, 2)
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, body := call("POST", "/models/a/invoke", "sleep:0.3")
+				got[i] = fmt.Sprint(code, " ", body)
+			}()
+		}
+		wg.Wait()
+		for _, g := range got {
+			if g != "200 "+want+"/application/octet-stream/sleep:0.3" {
+				t.Errorf("invoke a = %q, want 200 from model %s", g, want)
+			}
+		}
+	}
+	load("a", dirA)
+	both("A1")
+	if code, _ := call("POST", "/models", fmt.Sprintf(`{"model_name":"a","url":%q}`, dirA)); code != http.StatusConflict {
+		t.Errorf("loading a twice = %d, want 409", code)
+	}
+	if code, body := call("DELETE", "/models/a", ""); code != 200 {
+		t.Fatalf("unload a = %d %s", code, body)
+	}
+	if code, _ := call("POST", "/models/a/invoke", "x"); code != http.StatusNotFound {
+		t.Errorf("invoke after unload = %d, want 404", code)
+	}
+	// Every worker let go of A1: loading again gives the new model everywhere.
+	os.WriteFile(filepath.Join(dirA, "name.txt"), []byte("A2"), 0o644)
+	load("a", dirA)
+	both("A2")
 }
 
 func TestTransformModuleAndBadModule(t *testing.T) {

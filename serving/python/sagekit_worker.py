@@ -23,7 +23,7 @@ RECV = 256 * 1024
 
 REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
-    405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
+    405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
     500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage",
 }
 
@@ -406,14 +406,27 @@ class HandlerApp(object):
         self.output_fn = self.output_fn or default_output_fn
         self.default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON)
         self.context = Context(model_dir)
+        self.module = mod
+        self.model = None
+        # Multi-model endpoints load models by name, on request, from the
+        # directory SageMaker names; nothing is loaded at start.
+        self.multi = os.environ.get("SAGEMAKER_MULTI_MODEL", "").lower() == "true"
+        self.models = {}
+        if not self.multi:
+            self.model = self.load(model_dir)
+
+    def load(self, model_dir):
+        mod = self.module
+        ctx = Context(model_dir)
         pre = getattr(mod, "pre_model_fn", None)
         if pre is not None:
-            _call(pre, self.context, model_dir)
+            _call(pre, ctx, model_dir)
         model_fn = getattr(mod, "model_fn", None) or default_model_fn
-        self.model = _call(model_fn, self.context, model_dir)
+        model = _call(model_fn, ctx, model_dir)
         warm = getattr(mod, "model_warmup_fn", None)
         if warm is not None:
-            _call(warm, self.context, model_dir, self.model)
+            _call(warm, ctx, model_dir, model)
+        return model
 
     def __call__(self, environ, start_response):
         path = environ["PATH_INFO"]
@@ -421,12 +434,47 @@ class HandlerApp(object):
         if path == "/ping" and method in ("GET", "HEAD"):
             start_response("200 OK", [("Content-Type", "application/json")])
             return [b"{}"]
-        if path != "/invocations" or method != "POST":
-            start_response("404 Not Found", [("Content-Type", "application/json")])
-            return [b"{}"]
-        return self.invoke(environ, start_response)
+        if path == "/invocations" and method == "POST" and not self.multi:
+            return self.invoke(environ, start_response, self.model, self.context)
+        if self.multi and path.startswith("/models"):
+            return self.multi_model(environ, start_response, path, method)
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b"{}"]
 
-    def invoke(self, environ, start_response):
+    def multi_model(self, environ, start_response, path, method):
+        import json
+        parts = path.strip("/").split("/")
+        if parts == ["models"] and method == "POST":
+            req = json.loads(environ["wsgi.input"].read() or b"{}")
+            name, url = req.get("model_name"), req.get("url")
+            if not name or not url:
+                return respond(start_response, 400, "the load request needs model_name and url")
+            if name in self.models:
+                return respond(start_response, 409, "model %s is already loaded" % name)
+            try:
+                self.models[name] = (self.load(url), Context(url))
+            except MemoryError:
+                return respond(start_response, 507, "out of memory loading model %s" % name)
+            except Exception as e:
+                import traceback
+                trace = traceback.format_exc()
+                sys.stderr.write(trace)
+                return respond(start_response, 500, "%s\n%s" % (e, trace))
+            return respond(start_response, 200, "model %s loaded" % name)
+        if len(parts) == 2 and method == "DELETE":
+            if self.models.pop(parts[1], None) is None:
+                return respond(start_response, 404, "model %s is not loaded" % parts[1])
+            import gc
+            gc.collect()
+            return respond(start_response, 200, "model %s unloaded" % parts[1])
+        if len(parts) == 3 and parts[2] == "invoke" and method == "POST":
+            entry = self.models.get(parts[1])
+            if entry is None:
+                return respond(start_response, 404, "model %s is not loaded" % parts[1])
+            return self.invoke(environ, start_response, entry[0], entry[1])
+        return respond(start_response, 404, "no such route")
+
+    def invoke(self, environ, start_response, model, ctx):
         try:
             # The toolkit finds the type with ^[Cc]ontent-?[Tt]ype, so a
             # "ContentType" header counts too.
@@ -437,17 +485,16 @@ class HandlerApp(object):
             data = environ["wsgi.input"].read()
             if media_type(content_type) in UTF8_TYPES:
                 data = data.decode("utf-8")
-            ctx = self.context
             ctx.environ = environ
             ctx.request_headers = dict((k[5:].replace("_", "-").lower(), v)
                                        for k, v in environ.items() if k.startswith("HTTP_"))
             if content_type:
                 ctx.request_headers["content-type"] = content_type
             if self.transform_fn is not None:
-                result = _call(self.transform_fn, ctx, self.model, data, content_type, accept)
+                result = _call(self.transform_fn, ctx, model, data, content_type, accept)
             else:
                 inp = _call(self.input_fn, ctx, data, content_type)
-                prediction = _call(self.predict_fn, ctx, inp, self.model)
+                prediction = _call(self.predict_fn, ctx, inp, model)
                 result = _call(self.output_fn, ctx, prediction, accept)
             response_type = accept
             if isinstance(result, tuple) and len(result) == 2:
@@ -472,6 +519,11 @@ class HandlerApp(object):
             body = ("%s\n%s" % (message, trace)).encode("utf-8", "replace")
             start_response("%d %s" % (status, phrase), [("Content-Type", "text/plain; charset=utf-8")])
             return [body]
+
+
+def respond(start_response, status, message):
+    start_response("%d %s" % (status, REASONS.get(status, "Error")), [("Content-Type", "text/plain; charset=utf-8")])
+    return [message.encode("utf-8", "replace")]
 
 
 def default_model_fn(model_dir):

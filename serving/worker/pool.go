@@ -40,8 +40,11 @@ type Pool struct {
 
 	mu      sync.Mutex
 	idle    []*proc
-	waiters []chan *proc
+	waiters []waiter
 	live    map[*proc]struct{}
+
+	mmu  sync.Mutex
+	urls map[string]string // multi-model: loaded models and their directories
 
 	ready    atomic.Int32 // workers that have answered /ping and not exited
 	restarts atomic.Uint64
@@ -57,8 +60,9 @@ type proc struct {
 	id      int
 	cmd     *exec.Cmd
 	sock    string
-	conn    *conn         // used by one request at a time: whoever holds pr
-	exited  chan struct{} // closed once the process is reaped
+	conn    *conn               // used by one request at a time: whoever holds pr
+	models  map[string]struct{} // multi-model: what this process has loaded; holder only
+	exited  chan struct{}       // closed once the process is reaped
 	exitErr error
 	started time.Time
 	output  sync.WaitGroup
@@ -283,27 +287,54 @@ func (p *Pool) waitReady(ctx context.Context, pr *proc) error {
 	}
 }
 
-// acquire takes an idle worker, waiting for one as long as ctx allows.
-func (p *Pool) acquire(ctx context.Context) (*proc, error) {
+// waiter is a request waiting for a worker: any one, or want.
+type waiter struct {
+	ch   chan *proc
+	want *proc
+}
+
+// errWorkerGone is what acquiring a particular worker gives once it exited.
+var errWorkerGone = errors.New("the worker exited")
+
+// acquire takes an idle worker (want nil) or the worker want, waiting for
+// it as long as ctx allows.
+func (p *Pool) acquire(ctx context.Context, want *proc) (*proc, error) {
 	p.mu.Lock()
-	for len(p.idle) > 0 {
-		pr := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		if !pr.dead() {
+	if want == nil {
+		for len(p.idle) > 0 {
+			pr := p.idle[len(p.idle)-1]
+			p.idle = p.idle[:len(p.idle)-1]
+			if !pr.dead() {
+				p.mu.Unlock()
+				return pr, nil
+			}
+		}
+	} else {
+		if _, ok := p.live[want]; !ok || want.dead() {
 			p.mu.Unlock()
-			return pr, nil
+			return nil, errWorkerGone
+		}
+		for i, q := range p.idle {
+			if q == want {
+				p.idle = append(p.idle[:i], p.idle[i+1:]...)
+				p.mu.Unlock()
+				return want, nil
+			}
 		}
 	}
 	ch := make(chan *proc, 1)
-	p.waiters = append(p.waiters, ch)
+	p.waiters = append(p.waiters, waiter{ch: ch, want: want})
 	p.mu.Unlock()
 	select {
 	case pr := <-ch:
+		if pr == nil {
+			return nil, errWorkerGone
+		}
 		return pr, nil
 	case <-ctx.Done():
 		p.mu.Lock()
 		for i, w := range p.waiters {
-			if w == ch {
+			if w.ch == ch {
 				p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
 				break
 			}
@@ -312,7 +343,9 @@ func (p *Pool) acquire(ctx context.Context) (*proc, error) {
 		// A worker may have been handed over just before the removal.
 		select {
 		case pr := <-ch:
-			p.release(pr)
+			if pr != nil {
+				p.release(pr)
+			}
 		default:
 		}
 		return nil, ctx.Err()
@@ -329,11 +362,12 @@ func (p *Pool) release(pr *proc) {
 	if _, ok := p.live[pr]; !ok {
 		return
 	}
-	if len(p.waiters) > 0 {
-		ch := p.waiters[0]
-		p.waiters = p.waiters[1:]
-		ch <- pr
-		return
+	for i, w := range p.waiters {
+		if w.want == nil || w.want == pr {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			w.ch <- pr
+			return
+		}
 	}
 	p.idle = append(p.idle, pr)
 }
@@ -348,6 +382,16 @@ func (p *Pool) forget(pr *proc) {
 			break
 		}
 	}
+	// Whoever waits for this very process waits no more.
+	kept := p.waiters[:0]
+	for _, w := range p.waiters {
+		if w.want == pr {
+			w.ch <- nil
+			continue
+		}
+		kept = append(kept, w)
+	}
+	p.waiters = kept
 	p.mu.Unlock()
 	pr.output.Wait()
 }
@@ -382,11 +426,16 @@ func (p *Pool) kill(pr *proc) {
 // answer as is. A worker that fails mid-request gives a 502; one that
 // is still busy at ctx's deadline is killed.
 func (p *Pool) Invoke(ctx context.Context, req *serve.Request) (*serve.Response, error) {
-	pr, err := p.acquire(ctx)
+	pr, err := p.acquire(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, body, err := pr.roundTrip(ctx, http.MethodPost, "/invocations", req, p.o.maxResponse)
+	return p.forward(ctx, pr, "/invocations", req)
+}
+
+// forward sends req to pr, which the caller holds, and releases pr.
+func (p *Pool) forward(ctx context.Context, pr *proc, path string, req *serve.Request) (*serve.Response, error) {
+	resp, body, err := pr.roundTrip(ctx, http.MethodPost, path, req, p.o.maxResponse)
 	if err != nil {
 		return nil, p.failed(ctx, pr, err)
 	}

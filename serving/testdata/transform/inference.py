@@ -1,10 +1,16 @@
 # transform_fn does the whole request, as some framework scripts do; a body
-# "sleep:S" makes it take S seconds.
+# "sleep:S" makes it take S seconds. The model is the text of name.txt in
+# the model directory, or "model".
+import os
 import time
 
 
 def model_fn(model_dir):
-    return "model"
+    try:
+        with open(os.path.join(model_dir, "name.txt")) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return "model"
 
 
 def transform_fn(model, data, content_type, accept):
