@@ -76,3 +76,7 @@ base: build ## make the local base images sagekit/{base,python,cuda}:bookworm fr
 .PHONY: bench-conformance
 bench-conformance: ## time `sagekit test`'s whole cpu profile on the Go example image (bound: 60 s per run)
 	$(GO) test -run '^$$' -bench SuiteGoImage -benchtime $(or $(BENCH_N),3)x -timeout 20m ./conformance/
+
+.PHONY: bench-push
+bench-push: ## push a 4-layer 32 MiB image to a loopback registry: fresh upload vs all blobs present (BENCH_N runs, default 5)
+	$(GO) test -run '^$$' -bench 'BenchmarkImage' -benchtime $(or $(BENCH_N),5)x ./internal/push/
