@@ -149,7 +149,7 @@ func envName(key string) string {
 	if key == "" {
 		return ""
 	}
-	return "SM_" + strings.ToUpper(key)
+	return "SM_" + pyUpper(key)
 }
 
 // Config is what the toolkit reads from input/config, parsed with Python's

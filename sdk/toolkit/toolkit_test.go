@@ -258,3 +258,13 @@ func TestReadConfig(t *testing.T) {
 		t.Errorf("ReadConfig with broken JSON: error = %v, want one naming the file", err)
 	}
 }
+
+// Python's str.upper maps some characters to several (checked against
+// Python 3.11 for every code point).
+func TestPyUpper(t *testing.T) {
+	for in, want := range map[string]string{"learning-rate": "LEARNING-RATE", "straße": "STRASSE", "ﬁx": "FIX", "ǆ": "Ǆ", "ŉ": "ʼN", "a.1_b": "A.1_B"} {
+		if got := pyUpper(in); got != want {
+			t.Errorf("pyUpper(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
