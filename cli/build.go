@@ -32,6 +32,7 @@ type buildFlags struct {
 	output     string
 	labels     []string
 	sourceDate string
+	push       string
 }
 
 func newBuildCmd() *cobra.Command {
@@ -62,6 +63,13 @@ Engine's image store under the -t names. SOURCE_DATE_EPOCH (or
 			if err != nil {
 				return err
 			}
+			if f.push != "" {
+				mode := f.progress
+				if mode == "rawjson" {
+					mode = "json"
+				}
+				opts.Push = pushBuilt(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.push, pushFlags{progress: mode, jobs: 4})
+			}
 			return runBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f.progress, opts)
 		},
 	}
@@ -78,6 +86,7 @@ Engine's image store under the -t names. SOURCE_DATE_EPOCH (or
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "cache import, e.g. type=local,src=DIR")
 	fl.StringVarP(&f.output, "output", "o", "", "also write the image to a file: type=oci,dest=FILE or type=docker,dest=FILE")
 	fl.StringArrayVar(&f.labels, "label", nil, "image label K=V (repeatable)")
+	fl.StringVar(&f.push, "push", "", "after building, push to REGISTRY/REPO:TAG (ECR or any registry) as sagekit push does")
 	fl.StringVar(&f.sourceDate, "source-date-epoch", "", "Unix time for reproducible timestamps (default $SOURCE_DATE_EPOCH)")
 	return cmd
 }
@@ -182,9 +191,6 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, progress string, op
 	}
 	if res.Output != "" {
 		fmt.Fprintf(stdout, "wrote %s\n", res.Output)
-	}
-	if res.Pushed != "" {
-		fmt.Fprintf(stdout, "pushed %s\n", res.Pushed)
 	}
 	return nil
 }

@@ -22,10 +22,11 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// pinCreated sets the creation times in the config of the Engine image ref
-// to t, when the builder left them at the build time (BuildKit before
-// v0.13 ignores rewrite-timestamp), and returns the image ID. The layers are
-// unchanged, so the Engine reuses them; only the config is new.
+// pinCreated makes the Engine image ref reproducible for SOURCE_DATE_EPOCH
+// t when the builder did not (BuildKit before v0.13, as in Engines before
+// 25.0, ignores rewrite-timestamp): the config's creation times become t,
+// and layer entries newer than t (directories COPY creates, files RUN
+// writes) are clamped to t. It returns the image ID.
 func pinCreated(ctx context.Context, dc *client.Client, ref string, t time.Time) (string, error) {
 	ins, err := dc.ImageInspect(ctx, ref)
 	if err != nil {
@@ -42,18 +43,9 @@ func pinCreated(ctx context.Context, dc *client.Client, ref string, t time.Time)
 	if err != nil {
 		return "", fmt.Errorf("reading %s from the Docker Engine: %w", ref, err)
 	}
-	cf, err := img.ConfigFile()
+	pinned, err := clampImage(img, t)
 	if err != nil {
-		return "", err
-	}
-	cf = cf.DeepCopy()
-	cf.Created = v1.Time{Time: t.UTC()}
-	for i := range cf.History {
-		cf.History[i].Created = v1.Time{Time: t.UTC()}
-	}
-	pinned, err := mutate.ConfigFile(img, cf)
-	if err != nil {
-		return "", err
+		return "", fmt.Errorf("pinning timestamps of %s: %w", ref, err)
 	}
 	if err := writeDaemon(ctx, dc, tag, pinned); err != nil {
 		return "", err
@@ -66,6 +58,109 @@ func pinCreated(ctx context.Context, dc *client.Client, ref string, t time.Time)
 		return "", fmt.Errorf("inspecting %s: %w", ref, err)
 	}
 	return after.ID, nil
+}
+
+// clampImage returns img with its creation times set to t and every layer
+// entry newer than t clamped to t. Layers with nothing to clamp are kept
+// as they are, so base image layers stay shared.
+func clampImage(img v1.Image, t time.Time) (v1.Image, error) {
+	t = t.UTC()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := empty.Image
+	for _, l := range layers {
+		nl, err := clampLayer(l, t)
+		if err != nil {
+			return nil, err
+		}
+		if out, err = mutate.AppendLayers(out, nl); err != nil {
+			return nil, err
+		}
+	}
+	ocf, err := out.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.RootFS = ocf.RootFS
+	cf.Created = v1.Time{Time: t}
+	for i := range cf.History {
+		cf.History[i].Created = v1.Time{Time: t}
+	}
+	return mutate.ConfigFile(out, cf)
+}
+
+// clampLayer returns l, or a copy of it whose entries are no newer than t.
+func clampLayer(l v1.Layer, t time.Time) (v1.Layer, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return nil, err
+	}
+	need, err := newerThan(rc, t)
+	rc.Close()
+	if err != nil || !need {
+		return l, err
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			defer rc.Close()
+			pw.CloseWithError(clampTar(rc, pw, t))
+		}()
+		return pr, nil
+	})
+}
+
+func newerThan(r io.Reader, t time.Time) (bool, error) {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if hdr.ModTime.After(t) {
+			return true, nil
+		}
+	}
+}
+
+func clampTar(r io.Reader, w io.Writer, t time.Time) error {
+	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return tw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		if hdr.ModTime.After(t) {
+			hdr.ModTime = t
+		}
+		hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
+		delete(hdr.PAXRecords, "mtime")
+		delete(hdr.PAXRecords, "atime")
+		delete(hdr.PAXRecords, "ctime")
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
 }
 
 // writeDaemon loads img into the Engine as tag and checks the load stream

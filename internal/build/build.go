@@ -117,11 +117,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	bk, err := connect(ctx, dc, opts.Builder)
+	bk, feat, err := connect(ctx, dc, opts.Builder)
 	if err != nil {
 		return nil, err
 	}
 	defer bk.Close()
+	if len(opts.CacheTo) > 0 && !feat.cacheExport {
+		return nil, fmt.Errorf("%w: the Docker Engine's BuildKit with the classic image store cannot export cache: drop --cache-to (the Engine keeps its own layer cache), or use --builder with a standalone buildkitd", ErrUnsupported)
+	}
 
 	var sess []session.Attachable
 	if len(opts.Secrets) > 0 {

@@ -14,22 +14,32 @@ import (
 	"github.com/moby/moby/client"
 )
 
+// snapshotterLabel is the worker label of an Engine whose BuildKit uses the
+// containerd image store; buildx reads it the same way.
+const snapshotterLabel = "org.mobyproject.buildkit.worker.snapshotter"
+
+// features is what the connected builder can do beyond loading an image.
+type features struct {
+	// cacheExport: the builder exports cache (type=local, registry).
+	cacheExport bool
+}
+
 // connect returns a BuildKit client: the Engine's own BuildKit when addr is
 // empty, else the standalone buildkitd at addr.
-func connect(ctx context.Context, dc *client.Client, addr string) (*bkclient.Client, error) {
+func connect(ctx context.Context, dc *client.Client, addr string) (*bkclient.Client, features, error) {
 	if addr != "" {
 		if !strings.HasPrefix(addr, "unix://") && !strings.HasPrefix(addr, "tcp://") {
-			return nil, fmt.Errorf("--builder %s: use unix:///path/to/buildkitd.sock or tcp://host:port", addr)
+			return nil, features{}, fmt.Errorf("--builder %s: use unix:///path/to/buildkitd.sock or tcp://host:port", addr)
 		}
 		c, err := bkclient.New(ctx, addr)
 		if err != nil {
-			return nil, fmt.Errorf("connecting to buildkitd at %s: %w", addr, err)
+			return nil, features{}, fmt.Errorf("connecting to buildkitd at %s: %w", addr, err)
 		}
 		if _, err := c.ListWorkers(ctx); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("buildkitd at %s is not answering: start it or fix --builder: %w", addr, err)
+			return nil, features{}, fmt.Errorf("buildkitd at %s is not answering: start it or fix --builder: %w", addr, err)
 		}
-		return c, nil
+		return c, features{cacheExport: true}, nil
 	}
 	// As buildx's docker driver: gRPC over the Engine's /grpc endpoint
 	// (upgraded to h2c) and the build session over /session.
@@ -42,13 +52,20 @@ func connect(ctx context.Context, dc *client.Client, addr string) (*bkclient.Cli
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the Docker Engine's BuildKit: %w", err)
+		return nil, features{}, fmt.Errorf("connecting to the Docker Engine's BuildKit: %w", err)
 	}
-	if _, err := c.ListWorkers(ctx); err != nil {
+	workers, err := c.ListWorkers(ctx)
+	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("%w: the Docker Engine at %s offers no BuildKit over /grpc (Podman and very old engines do not): use --builder with a standalone buildkitd: %v", ErrUnsupported, dc.DaemonHost(), err)
+		return nil, features{}, fmt.Errorf("%w: the Docker Engine at %s offers no BuildKit over /grpc (Podman and very old engines do not): use --builder with a standalone buildkitd: %v", ErrUnsupported, dc.DaemonHost(), err)
 	}
-	return c, nil
+	var f features
+	for _, w := range workers {
+		if _, ok := w.Labels[snapshotterLabel]; ok {
+			f.cacheExport = true
+		}
+	}
+	return c, f, nil
 }
 
 // loadImage streams a `docker save` tar into the Engine and reports an
