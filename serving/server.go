@@ -95,6 +95,7 @@ func (s *Server) Load(ctx context.Context) error {
 		if s.o.multiModel {
 			dir = s.o.modelsDir
 		}
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(ctx, s.o.startupTimeout)
 		defer cancel()
 		done := make(chan error, 1)
@@ -105,7 +106,7 @@ func (s *Server) Load(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) && time.Since(start) >= s.o.startupTimeout {
 			err = fmt.Errorf("loading the model from %s took longer than the start-up timeout of %s (SAGEMAKER_STARTUP_TIMEOUT): %w", dir, s.o.startupTimeout, err)
 		} else if err != nil {
 			err = fmt.Errorf("loading the model from %s: %w", dir, err)

@@ -211,6 +211,41 @@ func TestFlaskPredictorUnchanged(t *testing.T) {
 	}
 }
 
+func TestWSGIApp(t *testing.T) {
+	t.Parallel()
+	py := interpreter(t)
+	base := t.TempDir()
+	url := servePool(t, python.WSGICommand(py, install(t), "echo:app"), testdata(t, "wsgi"), base, nil, 1)
+	req, _ := http.NewRequest(http.MethodPost, url+"/invocations", strings.NewReader(strings.Repeat("x", 6<<20)))
+	req.Header.Set("Content-Type", "text/csv; charset=utf-8")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Amzn-SageMaker-Inference-Id", "id-9")
+	for i := 0; i < 3; i++ { // over one keep-alive connection
+		req.Body = io.NopCloser(strings.NewReader(strings.Repeat("x", 6<<20)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := `{"report": {"accept": "application/json", "body_bytes": 6291456, "content_length": "6291456", "content_type": "text/csv; charset=utf-8", "inference_id": "id-9", "method": "POST", "multiprocess": true, "path": "/invocations"}}`
+		if resp.StatusCode != http.StatusAccepted || string(b) != want {
+			t.Fatalf("echo = %d %s, want 202 %s", resp.StatusCode, b, want)
+		}
+		if v := resp.Header.Get("X-Amzn-SageMaker-Custom-Attributes"); v != "seen=1" {
+			t.Errorf("custom attributes = %q, want the app's", v)
+		}
+	}
+	code, ct, body := invoke(t, url, "text/plain", "", "raise")
+	if code != 500 || ct == "" || !strings.Contains(body, "Internal Server Error") {
+		t.Errorf("app exception = %d %q %q, want a 500", code, ct, body)
+	}
+	// The worker survives its app's exception.
+	if code, _, _ := invoke(t, url, "text/plain", "", "ok"); code != http.StatusAccepted {
+		t.Errorf("after the exception = %d, want 202", code)
+	}
+}
+
 func TestHandlerModule(t *testing.T) {
 	t.Parallel()
 	py := interpreter(t)
