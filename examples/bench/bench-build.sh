@@ -60,7 +60,7 @@ for tmpl in go python; do
 		"$sagekit" init "$dir" --template go --name bench-go --sdk "$root" >/dev/null
 		file=$dir/tree/serve.go
 		from='this model reads text/csv, not %q'
-		to='this model reads only text\/csv, not %q'
+		to='this model reads only text/csv, not %q'
 		;;
 	python)
 		"$sagekit" init "$dir" --template python --name bench-python >/dev/null
@@ -72,8 +72,8 @@ for tmpl in go python; do
 	export GOCACHE="$work/gocache-$tmpl"
 	cold=$(build "$dir" "$tag" --no-cache)
 	noop=$(build "$dir" "$tag")
-	sed -i "s/$from/$to/" "$file"
-	grep -q "$(echo "$to" | sed 's/\\//g')" "$file" || { echo "bench-build: the one-line change did not apply to $file" >&2; exit 1; }
+	sed -i "s|$from|$to|" "$file"
+	grep -qF "$to" "$file" || { echo "bench-build: the one-line change did not apply to $file" >&2; exit 1; }
 	change=$(build "$dir" "$tag")
 	ratio=$(awk -v a="$cold" -v b="$change" 'BEGIN { printf "%.1fx", a / b }')
 	printf '| %s | %s | %s | %s | %s | %s |\n' "$tmpl" "$cold" "$noop" "$change" "$ratio" "$(mb "$(size "$tag")")"
