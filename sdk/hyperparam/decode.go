@@ -55,8 +55,10 @@ var (
 // when the key is missing (decoded by the same rules). Other fields are left
 // alone, and so are keys no field names (SageMaker adds its own).
 //
-// Supported field types: string, bool, all int and uint kinds, float32 and
-// float64, time.Duration (a Go duration such as "90s", or a number of
+// Supported field types: string, bool (true/false in any case, as JSON or
+// Python writes them, also t/f, yes/no, y/n, 1/0), all int and uint kinds
+// (an integral float such as "3.0" counts), float32 and float64 (also nan
+// and inf), time.Duration (a Go duration such as "90s", or a number of
 // seconds), slices of these (a JSON list such as "[1, 2]" or a
 // comma-separated string "1,2"), pointers to these (nil when the key is
 // missing and has no default, or when the value is null), and any type implementing
