@@ -9,7 +9,8 @@
 //
 // Run it from the module root. It installs the Debian packages it needs when
 // they are missing and it runs as root. Every process it starts is killed
-// before it returns.
+// before it returns. Interrupted (SIGINT, SIGTERM), it stops the stack it is
+// measuring and reports the repetitions it finished.
 package main
 
 import (
@@ -45,7 +46,7 @@ func main() {
 	flag.BoolVar(&c.keep, "keep", false, "keep the run directory (logs, configs, fixtures)")
 	flag.StringVar(&c.only, "only", "", "run only these stacks (comma-separated keys), for debugging; the document is not written")
 	flag.Parse()
-	c.bigPosts, c.idleWait, c.settle = 10, 10*time.Second, 2*time.Second
+	c.bigPosts, c.idleWait, c.settle = 5, 3*time.Second, 2*time.Second
 	if c.quick {
 		c.reps, c.cell, c.bigPosts, c.idleWait, c.settle = 1, time.Second, 3, 0, time.Second
 	}

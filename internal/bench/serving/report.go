@@ -61,6 +61,9 @@ type report struct {
 	workers int
 	took    time.Duration
 	at      time.Time
+	// interrupted: the run was stopped and c.reps is the number of
+	// repetitions that finished.
+	interrupted bool
 }
 
 func (rp *report) row(key string) *row {
@@ -294,7 +297,11 @@ func (rp *report) markdown() string {
 	if c.quick {
 		w(" (**quick mode**: figures are rough)")
 	}
-	w(". Each stack is started fresh for each of %d repetition(s); tables give the median. ", c.reps)
+	w(". Each stack is started fresh for each of %d repetition(s); tables give the median", c.reps)
+	if rp.interrupted {
+		w(" (**the run was interrupted**; these are the repetitions that finished)")
+	}
+	w(". ")
 	w("Each load cell runs %s. The load generator shares the CPUs with the server (no pinning), so rows at tens of thousands of requests/s are partly limited by the generator.\n\n", c.cell)
 
 	w("### Goals\n\nRatios are at 16 connections with the 1-row payload unless the goal says otherwise.\n\n")

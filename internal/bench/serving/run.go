@@ -63,13 +63,24 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	p := newPayloads()
+	interrupted := false
+reps:
 	for rep := range c.reps {
 		for _, r := range rows {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			t0 := time.Now()
 			sm := e.measure(ctx, c, r.s, rep, p)
+			if ctx.Err() != nil {
+				// Interrupted: report the repetitions that finished.
+				interrupted = true
+				for _, r := range rows {
+					if len(r.samples) > rep {
+						r.samples = r.samples[:rep]
+					}
+				}
+				fmt.Printf("interrupted during repetition %d: reporting %d complete repetition(s)\n", rep+1, rep)
+				c.reps = rep
+				break reps
+			}
 			r.samples = append(r.samples, sm)
 			status := "ok"
 			if sm.Err != nil {
@@ -88,7 +99,10 @@ func run(ctx context.Context, c config) error {
 		os.WriteFile(filepath.Join(dir, "results.json"), raw, 0o644)
 	}
 
-	rep := &report{c: c, m: m, rows: rows, parse: parse, workers: e.workers, took: time.Since(started), at: started.UTC()}
+	if c.reps == 0 {
+		return fmt.Errorf("interrupted before a repetition finished: %w", ctx.Err())
+	}
+	rep := &report{c: c, m: m, rows: rows, parse: parse, workers: e.workers, took: time.Since(started), at: started.UTC(), interrupted: interrupted}
 	md := rep.markdown()
 	fmt.Println()
 	fmt.Println(md)
@@ -119,7 +133,7 @@ func benchCount(c config) string {
 	if c.quick {
 		return "5"
 	}
-	return "15"
+	return "9"
 }
 
 // benchResult is the best of one Go benchmark's -count runs.
