@@ -146,6 +146,7 @@ type benchResult struct {
 func parseBench(ctx context.Context, c config) ([]benchResult, error) {
 	count, times := benchCount(c), "1x"
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "6MB", "-benchtime", times, "-count", count, "./sdk/payload")
+	cmd.WaitDelay = 5 * time.Second // go test's child holds the pipe when go is killed
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("go test -bench 6MB ./sdk/payload: %w\n%s", err, out)

@@ -63,6 +63,7 @@ func buildBinaries(ctx context.Context, dir string) (runtimeBin, serverBin strin
 	for bin, pkg := range map[string]string{runtimeBin: "./cli/cmd/sagekit-runtime", serverBin: "./internal/bench/benchserver"} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.WaitDelay = 5 * time.Second
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", "", fmt.Errorf("building %s: %w\n%s", pkg, err, out)
 		}
