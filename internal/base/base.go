@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
@@ -113,7 +112,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 			if ins, err := opts.Docker.ImageInspect(ctx, s.Ref); err == nil {
 				out = append(out, Result{Ref: s.Ref, ID: ins.ID, Size: ins.Size, Skipped: "already in the image store (--force rebuilds it)"})
 				continue
-			} else if !cerrdefs.IsNotFound(err) {
+			} else if !notFound(ctx, opts.Docker, s.Ref) {
 				return out, fmt.Errorf("inspecting %s: %w", s.Ref, err)
 			}
 		}
@@ -347,4 +346,11 @@ func newer(a, b string) bool {
 	}
 	fb, err := os.Stat(b)
 	return err == nil && !fa.ModTime().Before(fb.ModTime())
+}
+
+// notFound reports whether the Engine holds no image named ref, for telling
+// a missing image from another inspect failure.
+func notFound(ctx context.Context, dc *client.Client, ref string) bool {
+	res, err := dc.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", ref)})
+	return err == nil && len(res.Items) == 0
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
@@ -50,9 +49,8 @@ func pinCreated(ctx context.Context, dc *client.Client, ref string, t time.Time)
 	if err := writeDaemon(ctx, dc, tag, pinned); err != nil {
 		return "", err
 	}
-	if _, err := dc.ImageRemove(ctx, ins.ID, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
-		return "", fmt.Errorf("removing the unpinned image: %w", err)
-	}
+	// Best effort: the unpinned image may still carry another name.
+	_, _ = dc.ImageRemove(ctx, ins.ID, client.ImageRemoveOptions{})
 	after, err := dc.ImageInspect(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("inspecting %s: %w", ref, err)

@@ -15,14 +15,12 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/moby/client"
 	"github.com/tonistiigi/fsutil"
-	"golang.org/x/sync/errgroup"
 )
 
 // tempRepo names the per-platform images while a build runs; they are
@@ -214,7 +212,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // solveOne runs one platform's solve and returns the image ID it loaded
 // into the Engine under the name temp.
 func solveOne(ctx context.Context, bk *bkclient.Client, dc *client.Client, opts Options, solve bkclient.SolveOpt, temp, desc string) (string, error) {
-	eg, gctx := errgroup.WithContext(ctx)
+	eg, gctx := newGroup(ctx)
+	defer eg.cancel()
 	var pw *io.PipeWriter
 	if opts.Builder == "" {
 		// The Engine's own exporter writes straight into its image store.
@@ -377,7 +376,7 @@ func normalizePlatforms(ps []string, def string) ([]string, error) {
 // the build resolves it locally instead of trying a registry.
 func checkBaseImage(ctx context.Context, dc *client.Client, img, platform string) error {
 	ins, err := dc.ImageInspect(ctx, img)
-	if cerrdefs.IsNotFound(err) {
+	if err != nil && notFound(ctx, dc, img) {
 		return &BaseImageError{Image: img}
 	}
 	if err != nil {

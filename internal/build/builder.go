@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/moby/client"
@@ -109,3 +110,43 @@ func loadStreamError(r io.Reader) error {
 }
 
 func stringReader(s string) io.Reader { return strings.NewReader(s) }
+
+// notFound reports whether the Engine holds no image named ref, for telling
+// a missing image from another inspect failure.
+func notFound(ctx context.Context, dc *client.Client, ref string) bool {
+	res, err := dc.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", ref)})
+	return err == nil && len(res.Items) == 0
+}
+
+// group runs functions and returns the first error, cancelling the
+// others' context when one fails.
+type group struct {
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+	cancel context.CancelFunc
+}
+
+func newGroup(ctx context.Context) (*group, context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	return &group{cancel: cancel}, ctx
+}
+
+func (g *group) Go(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() {
+				g.err = err
+				g.cancel()
+			})
+		}
+	}()
+}
+
+func (g *group) Wait() error {
+	g.wg.Wait()
+	g.cancel()
+	return g.err
+}
