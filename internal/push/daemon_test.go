@@ -55,6 +55,7 @@ func TestPushFromDockerEngine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open(%s) error = %v", tag, err)
 	}
+	defer src.Close()
 	if src.Kind != "docker" {
 		t.Fatalf("Open(%s).Kind = %q, want docker", tag, src.Kind)
 	}

@@ -318,5 +318,9 @@ func openDaemon(ctx context.Context, ref string, docker DockerClient) (*Source, 
 	if err != nil {
 		return nil, fmt.Errorf("reading image %q from the Docker Engine: %w; check the name with 'docker image ls'", ref, err)
 	}
-	return &Source{Image: img, Kind: "docker"}, nil
+	dir, err := os.MkdirTemp("", "sagekit-push-")
+	if err != nil {
+		return nil, err
+	}
+	return &Source{Image: compressOnce(img, dir), Kind: "docker", cleanup: func() error { return os.RemoveAll(dir) }}, nil
 }
