@@ -41,7 +41,7 @@ tidy-check: ## fail if go mod tidy would change go.mod or go.sum
 test: build ## go test -race ./... (container tests included when Docker runs)
 	$(GO) test -race -timeout 25m ./...
 
-check: fmt vet tidy-check test ## everything CI runs: gofmt, vet, tidy, tests with -race
+check: fmt vet tidy-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
 
 clean:
 	rm -rf bin
