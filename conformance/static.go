@@ -105,9 +105,20 @@ func listFilesOf(ctx context.Context, dc *client.Client, ref string) (fileFacts,
 	if len(manifest) == 0 {
 		return fileFacts{}, errors.New("the image archive has no manifest.json")
 	}
-	fs := map[string]bool{}
+	ordered := make([][]string, 0, len(manifest[0].Layers))
 	for _, l := range manifest[0].Layers {
-		for _, f := range layers[l] {
+		ordered = append(ordered, layers[l])
+	}
+	fs := applyLayers(ordered)
+	return factsOf(fs), nil
+}
+
+// applyLayers returns the files of the image whose layers, bottom first,
+// hold these paths, applying whiteouts (.wh.<name> and .wh..wh..opq).
+func applyLayers(layers [][]string) map[string]bool {
+	fs := map[string]bool{}
+	for _, files := range layers {
+		for _, f := range files {
 			dir, base := path.Split(f)
 			switch {
 			case base == ".wh..wh..opq":
@@ -128,7 +139,7 @@ func listFilesOf(ctx context.Context, dc *client.Client, ref string) (fileFacts,
 			}
 		}
 	}
-	return factsOf(fs), nil
+	return fs
 }
 
 // layerFiles lists the regular files and links in a layer, which may be a

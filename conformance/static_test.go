@@ -1,0 +1,99 @@
+package conformance
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestLayerFacts(t *testing.T) {
+	tests := []struct {
+		name   string
+		layers [][]string
+		want   fileFacts
+	}{
+		{
+			name:   "files under /opt/ml",
+			layers: [][]string{{"bin/app", "opt/ml/code/train.py"}},
+			want:   fileFacts{optML: []string{"/opt/ml/code/train.py"}},
+		},
+		{
+			name:   "deleted by a whiteout",
+			layers: [][]string{{"opt/ml/code/train.py", "opt/ml/code/util.py"}, {"opt/ml/.wh.code"}},
+		},
+		{
+			name:   "opaque directory",
+			layers: [][]string{{"opt/ml/model/m.bin"}, {"opt/ml/model/.wh..wh..opq"}},
+		},
+		{
+			name: "GPU driver files, stubs and compat allowed",
+			layers: [][]string{{
+				"lib/modules/6.1.0/kernel/drivers/video/nvidia.ko",
+				"usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05",
+				"usr/local/cuda/lib64/stubs/libcuda.so.1",
+				"usr/local/cuda/compat/libcuda.so.550.54.15",
+				"usr/local/cuda/lib64/libcudart.so.12",
+				"usr/bin/getent",
+			}},
+			want: fileFacts{
+				drivers: []string{"/lib/modules/6.1.0/kernel/drivers/video/nvidia.ko", "/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05"},
+				cudart:  "usr/local/cuda/lib64/libcudart.so.12",
+				getent:  true,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := factsOf(applyLayers(tt.layers))
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(fileFacts{})); diff != "" {
+				t.Errorf("facts (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestGrowStaysUnderLimit(t *testing.T) {
+	for _, ct := range []string{"text/csv", "application/json", "application/octet-stream"} {
+		b := grow([]byte("1,2,3\n"), ct, largeSize)
+		if len(b) > largeSize || len(b) < largeSize-64 {
+			t.Errorf("grow(%s) = %d bytes, want just under %d", ct, len(b), largeSize)
+		}
+	}
+}
+
+func TestSelectRules(t *testing.T) {
+	got, err := selectRules([]string{"c-img"}, []string{"C-IMG-03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if want := []string{"C-IMG-01", "C-IMG-02", "C-IMG-04", "C-IMG-05"}; !slices.Equal(ids, want) {
+		t.Errorf("selectRules = %v, want %v", ids, want)
+	}
+	if _, err := selectRules([]string{"C-NOPE"}, nil); err == nil {
+		t.Error("selectRules accepted an unknown rule")
+	}
+}
+
+func TestExecutionParameters(t *testing.T) {
+	tests := []struct {
+		body string
+		want Status
+	}{
+		{`{"MaxConcurrentTransforms":1,"BatchStrategy":"MultiRecord","MaxPayloadInMB":6}`, StatusPass},
+		{`{"MaxConcurrentTransforms":1,"BatchStrategy":"MULTI_RECORD","MaxPayloadInMB":6}`, StatusPass},
+		{`{"MaxConcurrentTransforms":"1","BatchStrategy":"MultiRecord","MaxPayloadInMB":6}`, StatusFail},
+		{`{"MaxConcurrentTransforms":1,"BatchStrategy":"Lines","MaxPayloadInMB":6}`, StatusFail},
+		{`{"MaxConcurrentTransforms":1,"MaxPayloadInMB":6}`, StatusFail},
+		{`[]`, StatusFail},
+	}
+	for _, tt := range tests {
+		if got := checkExecutionParameters([]byte(tt.body)); got.status != tt.want {
+			t.Errorf("checkExecutionParameters(%s) = %s (%s), want %s", tt.body, got.status, got.msg, tt.want)
+		}
+	}
+}
