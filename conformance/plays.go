@@ -156,8 +156,11 @@ type healthObs struct {
 }
 
 type serveObs struct {
-	err    error
-	health platform.Health
+	err error
+	// noModel is true when training wrote no model, so serving got an
+	// empty /opt/ml/model.
+	noModel bool
+	health  platform.Health
 	// rw is the health of a second try with the model writable, made when
 	// the read-only try exited.
 	rw              *platform.Health
@@ -317,7 +320,7 @@ func (r *runner) modelDir() string {
 }
 
 func (r *runner) playServe(ctx context.Context) {
-	s := &serveObs{}
+	s := &serveObs{noModel: r.modelDir() == ""}
 	r.o.serve = s
 	spec := platform.EndpointSpec{Image: r.o.image.Ref, ModelDir: r.modelDir()}
 	ep, err := r.e.Serve(ctx, spec)

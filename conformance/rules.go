@@ -415,6 +415,8 @@ var rules = []Rule{
 			switch {
 			case h.Answered:
 				return pass("answered HTTP on 8080 after %s", h.Elapsed.Round(time.Millisecond))
+			case h.Exited && s.noModel:
+				return fail("the container exited %d before answering on port 8080, with an empty /opt/ml/model because training wrote no model (see C-TR-03 and C-TR-05)%s", h.ExitCode, logTail(s.logs))
 			case h.Exited:
 				return fail("the container exited %d before answering on port 8080%s", h.ExitCode, logTail(s.logs))
 			}

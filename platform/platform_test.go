@@ -166,3 +166,29 @@ func TestNetworkIsolation(t *testing.T) {
 		}
 	}
 }
+
+func TestChannelDirsAreListed(t *testing.T) {
+	e, _ := newEngine(t)
+	img := goodImage(t, e)
+	data := t.TempDir()
+	if err := os.WriteFile(data+"/a.csv", []byte("1\n2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, ChannelDirs: map[string]string{"training": data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Remove()
+	h := tr.Hosts[0]
+	idc, err := h.Paths.LoadInputDataConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := idc["training"]; !ok {
+		t.Errorf("inputdataconfig.json = %v, want channel training", idc)
+	}
+	b, err := os.ReadFile(h.Paths.Model() + "/model.json")
+	if err != nil || !strings.Contains(string(b), `"rows":3`) {
+		t.Errorf("model.json = %s (%v), want the 3 rows of the mounted channel read", b, err)
+	}
+}

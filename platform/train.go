@@ -187,6 +187,16 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 		l := job.Layout
 		rc := optml.SingleHost(h, hosts...)
 		l.Resource = &rc
+		// Mounted channels are listed in inputdataconfig.json like the others.
+		l.ChannelConfig = maps.Clone(l.ChannelConfig)
+		for ch := range job.ChannelDirs {
+			if _, ok := l.ChannelConfig[ch]; !ok {
+				if l.ChannelConfig == nil {
+					l.ChannelConfig = map[string]optml.Channel{}
+				}
+				l.ChannelConfig[ch] = optml.Channel{TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None"}
+			}
+		}
 		if err := p.Write(l); err != nil {
 			return fmt.Errorf("laying out /opt/ml for %s: %w", h, err)
 		}
