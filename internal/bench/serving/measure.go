@@ -111,7 +111,7 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 
 	sm.Closed = map[string]load.Result{}
 	for _, cl := range closedCells {
-		r, err := load.Wrk(ctx, wrk, inv(p.get(cl.payload)), cl.conns, c.cell, e.l.Dir)
+		r, err := e.closed(ctx, inv(p.get(cl.payload)), cl.conns, c.cell)
 		if err != nil {
 			return fail(err)
 		}
@@ -127,7 +127,7 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 	// /ping every 10 ms while 64 connections keep /invocations busy.
 	var wg sync.WaitGroup
 	var satErr error
-	wg.Go(func() { sm.InvSat, satErr = load.Wrk(ctx, wrk, inv(p.rows1), 64, c.cell, e.l.Dir) })
+	wg.Go(func() { sm.InvSat, satErr = e.closed(ctx, inv(p.rows1), 64, c.cell) })
 	sleep(ctx, 200*time.Millisecond)
 	pctx, cancel := context.WithTimeout(ctx, c.cell-400*time.Millisecond)
 	sm.PingSat = load.Pinger(pctx, ping, 10*time.Millisecond)
@@ -144,6 +144,15 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 		sm.Err = ctx.Err()
 	}
 	return sm
+}
+
+// closed runs a closed-loop cell with wrk, or with the Go generator when
+// wrk is not installed.
+func (e *env) closed(ctx context.Context, t load.Target, conns int, d time.Duration) (load.Result, error) {
+	if !e.haveWrk {
+		return load.ClosedLoop(ctx, t, conns, d), nil
+	}
+	return load.Wrk(ctx, wrk, t, conns, d, e.l.Dir)
 }
 
 func sleep(ctx context.Context, d time.Duration) {

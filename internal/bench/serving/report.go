@@ -61,6 +61,7 @@ type report struct {
 	// parseBest is the fastest of 20 in-process parses of the 6 MB CSV.
 	parseBest time.Duration
 	workers   int
+	wrk       bool // closed loops ran wrk, else the Go generator
 	took      time.Duration
 	at        time.Time
 	// interrupted: the run was stopped and c.reps is the number of
@@ -316,7 +317,11 @@ func (rp *report) markdown() string {
 		w("\n**%d goal(s) missed or not measured in this run.**\n", miss)
 	}
 
-	w("\n### Requests/s, closed loop (wrk, keep-alive)\n\n")
+	gen := "wrk"
+	if !rp.wrk {
+		gen = "the Go closed-loop generator (wrk is not installed)"
+	}
+	w("\n### Requests/s, closed loop (%s, keep-alive)\n\n", gen)
 	w("POST /invocations, text/csv. `rows1` is one 16-byte row; `rows100` is 100 rows (1.6 KB). Errors are non-2xx responses plus socket errors over all closed-loop cells.\n\n")
 	w("| Stack | load avg | rows1 c=1 | rows1 c=16 | rows1 c=64 | rows100 c=16 | p50 / p99 ms, rows1 c=16 | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rp.rows {
@@ -342,7 +347,7 @@ func (rp *report) markdown() string {
 
 	w("\n### Latency at fixed rates, /ping under load, start-up, memory, 6 MB payloads\n\n")
 	w("Open loop: a Go generator sends rows1 at a constant rate from at most %d keep-alive connections and measures from each request's scheduled send time. ", openPool)
-	w("/ping under load: GET /ping every 10 ms on its own connection while wrk keeps 64 connections of rows1 on /invocations. ")
+	w("/ping under load: GET /ping every 10 ms on its own connection while %s keeps 64 connections of rows1 on /invocations. ", gen)
 	w("Start: from starting the process(es) to the first 200 on /ping (the reference's first /ping also unpickles the model, as the example does). ")
 	w("PSS: summed `Pss` of `/proc/PID/smaps_rollup` over every process of the stack, at idle after a warm-up that reaches every worker. ")
 	w("6 MB: %d sequential posts of 375,000 rows (6,000,000 bytes), median; then one post of 6 MiB + 1 byte, whose status is shown.\n\n", c.bigPosts)

@@ -37,7 +37,7 @@ func run(ctx context.Context, c config) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	e := &env{workers: runtime.NumCPU()}
+	e := &env{workers: runtime.NumCPU(), haveWrk: haveWrk()}
 	fmt.Println("building sagekit-runtime and benchserver")
 	if e.runtimeBin, e.serverBin, err = buildBinaries(ctx, filepath.Join(dir, "bin")); err != nil {
 		return err
@@ -109,7 +109,7 @@ reps:
 	if c.reps == 0 {
 		return fmt.Errorf("interrupted before a repetition finished: %w", ctx.Err())
 	}
-	rep := &report{c: c, m: m, rows: rows, parse: parse, parseBest: parseBest, workers: e.workers, took: time.Since(started), at: started.UTC(), interrupted: interrupted}
+	rep := &report{c: c, m: m, rows: rows, parse: parse, parseBest: parseBest, workers: e.workers, wrk: e.haveWrk, took: time.Since(started), at: started.UTC(), interrupted: interrupted}
 	md := rep.markdown()
 	fmt.Println()
 	fmt.Println(md)

@@ -52,6 +52,7 @@ type env struct {
 	runtimeBin string
 	serverBin  string
 	workers    int
+	haveWrk    bool // else closed loops use the Go generator
 }
 
 func (e *env) base() []string {
