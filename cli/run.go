@@ -1,0 +1,644 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/sdk/optml"
+)
+
+func init() { register(newRunCmd) }
+
+// LabelRun marks everything one `sagekit run` creates, so it can all be
+// removed on the way out, Ctrl-C included.
+const LabelRun = "dev.sagekit.run"
+
+func newRunCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run a training job, an endpoint or a batch transform locally, as SageMaker does",
+		Long: `Plays SageMaker on the local Docker Engine: "run train" runs a training job and
+packs model.tar.gz, "run endpoint" serves a model, "run transform" runs a batch
+transform job over a directory. docs/local-runs.md says how each mirrors SageMaker.`,
+	}
+	cmd.AddCommand(newRunTrainCmd(), newRunEndpointCmd(), newRunTransformCmd())
+	return cmd
+}
+
+// commonRunOptions are the flags every run command has.
+type commonRunOptions struct {
+	image  string
+	env    []string
+	labels []string
+	gpu    bool
+}
+
+func (o *commonRunOptions) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the container (repeatable)")
+	f.StringArrayVar(&o.labels, "label", nil, "extra label K=V on every container and network (repeatable)")
+	f.BoolVar(&o.gpu, "gpu", false, "attach every GPU of the engine")
+}
+
+var envKey = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+func parseEnv(kvs []string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !envKey.MatchString(k) {
+			return nil, fmt.Errorf("--env %q: want NAME=VALUE with NAME matching [a-zA-Z_][a-zA-Z0-9_]*", kv)
+		}
+		env[k] = v
+	}
+	return env, nil
+}
+
+// runEngine connects to the engine with a label unique to this run; the
+// returned function removes whatever still carries it and closes the
+// engine.
+func runEngine(ctx context.Context, labels []string) (*platform.Engine, func(), error) {
+	b := make([]byte, 6)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	l := map[string]string{LabelRun: id}
+	for _, kv := range labels {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, nil, fmt.Errorf("--label %q: want KEY=VALUE", kv)
+		}
+		l[k] = v
+	}
+	e, err := platform.New(ctx, platform.WithLabels(l))
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, func() {
+		e.Sweep(context.WithoutCancel(ctx), LabelRun, id)
+		e.Close()
+	}, nil
+}
+
+// interrupted turns a cancelled run into a message.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return &ExitError{Code: 130, Err: errors.New("interrupted; containers and networks removed")}
+	}
+	return err
+}
+
+// --- run train ---
+
+type runTrainOptions struct {
+	commonRunOptions
+	hosts              int
+	data               []string
+	hyperparameters    []string
+	hyperparameterFile string
+	output             string
+	networkIsolation   bool
+	maxRuntime         time.Duration
+}
+
+func newRunTrainCmd() *cobra.Command {
+	var o runTrainOptions
+	cmd := &cobra.Command{
+		Use:   "train IMAGE",
+		Short: "Run a training job locally",
+		Long: `Runs "IMAGE train" as a SageMaker training job: /opt/ml/input laid out with
+hyperparameters.json, inputdataconfig.json and resourceconfig.json, channels
+mounted read-only, one container per host (algo-1..algo-N on a private network).
+Prints the container logs as they come, then packs /opt/ml/model into
+OUTPUT/model.tar.gz and /opt/ml/output/data into OUTPUT/output.tar.gz, and copies
+/opt/ml/output/failure to OUTPUT/failure. Exits 1 when the job failed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.image = args[0]
+			return runTrain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	o.flags(cmd)
+	f := cmd.Flags()
+	f.IntVar(&o.hosts, "hosts", 1, "instance count: hosts algo-1..algo-N")
+	f.StringArrayVar(&o.data, "data", nil, "channel from a directory, CHANNEL=DIR, mounted read-only at /opt/ml/input/data/CHANNEL (repeatable)")
+	f.StringArrayVar(&o.hyperparameters, "hyperparameter", nil, "hyperparameter K=V (repeatable; wins over --hyperparameters)")
+	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "JSON object of hyperparameters (non-string values are passed as their JSON text)")
+	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure")
+	f.BoolVar(&o.networkIsolation, "network-isolation", false, "no outbound network (hosts still reach each other)")
+	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop the job with SIGTERM (SIGKILL 120s later) after this long (default: no limit)")
+	return cmd
+}
+
+func (o runTrainOptions) job() (platform.TrainingJob, error) {
+	if o.hosts < 1 {
+		return platform.TrainingJob{}, fmt.Errorf("--hosts %d: want 1 or more", o.hosts)
+	}
+	env, err := parseEnv(o.env)
+	if err != nil {
+		return platform.TrainingJob{}, err
+	}
+	hp := optml.Hyperparameters{}
+	if o.hyperparameterFile != "" {
+		if hp, err = readHyperparameters(o.hyperparameterFile); err != nil {
+			return platform.TrainingJob{}, err
+		}
+	}
+	for _, kv := range o.hyperparameters {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return platform.TrainingJob{}, fmt.Errorf("--hyperparameter %q: want KEY=VALUE", kv)
+		}
+		hp[k] = v
+	}
+	job := platform.TrainingJob{
+		Image:            o.image,
+		Hosts:            o.hosts,
+		Env:              env,
+		NetworkIsolation: o.networkIsolation,
+		GPU:              o.gpu,
+		MaxRuntime:       o.maxRuntime,
+		Layout:           optml.Layout{Hyperparameters: hp, ChannelConfig: map[string]optml.Channel{}},
+		ChannelDirs:      map[string]string{},
+	}
+	for _, d := range o.data {
+		ch, dir, ok := strings.Cut(d, "=")
+		if !ok || ch == "" || dir == "" {
+			return job, fmt.Errorf("--data %q: want CHANNEL=DIR (for example train=./data)", d)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return job, fmt.Errorf("--data %s: %s is not a directory", d, dir)
+		}
+		job.ChannelDirs[ch] = dir
+		job.Layout.ChannelConfig[ch] = optml.Channel{TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None"}
+	}
+	return job, nil
+}
+
+// readHyperparameters reads a JSON object; SageMaker takes only strings,
+// so other values become their JSON text (3, true, [1,2]).
+func readHyperparameters(path string) (optml.Hyperparameters, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading --hyperparameters: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("reading --hyperparameters %s: want a JSON object such as {\"epochs\": \"10\"}: %w", path, err)
+	}
+	hp := optml.Hyperparameters{}
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			hp[k] = s
+			continue
+		}
+		var c bytes.Buffer
+		if err := json.Compact(&c, v); err != nil {
+			return nil, fmt.Errorf("reading --hyperparameters %s: %q: %w", path, k, err)
+		}
+		hp[k] = c.String()
+	}
+	return hp, nil
+}
+
+func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) error {
+	job, err := o.job()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.output, 0o755); err != nil {
+		return fmt.Errorf("creating --output: %w", err)
+	}
+	e, done, err := runEngine(ctx, o.labels)
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	// Follow each host's logs while it runs, prefixed by the host name
+	// when there are several.
+	var follow sync.WaitGroup
+	var outMu sync.Mutex
+	streamed := map[string]bool{}
+	job.WhileRunning = func(ctx context.Context, hosts []*platform.Container) {
+		for i, c := range hosts {
+			host := hostName(ctx, e, c, i)
+			var w io.Writer = &lockedWriter{mu: &outMu, w: stdout}
+			ew := io.Writer(&lockedWriter{mu: &outMu, w: stderr})
+			if o.hosts > 1 {
+				w = &prefixWriter{prefix: host + " | ", w: w}
+				ew = &prefixWriter{prefix: host + " | ", w: ew}
+			}
+			outMu.Lock()
+			streamed[host] = true
+			outMu.Unlock()
+			follow.Add(1)
+			go func() {
+				defer follow.Done()
+				if err := c.FollowLogs(ctx, w, ew); err != nil {
+					outMu.Lock()
+					streamed[host] = false
+					outMu.Unlock()
+				}
+			}()
+		}
+	}
+	fmt.Fprintf(stderr, "sagekit run train %s: %d host(s)\n", o.image, job.Hosts)
+	tr, err := e.Train(ctx, job)
+	follow.Wait()
+	if tr != nil {
+		defer tr.Remove()
+	}
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	for _, h := range tr.Hosts {
+		if !streamed[h.Host] && len(h.Logs) > 0 {
+			fmt.Fprintf(stdout, "--- %s logs ---\n%s", h.Host, h.Logs)
+		}
+	}
+	var models, outputs []string
+	for _, h := range tr.Hosts {
+		models = append(models, h.Paths.Model())
+		outputs = append(outputs, h.Paths.OutputData())
+	}
+	model := filepath.Join(o.output, "model.tar.gz")
+	if err := platform.PackDirs(model, models...); err != nil {
+		return err
+	}
+	if err := platform.PackDirs(filepath.Join(o.output, "output.tar.gz"), outputs...); err != nil {
+		return err
+	}
+	failurePath := filepath.Join(o.output, optml.FailureFile)
+	os.Remove(failurePath)
+	reason := failureReason(tr)
+	for _, h := range tr.Hosts {
+		if h.HasFailureFile {
+			if err := optml.WriteFileAtomic(failurePath, []byte(h.Failure), 0o644); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	for _, h := range tr.Hosts {
+		status := fmt.Sprintf("exit %d", h.ExitCode)
+		if h.StartErr != nil {
+			status = "did not start: " + h.StartErr.Error()
+		}
+		fmt.Fprintf(stderr, "%s: %s after %s\n", h.Host, status, h.Duration.Round(10*time.Millisecond))
+	}
+	if reason != "" {
+		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s failed: %s", tr.Job.Name, reason)}
+	}
+	fmt.Fprintf(stderr, "training job %s completed: %s\n", tr.Job.Name, model)
+	return nil
+}
+
+// failureReason is what SageMaker would report as FailureReason ("" when
+// the job completed): the first host's failure file, else how it ended.
+func failureReason(tr *platform.Training) string {
+	for _, h := range tr.Hosts {
+		if h.StartErr == nil && h.ExitCode == 0 && h.Stop == nil {
+			continue
+		}
+		switch {
+		case h.StartErr != nil:
+			return fmt.Sprintf("%s: %v", h.Host, h.StartErr)
+		case h.Failure != "":
+			return fmt.Sprintf("%s: %s", h.Host, strings.TrimSpace(h.Failure))
+		case h.Stop != nil:
+			return fmt.Sprintf("%s: stopped after --max-runtime %s (exit %d)", h.Host, tr.Job.MaxRuntime, h.ExitCode)
+		default:
+			return fmt.Sprintf("%s: exited with code %d and wrote no /opt/ml/output/failure", h.Host, h.ExitCode)
+		}
+	}
+	return ""
+}
+
+func hostName(ctx context.Context, e *platform.Engine, c *platform.Container, i int) string {
+	if r, err := e.Client().ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); err == nil && r.Container.Config != nil {
+		if h := r.Container.Config.Labels[platform.LabelHost]; h != "" {
+			return h
+		}
+	}
+	return fmt.Sprintf("algo-%d", i+1)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// prefixWriter starts every line with prefix.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+	mid    bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var out bytes.Buffer
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if !p.mid {
+			out.WriteString(p.prefix)
+		}
+		out.Write(line)
+		p.mid = line[len(line)-1] != '\n'
+	}
+	if _, err := p.w.Write(out.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// --- run endpoint ---
+
+type runEndpointOptions struct {
+	commonRunOptions
+	model          string
+	port           int
+	startupTimeout time.Duration
+}
+
+func newRunEndpointCmd() *cobra.Command {
+	var o runEndpointOptions
+	cmd := &cobra.Command{
+		Use:   "endpoint IMAGE --model DIR|model.tar.gz",
+		Short: "Serve a model locally until Ctrl-C",
+		Long: `Runs "IMAGE serve" as a SageMaker endpoint does: the model (a directory, or a
+model.tar.gz unpacked first) mounted read-only at /opt/ml/model, /ping polled
+every 2 s until it answers 200. Then prints the URL, on 127.0.0.1:PORT, that
+forwards to the container's port 8080, and the container's logs. Ctrl-C sends
+SIGTERM and SIGKILL 30 s later, as SageMaker does, and removes the container.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.image = args[0]
+			return runEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	o.flags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
+	f.IntVar(&o.port, "port", optml.DefaultPort, "local port to serve on (0: any free port)")
+	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
+	cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOptions) error {
+	env, err := parseEnv(o.env)
+	if err != nil {
+		return err
+	}
+	if o.port < 0 || o.port > 65535 {
+		return fmt.Errorf("--port %d: want 0 to 65535", o.port)
+	}
+	// Listen first, so a port in use is reported before anything starts.
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port)))
+	if err != nil {
+		return fmt.Errorf("listening on port %d (use --port to pick another): %w", o.port, err)
+	}
+	defer ln.Close()
+	dir, cleanup, err := platform.ModelDir(o.model)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	e, done, err := runEngine(ctx, o.labels)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ep, err := e.Serve(ctx, platform.EndpointSpec{Image: o.image, ModelDir: dir, Env: env, GPU: o.gpu})
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	defer ep.Remove(ctx)
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		ep.FollowLogs(context.WithoutCancel(ctx), stderr, stderr)
+	}()
+	h := ep.WaitHealthy(ctx, o.startupTimeout, optml.PingTimeoutSeconds*time.Second)
+	if !h.Healthy {
+		if ctx.Err() != nil {
+			return interrupted(ctx, ctx.Err())
+		}
+		return fmt.Errorf("%s did not become healthy: %s", o.image, describeHealth(h, o.startupTimeout))
+	}
+	target, err := url.Parse(ep.URL)
+	if err != nil {
+		return err
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		FlushInterval: -1, // streaming responses go out as they come
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go srv.Serve(ln)
+	local := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, local, h.Elapsed.Round(10*time.Millisecond))
+	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @payload.csv\n", local, optml.RouteInvocations)
+
+	var result error
+	select {
+	case <-ctx.Done():
+		fmt.Fprintf(stderr, "stopping: SIGTERM, SIGKILL after %ds\n", optml.HostingStopGraceSeconds)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), (optml.HostingStopGraceSeconds+10)*time.Second)
+		st, err := ep.Stop(sctx, optml.HostingStopGraceSeconds*time.Second)
+		cancel()
+		switch {
+		case err != nil:
+			result = err
+		case st.Killed:
+			result = &ExitError{Code: 1, Err: fmt.Errorf("the container ignored SIGTERM for %ds and was killed: handle SIGTERM by finishing requests and exiting", optml.HostingStopGraceSeconds)}
+		default:
+			fmt.Fprintf(stderr, "stopped after %s (exit %d)\n", st.Elapsed.Round(10*time.Millisecond), st.ExitCode)
+		}
+	case <-ep.Done():
+		_, code := ep.Exited()
+		result = &ExitError{Code: 1, Err: fmt.Errorf("the container exited with code %d while serving", code)}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	srv.Shutdown(sctx)
+	cancel()
+	select {
+	case <-logsDone:
+	case <-time.After(2 * time.Second):
+	}
+	return result
+}
+
+func describeHealth(h platform.Health, deadline time.Duration) string {
+	switch {
+	case h.Exited:
+		return fmt.Sprintf("the container exited with code %d", h.ExitCode)
+	case h.Answered:
+		return fmt.Sprintf("/ping did not answer 200 within %s (last status %d)", deadline, h.LastStatus)
+	default:
+		return fmt.Sprintf("nothing answered on port %d within %s (%v): the server must listen on 0.0.0.0:%d", optml.DefaultPort, deadline, h.LastErr, optml.DefaultPort)
+	}
+}
+
+// --- run transform ---
+
+type runTransformOptions struct {
+	commonRunOptions
+	model, input, output string
+	contentType, accept  string
+	splitType            string
+	strategy             string
+	maxPayloadMB         int
+	maxConcurrent        int
+	assembleWith         string
+	invocationTimeout    time.Duration
+	maxRetries           int
+	startupTimeout       time.Duration
+}
+
+func newRunTransformCmd() *cobra.Command {
+	var o runTransformOptions
+	cmd := &cobra.Command{
+		Use:   "transform IMAGE --model DIR|model.tar.gz --input DIR --output DIR",
+		Short: "Run a batch transform job locally over a directory",
+		Long: `Runs "IMAGE serve" as a SageMaker batch transform job does (SAGEMAKER_BATCH=true),
+asks GET /execution-parameters, then sends every file under --input to
+/invocations, split and batched as the flags say, and writes OUTPUT/<file>.out
+for each file whose every record succeeded. Exits 1 when a file failed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.image = args[0]
+			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	o.flags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
+	f.StringVar(&o.input, "input", "", "directory of input files (required)")
+	f.StringVar(&o.output, "output", "", "directory receiving <file>.out (required)")
+	f.StringVar(&o.contentType, "content-type", "", "Content-Type of every request")
+	f.StringVar(&o.accept, "accept", "", "Accept header of every request")
+	f.StringVar(&o.splitType, "split-type", string(platform.SplitNone), "None (a file is one record) or Line (a line is a record)")
+	f.StringVar(&o.strategy, "strategy", "", "SingleRecord or MultiRecord (default: the container's /execution-parameters, else MultiRecord)")
+	f.IntVar(&o.maxPayloadMB, "max-payload-mb", 0, "largest request body in MB, at most 100 (default: the container's, else 6)")
+	f.IntVar(&o.maxConcurrent, "max-concurrent", 0, "concurrent requests (default: the container's, else 1)")
+	f.StringVar(&o.assembleWith, "assemble-with", string(platform.AssembleNone), "None (concatenate responses) or Line (newline after each)")
+	f.DurationVar(&o.invocationTimeout, "invocation-timeout", platform.DefaultInvocationsTimeout, "timeout of each request (1s to 1h)")
+	f.IntVar(&o.maxRetries, "max-retries", platform.DefaultInvocationsMaxRetries, "retries of a request that timed out or got a 5xx (0 to 3)")
+	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
+	for _, n := range []string{"model", "input", "output"} {
+		cmd.MarkFlagRequired(n)
+	}
+	return cmd
+}
+
+func (o runTransformOptions) job() (platform.TransformJob, error) {
+	env, err := parseEnv(o.env)
+	if err != nil {
+		return platform.TransformJob{}, err
+	}
+	job := platform.TransformJob{
+		Image: o.image, Model: o.model, Input: o.input, Output: o.output,
+		ContentType: o.contentType, Accept: o.accept,
+		SplitType:               platform.SplitType(o.splitType),
+		MaxPayloadInMB:          o.maxPayloadMB,
+		MaxConcurrentTransforms: o.maxConcurrent,
+		AssembleWith:            platform.AssembleWith(o.assembleWith),
+		InvocationsTimeout:      o.invocationTimeout,
+		InvocationsMaxRetries:   o.maxRetries,
+		StartupTimeout:          o.startupTimeout,
+		Env:                     env,
+		GPU:                     o.gpu,
+	}
+	if o.maxRetries == 0 {
+		job.InvocationsMaxRetries = platform.NoRetries
+	}
+	if o.strategy != "" {
+		if job.BatchStrategy, err = platform.ParseBatchStrategy(o.strategy); err != nil {
+			return job, fmt.Errorf("--strategy: %w", err)
+		}
+	}
+	if o.invocationTimeout < time.Second {
+		return job, fmt.Errorf("--invocation-timeout %s: use 1s to 1h", o.invocationTimeout)
+	}
+	if _, err := os.Stat(o.model); err != nil {
+		return job, fmt.Errorf("--model %s: %w", o.model, err)
+	}
+	return job, job.Validate()
+}
+
+func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformOptions) error {
+	job, err := o.job()
+	if err != nil {
+		return err
+	}
+	job.OnFile = func(f platform.FileResult) {
+		if f.Err != nil {
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", f.Input, f.Err)
+			return
+		}
+		fmt.Fprintf(stdout, "ok   %s -> %s (%d records, %d requests)\n", f.Input, f.Output, f.Records, f.Requests)
+	}
+	e, done, err := runEngine(ctx, o.labels)
+	if err != nil {
+		return err
+	}
+	defer done()
+	fmt.Fprintf(stderr, "sagekit run transform %s: %s -> %s\n", o.image, o.input, o.output)
+	start := time.Now()
+	res, err := e.Transform(ctx, job)
+	if res != nil && res.Files != nil {
+		p := res.Params
+		fmt.Fprintf(stderr, "BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %d files in %s\n",
+			p.BatchStrategy, p.MaxPayloadInMB, p.MaxConcurrentTransforms, len(res.Files), time.Since(start).Round(10*time.Millisecond))
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, platform.ErrTransformFailed):
+		return &ExitError{Code: 1, Err: fmt.Errorf("transform job failed: %d of %d files have no output (see FAIL lines)", len(res.Failed()), len(res.Files))}
+	case ctx.Err() != nil:
+		return interrupted(ctx, ctx.Err())
+	}
+	if res != nil && len(res.Logs) > 0 && res.Files == nil {
+		fmt.Fprintf(stderr, "--- container logs ---\n%s", tail(res.Logs, 4096))
+	}
+	return err
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/conformance/fixtures"
+	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/platform"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// execRun runs "sagekit run args..." as cli.Execute would and returns the
+// exit code, stdout and stderr.
+func execRun(ctx context.Context, stdout, stderr io.Writer, args ...string) int {
+	root := NewRoot()
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(append([]string{"run"}, args...))
+	if err := root.ExecuteContext(ctx); err != nil {
+		return reportError(root, err)
+	}
+	return 0
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// fixtureImage loads the conformance suite's good fixture under a tag of
+// its own and removes it when t ends.
+func fixtureImage(t *testing.T, dc *client.Client) string {
+	t.Helper()
+	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
+	ref, err := fixtures.Build(t.Context(), dc, fixtures.Fixture{}, bin, "sagekit-cli-run-"+randomID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := dc.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			t.Errorf("removing %s: %v", ref, err)
+		}
+	})
+	return ref
+}
+
+// testLabelFlag labels what a command creates; at the end of t nothing may
+// carry the label.
+func testLabelFlag(t *testing.T, dc *client.Client) string {
+	t.Helper()
+	v := randomID()
+	t.Cleanup(func() {
+		f := make(client.Filters).Add("label", "dev.sagekit.test="+v)
+		cs, err := dc.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := dc.NetworkList(context.Background(), client.NetworkListOptions{Filters: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs.Items)+len(ns.Items) > 0 {
+			t.Errorf("left behind %d containers and %d networks", len(cs.Items), len(ns.Items))
+		}
+	})
+	return "--label=dev.sagekit.test=" + v
+}
+
+// tarGzFiles reads every regular file of a gzip tar.
+func tarGzFiles(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		files[h.Name] = string(b)
+	}
+}
+
+func TestRunTrain(t *testing.T) {
+	dc := testenv.Docker(t)
+	img := fixtureImage(t, dc)
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "a.csv"), []byte("1,2\n3,4\n5,6\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hpFile := filepath.Join(t.TempDir(), "hp.json")
+	if err := os.WriteFile(hpFile, []byte(`{"epochs": 2, "lr": "0.1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Not in parallel: platform.New sets testcontainers' process-wide
+	// logger, which containers being started read.
+	t.Run("completes", func(t *testing.T) {
+		out := t.TempDir()
+		var stdout, stderr syncBuffer
+		code := execRun(t.Context(), &stdout, &stderr, "train", img, testLabelFlag(t, dc), "--data", "train="+data,
+			"--hyperparameters", hpFile, "--hyperparameter", "epochs=3", "--output", out)
+		if code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "loss=0.42; epochs=3") {
+			t.Errorf("stdout does not show the container's logs:\n%s", stdout.String())
+		}
+		model := tarGzFiles(t, filepath.Join(out, "model.tar.gz"))
+		names := make([]string, 0, len(model))
+		for n := range model {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if diff := cmp.Diff([]string{"model.json"}, names); diff != "" {
+			t.Fatalf("model.tar.gz entries (-want +got):\n%s", diff)
+		}
+		var m struct{ Epochs, Rows int }
+		if err := json.Unmarshal([]byte(model["model.json"]), &m); err != nil || m.Epochs != 3 || m.Rows != 3 {
+			t.Errorf("model.json = %s, want epochs 3 (--hyperparameter wins over the file) and rows 3 (the train channel)", model["model.json"])
+		}
+		if _, err := os.Stat(filepath.Join(out, "output.tar.gz")); err != nil {
+			t.Errorf("output.tar.gz: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(out, "failure")); !os.IsNotExist(err) {
+			t.Errorf("a failure file was written for a job that completed (%v)", err)
+		}
+	})
+
+	t.Run("fails", func(t *testing.T) {
+		out := t.TempDir()
+		var stdout, stderr syncBuffer
+		code := execRun(t.Context(), &stdout, &stderr, "train", img, testLabelFlag(t, dc), "--hyperparameter", "epochs=ten", "--output", out)
+		const reason = `hyperparameter epochs: "ten" is not an integer`
+		if code != 1 || !strings.Contains(stderr.String(), "failed: algo-1: "+reason) {
+			t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and the failure reason", code, stderr.String())
+		}
+		b, err := os.ReadFile(filepath.Join(out, "failure"))
+		if err != nil || strings.TrimSpace(string(b)) != reason {
+			t.Errorf("failure file = %q, %v; want %q", b, err, reason)
+		}
+	})
+}
+
+func TestRunEndpoint(t *testing.T) {
+	dc := testenv.Docker(t)
+	img := fixtureImage(t, dc)
+	modelDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(modelDir, "model.json"), []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "model.tar.gz")
+	if err := platform.PackDirs(model, modelDir); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- execRun(ctx, &stdout, &stderr, "endpoint", img, testLabelFlag(t, dc), "--model", model, "--port", "0")
+	}()
+	urlRE := regexp.MustCompile(`serving at (http://\S+)`)
+	var url string
+	for deadline := time.Now().Add(time.Minute); url == "" && time.Now().Before(deadline); {
+		select {
+		case c := <-code:
+			t.Fatalf("exited %d before serving\nstderr:\n%s", c, stderr.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		t.Fatalf("no URL printed\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	resp, err := http.Post(url+"/invocations", "text/csv", strings.NewReader("1,2\n3,4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "1\n1\n" {
+		t.Errorf("POST /invocations = %d %q, want 200 \"1\\n1\\n\"", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 || !strings.Contains(stderr.String(), "stopped after") {
+			t.Errorf("exit %d after Ctrl-C, want 0 and a clean stop\nstderr:\n%s", c, stderr.String())
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatal("the endpoint did not stop within 45s of Ctrl-C")
+	}
+}
+
+func TestRunFlagErrors(t *testing.T) {
+	in := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"train without image", []string{"train"}, "accepts 1 arg"},
+		{"train bad data", []string{"train", "img", "--data", "train"}, "want CHANNEL=DIR"},
+		{"train bad hyperparameter", []string{"train", "img", "--hyperparameter", "epochs"}, "want KEY=VALUE"},
+		{"train bad env", []string{"train", "img", "--env", "1X=2"}, "want NAME=VALUE"},
+		{"train hosts", []string{"train", "img", "--hosts", "0"}, "--hosts 0"},
+		{"endpoint without model", []string{"endpoint", "img"}, `"model" not set`},
+		{"transform split type", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--split-type", "RecordIO"}, `split type "RecordIO" is not supported`},
+		{"transform payload", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-payload-mb", "101"}, "MaxPayloadInMB 101 is over the limit of 100"},
+		{"transform product", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-payload-mb", "20", "--max-concurrent", "6"}, "6 × 20 = 120 is over 100"},
+		{"transform strategy", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--strategy", "Batch"}, "want SingleRecord or MultiRecord"},
+		{"transform retries", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-retries", "4"}, "use 0 to 3"},
+		{"transform model missing", []string{"transform", "img", "--model", filepath.Join(in, "nope"), "--input", in, "--output", in}, "--model"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			code := execRun(t.Context(), &stdout, &stderr, tt.args...)
+			if code == 0 || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("sagekit run %v: exit %d, stderr %q; want an error mentioning %q", tt.args, code, stderr.String(), tt.want)
+			}
+		})
+	}
+}
