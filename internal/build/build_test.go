@@ -481,3 +481,37 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// TestRunContext checks what the build context holds: the virtual .sagekit
+// directory instead of the project's own, and nothing .dockerignore names.
+func TestRunContext(t *testing.T) {
+	dc := testenv.Docker(t)
+	t.Parallel()
+	dir := goProject(t)
+	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY . /ctx/\n"})
+	out := filepath.Join(t.TempDir(), "image.tar")
+	res, err := Run(context.Background(), Options{ContextDir: dir, Docker: dc, Output: &Output{Type: OutputDocker, Dest: out}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Cleanup(func() {
+		dc.ImageRemove(context.Background(), res.Images[0].ID, client.ImageRemoveOptions{Force: true})
+	})
+	img, err := tarball.ImageFromPath(out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := layerFiles(t, img)
+	arch := runtime.GOARCH
+	for f, want := range map[string]bool{
+		"ctx/Dockerfile": true,
+		"ctx/.sagekit/linux-" + arch + "/sagekit-runtime": true,
+		"ctx/.sagekit/linux-" + arch + "/algorithm":       true,
+		"ctx/.sagekit/stale.txt":                          false,
+		"ctx/ignored.txt":                                 false,
+	} {
+		if files[f] != want {
+			t.Errorf("context has %s: %v, want %v", f, files[f], want)
+		}
+	}
+}

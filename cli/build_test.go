@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/sagekit/sagekit/internal/build"
+	"github.com/sagekit/sagekit/internal/ecr/ecrtest"
+	"github.com/sagekit/sagekit/internal/testenv"
+)
+
+func TestBuildFlags(t *testing.T) {
+	t.Setenv("FROM_ENV", "e")
+	f := buildFlags{
+		progress:   "plain",
+		buildArgs:  []string{"A=1", "FROM_ENV"},
+		labels:     []string{"k=v=w"},
+		secrets:    []string{"id=tok,src=/tmp/t", "id=env,env=HOME"},
+		cacheTo:    []string{"type=local,dest=/tmp/c"},
+		cacheFrom:  []string{"type=local,src=/tmp/c"},
+		output:     "type=oci,dest=/tmp/o.tar",
+		sourceDate: "1700000000",
+		platforms:  []string{"linux/amd64,linux/arm64"},
+	}
+	opts, err := f.options("dir")
+	if err != nil {
+		t.Fatalf("options: %v", err)
+	}
+	epoch := time.Unix(1700000000, 0).UTC()
+	want := build.Options{
+		ContextDir:      "dir",
+		Platforms:       []string{"linux/amd64,linux/arm64"},
+		BuildArgs:       map[string]string{"A": "1", "FROM_ENV": "e"},
+		Labels:          map[string]string{"k": "v=w"},
+		Secrets:         []build.Secret{{ID: "tok", Src: "/tmp/t"}, {ID: "env", Env: "HOME"}},
+		CacheTo:         []build.Cache{{Type: "local", Attrs: map[string]string{"dest": "/tmp/c"}}},
+		CacheFrom:       []build.Cache{{Type: "local", Attrs: map[string]string{"src": "/tmp/c"}}},
+		Output:          &build.Output{Type: "oci", Dest: "/tmp/o.tar"},
+		SourceDateEpoch: &epoch,
+	}
+	if d := cmp.Diff(want, opts); d != "" {
+		t.Errorf("options (-want +got):\n%s", d)
+	}
+
+	bad := []struct {
+		name string
+		f    buildFlags
+		want string
+	}{
+		{"build-arg", buildFlags{progress: "auto", buildArgs: []string{"UNSET_SAGEKIT_VAR_X"}}, "--build-arg UNSET_SAGEKIT_VAR_X: use K=V"},
+		{"secret", buildFlags{progress: "auto", secrets: []string{"id=x"}}, "use id=ID,src=FILE or id=ID,env=VAR"},
+		{"cache", buildFlags{progress: "auto", cacheTo: []string{"dest=/x"}}, "name the type"},
+		{"epoch", buildFlags{progress: "auto", sourceDate: "yesterday"}, "not a Unix time"},
+		{"progress", buildFlags{progress: "fancy"}, "use auto, plain, tty, quiet or rawjson"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.f.options("."); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("options error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestBuildPush runs `sagekit build --platform linux/amd64,linux/arm64 --push`
+// against an in-process registry and reads the pushed index back.
+func TestBuildPush(t *testing.T) {
+	dc := testenv.Docker(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := ecrtest.NewRegistry(t, "", "")
+	dir := t.TempDir()
+	dockerfile := "FROM scratch\nARG TARGETARCH\nCOPY .sagekit/linux-${TARGETARCH}/sagekit-runtime /usr/local/bin/sagekit-runtime\nENTRYPOINT [\"/usr/local/bin/sagekit-runtime\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := "sagekit-test/build-push:" + strings.ToLower(t.Name())
+	t.Cleanup(func() { dc.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true}) })
+	dst := reg.Host + "/built:v1"
+
+	root := &cobra.Command{Use: "sagekit", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(newBuildCmd())
+	var stdout, stderr bytes.Buffer
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	root.SetArgs([]string{"build", dir, "-t", tag, "--platform", "linux/amd64,linux/arm64", "--push", dst, "--progress", "quiet"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("sagekit build: %v\n%s", err, stderr.String())
+	}
+	ref, err := name.ParseReference(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatalf("reading the pushed index: %v", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range im.Manifests {
+		got = append(got, d.Platform.String())
+	}
+	if d := cmp.Diff([]string{"linux/amd64", "linux/arm64"}, got); d != "" {
+		t.Errorf("pushed platforms (-want +got):\n%s", d)
+	}
+	digest, _ := idx.Digest()
+	if !strings.Contains(stdout.String(), "@"+digest.String()) {
+		t.Errorf("stdout %q does not name the pushed digest %s", stdout.String(), digest)
+	}
+}
