@@ -302,7 +302,7 @@ func (rp *report) markdown() string {
 		w(" (**the run was interrupted**; these are the repetitions that finished)")
 	}
 	w(". ")
-	w("Each load cell runs %s. The load generator shares the CPUs with the server (no pinning), so rows at tens of thousands of requests/s are partly limited by the generator.\n\n", c.cell)
+	w("Each load cell runs %s. Logs (nginx's access log, gunicorn's and sagekit's output) go to files in a tmpfs. The load generator shares the CPUs with the server (no pinning), so rows at tens of thousands of requests/s are partly limited by the generator.\n\n", c.cell)
 
 	w("### Goals\n\nRatios are at 16 connections with the 1-row payload unless the goal says otherwise.\n\n")
 	w("| Goal | Measured | Target | Result |\n|---|---|---|---|\n")

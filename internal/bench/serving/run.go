@@ -25,7 +25,14 @@ func run(ctx context.Context, c config) error {
 	if err := ensureDeps(ctx); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "sagekit-bench-serving-")
+	// In memory when possible: logs, sockets and nginx's body buffers then
+	// do not wait on a disk shared with other work, as a container's stdout
+	// pipe does not.
+	base := ""
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		base = "/dev/shm"
+	}
+	dir, err := os.MkdirTemp(base, "sagekit-bench-serving-")
 	if err != nil {
 		return err
 	}
