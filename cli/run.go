@@ -264,7 +264,7 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 			}()
 		}
 	}
-	fmt.Fprintf(stderr, "sagekit run train %s: %d host(s)\n", o.image, job.Hosts)
+	fmt.Fprintf(stderr, "sagekit run train %s: %s\n", o.image, plural(job.Hosts, "host"))
 	tr, err := e.Train(ctx, job)
 	follow.Wait()
 	if tr != nil {
@@ -607,7 +607,7 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", f.Input, f.Err)
 			return
 		}
-		fmt.Fprintf(stdout, "ok   %s -> %s (%d records, %d requests)\n", f.Input, f.Output, f.Records, f.Requests)
+		fmt.Fprintf(stdout, "ok   %s -> %s (%s, %s)\n", f.Input, f.Output, plural(f.Records, "record"), plural(f.Requests, "request"))
 	}
 	e, done, err := runEngine(ctx, o.labels)
 	if err != nil {
@@ -634,6 +634,13 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 		fmt.Fprintf(stderr, "--- container logs ---\n%s", tail(res.Logs, 4096))
 	}
 	return err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func tail(b []byte, n int) []byte {

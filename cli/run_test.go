@@ -276,3 +276,33 @@ func TestRunFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRunTransform(t *testing.T) {
+	dc := testenv.Docker(t)
+	img := fixtureImage(t, dc)
+	in, out := t.TempDir(), t.TempDir()
+	for name, c := range map[string]string{"a.csv": "1,2\n3,4\n5,6\n", "b.csv": "7,8\n"} {
+		if err := os.WriteFile(filepath.Join(in, name), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr syncBuffer
+	code := execRun(t.Context(), &stdout, &stderr, "transform", img, testLabelFlag(t, dc), "--model", t.TempDir(),
+		"--input", in, "--output", out, "--split-type", "Line", "--content-type", "text/csv")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	// The fixture answers one "1" per CSV row and proposes
+	// MaxConcurrentTransforms 4 on /execution-parameters.
+	for name, want := range map[string]string{"a.csv.out": "1\n1\n1\n", "b.csv.out": "1\n"} {
+		if b, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if want := "BatchStrategy MultiRecord, MaxPayloadInMB 6, MaxConcurrentTransforms 4"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+	}
+	if want := "ok   a.csv -> " + filepath.Join(out, "a.csv.out") + " (3 records, 1 request)"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("stdout does not say %q:\n%s", want, stdout.String())
+	}
+}
