@@ -24,7 +24,8 @@ type Windows struct {
 	HostingGrace time.Duration
 	// TrainingTimeout stops a training run that takes longer (default 15 min).
 	TrainingTimeout time.Duration
-	// SigtermAfter is when the SIGTERM run is stopped (default 1 s).
+	// SigtermAfter is when the SIGTERM run is stopped (default 250 ms, so
+	// that even quick training programs are still running).
 	SigtermAfter time.Duration
 	// PeerDelay is how much later algo-2 starts than algo-1 (default 2 s).
 	PeerDelay time.Duration
@@ -39,7 +40,7 @@ func DefaultWindows() Windows {
 		TrainingGrace:     120 * time.Second,
 		HostingGrace:      30 * time.Second,
 		TrainingTimeout:   15 * time.Minute,
-		SigtermAfter:      time.Second,
+		SigtermAfter:      250 * time.Millisecond,
 		PeerDelay:         2 * time.Second,
 	}
 }

@@ -269,7 +269,7 @@ var rules = []Rule{
 		ID: "C-TR-10", Level: Should,
 		Description: "Peer DNS resolution is retried (the toolkit allows up to 15 min)",
 		Hint:        "Retry resolving every host of resourceconfig.json with backoff until it resolves (SageMaker's DNS may lag).",
-		How:         "Runs training on two hosts (algo-1, algo-2) on a private network, each with its own resourceconfig.json, starting algo-2 two seconds after algo-1; both must exit 0. Peer resolution is shown with getent when the image has it.",
+		How:         "Runs training on two hosts (algo-1, algo-2) on a private network, each with its own resourceconfig.json and hostname, starting algo-2 two seconds after algo-1; both must exit 0, so algo-1 must keep trying its peer until it is there. Names resolve through the network's DNS and /etc/hosts (Docker drops a finished container from DNS, SageMaker does not), so the retry observed is reaching the peer, not the DNS lookup itself. Peer resolution is shown with getent when the image has it.",
 		plays:       []play{playMultiHost},
 		deps:        []string{"C-TR-05"},
 		check: func(o *observations) outcome {
@@ -285,7 +285,7 @@ var rules = []Rule{
 					if reason == "" {
 						reason = strings.TrimSpace(logTail(h.Logs))
 					}
-					return fail("%s exited %d when its peer started %s later: %s", h.Host, h.ExitCode, o.opts.windows.PeerDelay, reason)
+					return fail("%s exited %d with algo-2 starting %s after algo-1: %s", h.Host, h.ExitCode, o.opts.windows.PeerDelay, reason)
 				}
 			}
 			return pass("both hosts exited 0; %s", o.multiResolve)

@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	dnetwork "github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 
@@ -140,32 +143,57 @@ func (e *Engine) Train(ctx context.Context, job TrainingJob) (*Training, error) 
 	for i := range hosts {
 		hosts[i] = fmt.Sprintf("algo-%d", i+1)
 	}
-	var extra []testcontainers.ContainerCustomizer
 	if job.Hosts > 1 {
-		nopts := []network.NetworkCustomizer{network.WithLabels(e.labels)}
-		if job.NetworkIsolation {
-			nopts = append(nopts, network.WithInternal())
-		}
-		nw, err := network.New(ctx, nopts...)
+		nw, subnet, err := e.privateNetwork(ctx, job.NetworkIsolation)
 		if err != nil {
-			return t, fmt.Errorf("creating the training network: %w", err)
+			return t, err
 		}
 		defer nw.Remove(context.WithoutCancel(ctx))
-		extra = append(extra, testcontainers.CustomizeRequestOption(func(req *testcontainers.GenericContainerRequest) error {
-			req.Networks = []string{nw.Name}
-			return nil
-		}))
 		t.Hosts = make([]HostResult, job.Hosts)
 		for i, h := range hosts {
 			t.Hosts[i] = HostResult{Host: h}
 		}
-		return t, e.trainHosts(ctx, t, hosts, nw.Name)
+		return t, e.trainHosts(ctx, t, hosts, nw.Name, subnet)
 	}
 	t.Hosts = []HostResult{{Host: hosts[0]}}
-	return t, e.trainHosts(ctx, t, hosts, "")
+	return t, e.trainHosts(ctx, t, hosts, "", netip.Prefix{})
 }
 
-func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, netName string) error {
+// privateNetwork creates the bridge network of a multi-host job on a /24
+// of its own, so that each host gets a fixed address (internal: no way out).
+func (e *Engine) privateNetwork(ctx context.Context, internal bool) (*testcontainers.DockerNetwork, netip.Prefix, error) {
+	var last error
+	for range 8 {
+		b := make([]byte, 1)
+		rand.Read(b)
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, b[0], 0}), 24)
+		opts := []network.NetworkCustomizer{
+			network.WithLabels(e.labels),
+			network.WithIPAM(&dnetwork.IPAM{Config: []dnetwork.IPAMConfig{{Subnet: subnet}}}),
+		}
+		if internal {
+			opts = append(opts, network.WithInternal())
+		}
+		nw, err := network.New(ctx, opts...)
+		if err == nil {
+			return nw, subnet, nil
+		}
+		last = err
+		if ctx.Err() != nil || !strings.Contains(strings.ToLower(err.Error()), "overlap") {
+			break
+		}
+	}
+	return nil, netip.Prefix{}, fmt.Errorf("creating the training network: %w", last)
+}
+
+// hostAddr is the fixed address of host i (0-based) in subnet.
+func hostAddr(subnet netip.Prefix, i int) netip.Addr {
+	a := subnet.Addr().As4()
+	a[3] = byte(10 + i)
+	return netip.AddrFrom4(a)
+}
+
+func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, netName string, subnet netip.Prefix) error {
 	job := t.Job
 	env := map[string]string{
 		optml.EnvTrainingJobName: job.Name,
@@ -245,7 +273,27 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			},
 		}
 		if netName != "" {
-			spec.extra = append(spec.extra, network.WithNetworkName([]string{h}, netName))
+			// Every host resolves every peer by name through the network's
+			// DNS, and also through /etc/hosts: Docker drops a container
+			// from DNS once it exits, while on SageMaker a host that has
+			// finished stays resolvable for the others.
+			var extraHosts []string
+			for j, peer := range hosts {
+				extraHosts = append(extraHosts, peer+":"+hostAddr(subnet, j).String())
+			}
+			addr := hostAddr(subnet, i)
+			inner := spec.hc
+			spec.hc = func(hc *container.HostConfig) {
+				inner(hc)
+				hc.ExtraHosts = append(hc.ExtraHosts, extraHosts...)
+			}
+			spec.extra = append(spec.extra,
+				network.WithNetworkName([]string{h}, netName),
+				testcontainers.WithEndpointSettingsModifier(func(eps map[string]*dnetwork.EndpointSettings) {
+					if ep := eps[netName]; ep != nil {
+						ep.IPAMConfig = &dnetwork.EndpointIPAMConfig{IPv4Address: addr}
+					}
+				}))
 		}
 		c, err := e.run(ctx, spec)
 		if err != nil {

@@ -329,7 +329,10 @@ func (e *Engine) Transform(ctx context.Context, job TransformJob) (*TransformRes
 		return res, &ValidationError{Problems: append(p, "(values from /execution-parameters; set them on the job to override)")}
 	}
 	res.Files = make([]FileResult, len(files))
-	t := &transformer{job: job, url: ep.URL, params: res.Params, client: &http.Client{}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = res.Params.MaxConcurrentTransforms
+	defer tr.CloseIdleConnections()
+	t := &transformer{job: job, url: ep.URL, params: res.Params, client: &http.Client{Transport: tr}}
 	t.run(ctx, files, res.Files)
 	if err := ctx.Err(); err != nil {
 		return res, err

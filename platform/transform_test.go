@@ -255,6 +255,14 @@ func TestTransform(t *testing.T) {
 			"SAGEMAKER_MAX_CONCURRENT_TRANSFORMS=2,ct=text/csv,accept=text/plain\ncode,weights.bin\n"},
 		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 2, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 5},
 	}, {
+		name:  "a request over the invocation timeout fails its file",
+		input: map[string]string{"slow.csv": "SLEEP\n", "fast.csv": "f\n"},
+		job: platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, MaxConcurrentTransforms: 2,
+			InvocationsTimeout: 500 * time.Millisecond, InvocationsMaxRetries: platform.NoRetries},
+		want:       map[string]string{"fast.csv.out": "F#1\n"},
+		wantErr:    "slow.csv: record 1: POST /invocations: no response within 500ms",
+		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 2, BatchStrategy: platform.MultiRecord, MaxPayloadInMB: 6},
+	}, {
 		name:       "a record over MaxPayloadInMB fails its file",
 		input:      map[string]string{"big.csv": "a\n" + strings.Repeat("x", 1<<20) + "\n", "small.csv": "s\n"},
 		job:        platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, MaxPayloadInMB: 1},
@@ -316,6 +324,28 @@ func TestTransformRejectsContainerParamsOverLimit(t *testing.T) {
 	}
 	if got := readOutputs(t, out); len(got) != 0 {
 		t.Errorf("outputs = %v, want none", got)
+	}
+}
+
+func TestTransformCancelRemovesContainer(t *testing.T) {
+	dc := testenv.Docker(t)
+	bin := testenv.Binary(t, batchServer, runtime.GOARCH)
+	img := scratchImage(t, dc, bin, "sagekit-platform-transform-test")
+	e := labelledEngine(t, dc) // its cleanup fails the test if a container is left
+	in, out := t.TempDir(), t.TempDir()
+	writeFiles(t, in, map[string]string{"a.csv": "a\n", "b.csv": "SLEEP\n", "c.csv": "c\n"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res, err := e.Transform(ctx, platform.TransformJob{Image: img, Model: t.TempDir(), Input: in, Output: out,
+		OnFile: func(platform.FileResult) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Transform after cancel = %v, want context.Canceled", err)
+	}
+	if diff := cmp.Diff(map[string]string{"a.csv.out": "A#1"}, readOutputs(t, out)); diff != "" {
+		t.Errorf("output files (-want +got):\n%s", diff)
+	}
+	if res == nil {
+		t.Error("Transform after cancel returned no result")
 	}
 }
 

@@ -4,7 +4,8 @@
 // the number of records in the request ("A#3"), joined by newlines with no
 // trailing newline. A line "FAIL" makes the request fail with 500; a line
 // "ENV" is answered with the batch variables the container got, a line
-// "MODEL" with the names of the files in /opt/ml/model.
+// "MODEL" with the names of the files in /opt/ml/model; a line "SLEEP"
+// holds the request for 5 s.
 // /execution-parameters returns $TEST_EXECUTION_PARAMETERS, or 404 when
 // unset. Requests are answered after a short pseudo-random delay, so
 // concurrent ones finish out of order.
@@ -76,6 +77,9 @@ func invocations(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(&out, "%s=%s,", k, os.Getenv(k))
 			}
 			fmt.Fprintf(&out, "ct=%s,accept=%s", r.Header.Get("Content-Type"), r.Header.Get("Accept"))
+		case "SLEEP":
+			time.Sleep(5 * time.Second)
+			out.WriteString("AWAKE")
 		case "MODEL":
 			ents, _ := os.ReadDir("/opt/ml/model")
 			for j, e := range ents {
