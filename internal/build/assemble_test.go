@@ -114,10 +114,11 @@ func TestTranslate(t *testing.T) {
 		{"failed to solve: unknown cache exporter: \"local\"", "cannot export cache"},
 		{"process \"/bin/sh -c true\" did not complete successfully: exec format error", "no emulation is installed"},
 		{"failed to resolve source metadata for docker.io/library/x:1: pull access denied", "none can be reached"},
+		{"failed to solve with frontend dockerfile.v0: failed to create LLB definition: dockerfile parse error line 3: unknown instruction: ECHO", "Dockerfile:3: unknown instruction: ECHO"},
 		{"something else", "something else"},
 	}
 	for _, tt := range tests {
-		got := translate(errString(tt.in), "linux/arm64").Error()
+		got := translate(errString(tt.in), "Dockerfile", "linux/arm64").Error()
 		if !bytes.Contains([]byte(got), []byte(tt.want)) {
 			t.Errorf("translate(%q) = %q, want it to contain %q", tt.in, got, tt.want)
 		}

@@ -120,6 +120,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer bk.Close()
+	if feat.oldFrontend {
+		if err := df.checkOldFrontend(); err != nil {
+			return nil, err
+		}
+	}
 	if len(opts.CacheTo) > 0 && !feat.cacheExport {
 		return nil, fmt.Errorf("%w: the Docker Engine's BuildKit with the classic image store cannot export cache: drop --cache-to (the Engine keeps its own layer cache), or use --builder with a standalone buildkitd", ErrUnsupported)
 	}
@@ -164,7 +169,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		id, err := solveOne(ctx, bk, dc, opts, solve, temp, desc)
 		if err != nil {
-			return nil, translate(err, p)
+			return nil, translate(err, filepath.Base(dfPath), p)
 		}
 		if opts.SourceDateEpoch != nil {
 			if id, err = pinCreated(ctx, dc, temp, *opts.SourceDateEpoch); err != nil {

@@ -23,6 +23,9 @@ const snapshotterLabel = "org.mobyproject.buildkit.worker.snapshotter"
 type features struct {
 	// cacheExport: the builder exports cache (type=local, registry).
 	cacheExport bool
+	// oldFrontend: BuildKit before v0.11 (no Info call), whose built-in
+	// Dockerfile frontend has no heredocs or COPY --link.
+	oldFrontend bool
 }
 
 // connect returns a BuildKit client: the Engine's own BuildKit when addr is
@@ -65,6 +68,9 @@ func connect(ctx context.Context, dc *client.Client, addr string) (*bkclient.Cli
 		if _, ok := w.Labels[snapshotterLabel]; ok {
 			f.cacheExport = true
 		}
+	}
+	if _, err := c.Info(ctx); err != nil && strings.Contains(err.Error(), "Unimplemented") {
+		f.oldFrontend = true
 	}
 	return c, f, nil
 }

@@ -5,12 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/command"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
+
+// copyFrom is a COPY --from=X, X unexpanded; stage is the index of the
+// stage the COPY is in.
+type copyFrom struct {
+	from  string
+	stage int
+}
+
+// newerSyntax is a construct that Dockerfile frontends before 1.4
+// (BuildKit v0.10) reject.
+type newerSyntax struct {
+	line int
+	what string
+}
 
 // stage is one FROM of a Dockerfile.
 type stage struct {
@@ -21,7 +36,10 @@ type stage struct {
 
 // dockerfile is what Run needs to know about a Dockerfile before solving.
 type dockerfile struct {
+	name     string
 	stages   []stage
+	copyFrom []copyFrom // COPY --from= values, which may name images
+	newer    []newerSyntax
 	metaArgs [][2]*string // ARGs before the first FROM: name, default (nil if none)
 	escape   rune
 }
@@ -32,7 +50,7 @@ func parseDockerfile(name string, src []byte) (*dockerfile, error) {
 	if err != nil {
 		return nil, syntaxError(name, err)
 	}
-	d := &dockerfile{escape: res.EscapeToken}
+	d := &dockerfile{name: name, escape: res.EscapeToken}
 	if d.escape == 0 {
 		d.escape = '\\'
 	}
@@ -67,6 +85,17 @@ func parseDockerfile(name string, src []byte) (*dockerfile, error) {
 				}
 			}
 		default:
+			if len(n.Heredocs) > 0 {
+				d.newer = append(d.newer, newerSyntax{n.StartLine, "a heredoc (<<EOF)"})
+			}
+			for _, fl := range n.Flags {
+				if cmd == command.Copy && strings.HasPrefix(fl, "--from=") {
+					d.copyFrom = append(d.copyFrom, copyFrom{from: strings.TrimPrefix(fl, "--from="), stage: len(d.stages) - 1})
+				}
+				if fl == "--link" || strings.HasPrefix(fl, "--link=") {
+					d.newer = append(d.newer, newerSyntax{n.StartLine, strings.ToUpper(cmd) + " --link"})
+				}
+			}
 			if len(d.stages) == 0 {
 				return nil, &SyntaxError{File: name, Line: n.StartLine, Msg: fmt.Sprintf("%s before the first FROM: a Dockerfile starts with FROM (only ARG may come before it)", strings.ToUpper(n.Value))}
 			}
@@ -114,7 +143,7 @@ func (d *dockerfile) baseImages(buildArgs map[string]string, platform string) ([
 	earlier := map[string]bool{}
 	seen := map[string]bool{}
 	var out []string
-	for _, s := range d.stages {
+	for i, s := range d.stages {
 		img, _, err := lex.ProcessWord(s.base, envGetter(env))
 		if err != nil {
 			return nil, fmt.Errorf("expanding FROM %s: %w", s.base, err)
@@ -127,6 +156,20 @@ func (d *dockerfile) baseImages(buildArgs map[string]string, platform string) ([
 		}
 		if s.name != "" {
 			earlier[s.name] = true
+		}
+		for _, c := range d.copyFrom {
+			if c.stage != i {
+				continue
+			}
+			from, _, err := lex.ProcessWord(c.from, envGetter(env))
+			if err != nil {
+				return nil, fmt.Errorf("expanding COPY --from=%s: %w", c.from, err)
+			}
+			if _, err := strconv.Atoi(from); err == nil || from == "" || earlier[strings.ToLower(from)] || seen[from] {
+				continue
+			}
+			seen[from] = true
+			out = append(out, from)
 		}
 	}
 	return out, nil
@@ -153,4 +196,14 @@ func dockerfilePath(contextDir, dockerfile string) string {
 		return dockerfile
 	}
 	return filepath.Join(contextDir, dockerfile)
+}
+
+// checkOldFrontend reports the first construct an old Dockerfile frontend
+// (before 1.4, as in Docker Engine 20.10) cannot parse, with its line.
+func (d *dockerfile) checkOldFrontend() error {
+	if len(d.newer) == 0 {
+		return nil
+	}
+	n := d.newer[0]
+	return &SyntaxError{File: d.name, Line: n.line, Msg: n.what + " needs Dockerfile syntax 1.4 (BuildKit v0.10, Docker Engine 23+), which this builder lacks: rewrite it (one RUN per command, COPY without --link) or use --builder with a newer buildkitd"}
 }

@@ -24,6 +24,7 @@ func TestBaseImages(t *testing.T) {
 		{"stage named later is an image", "FROM later\nFROM scratch AS later\n", nil, "linux/amd64", []string{"later"}},
 		{"lower-case from", "from sagekit/base:bookworm as b\n", nil, "linux/amd64", []string{"sagekit/base:bookworm"}},
 		{"dedup", "FROM a\nFROM a\n", nil, "linux/amd64", []string{"a"}},
+		{"copy from", "FROM scratch AS a\nCOPY --from=img:1 / /\nCOPY --from=a / /\nCOPY --from=0 / /\nCOPY --from=img-${TARGETARCH} / /\n", nil, "linux/arm64", []string{"img:1", "img-arm64"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,4 +104,29 @@ func FuzzParseDockerfile(f *testing.F) {
 		}
 		_, _ = d.baseImages(map[string]string{"A": "b"}, "linux/amd64")
 	})
+}
+
+func TestCheckOldFrontend(t *testing.T) {
+	tests := []struct {
+		src      string
+		wantLine int // 0: no error
+	}{
+		{"FROM scratch\nCOPY --chmod=0755 a /a\nRUN --mount=type=cache,target=/c true\n", 0},
+		{"FROM scratch\nRUN <<EOF\ntrue\nEOF\n", 2},
+		{"FROM scratch\nCOPY a /a\nCOPY --link b /b\n", 3},
+	}
+	for _, tt := range tests {
+		d, err := parseDockerfile("Dockerfile", []byte(tt.src))
+		if err != nil {
+			t.Fatalf("parseDockerfile(%q): %v", tt.src, err)
+		}
+		err = d.checkOldFrontend()
+		var se *SyntaxError
+		switch {
+		case tt.wantLine == 0 && err != nil:
+			t.Errorf("checkOldFrontend(%q) = %v, want nil", tt.src, err)
+		case tt.wantLine != 0 && (!errors.As(err, &se) || se.Line != tt.wantLine):
+			t.Errorf("checkOldFrontend(%q) = %v, want an error on line %d", tt.src, err, tt.wantLine)
+		}
+	}
 }

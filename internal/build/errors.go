@@ -3,6 +3,8 @@ package build
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -50,13 +52,20 @@ func (e *BaseImageError) Error() string {
 
 func (e *BaseImageError) Unwrap() error { return ErrBaseImage }
 
+// parseErrorRE matches the builder's own Dockerfile parse errors.
+var parseErrorRE = regexp.MustCompile(`dockerfile parse error (?:on )?line (\d+): (.*)$`)
+
 // translate turns BuildKit's solve errors into one line saying what to do,
 // for the failures users meet; others pass through.
-func translate(err error, platform string) error {
+func translate(err error, dockerfile, platform string) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
+	if m := parseErrorRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &SyntaxError{File: dockerfile, Line: line, Msg: m[2]}
+	}
 	switch {
 	case strings.Contains(msg, "unknown cache exporter"):
 		return fmt.Errorf("%w: this BuildKit cannot export cache (the Docker Engine's BuildKit before Engine 23 has no local cache export): drop --cache-to, or use --builder with a standalone buildkitd", ErrUnsupported)
