@@ -15,9 +15,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the example directories from the templates")
 
 // ignored are paths a local run of an example creates (docker run -v
-// "$PWD/local:/opt/ml" ... train).
+// "$PWD/local:/opt/ml" ... train, or sagekit run train -o out).
 func ignored(rel string) bool {
-	for _, p := range []string{"local/model/", "local/output/", "local/checkpoints/"} {
+	for _, p := range []string{"local/model/", "local/output/", "local/checkpoints/", "out/"} {
 		if strings.HasPrefix(rel, p) {
 			return true
 		}
