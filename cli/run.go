@@ -178,7 +178,7 @@ func (o runTrainOptions) job() (platform.TrainingJob, error) {
 		NetworkIsolation: o.networkIsolation,
 		GPU:              o.gpu,
 		MaxRuntime:       o.maxRuntime,
-		Layout:           optml.Layout{Hyperparameters: hp, ChannelConfig: map[string]optml.Channel{}},
+		Layout:           optml.Layout{Hyperparameters: hp},
 		ChannelDirs:      map[string]string{},
 	}
 	for _, d := range o.data {
@@ -189,8 +189,8 @@ func (o runTrainOptions) job() (platform.TrainingJob, error) {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return job, fmt.Errorf("--data %s: %s is not a directory", d, dir)
 		}
+		// The platform lists it in inputdataconfig.json (File mode).
 		job.ChannelDirs[ch] = dir
-		job.Layout.ChannelConfig[ch] = optml.Channel{TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None"}
 	}
 	return job, nil
 }
