@@ -435,7 +435,7 @@ func executionParameters(ctx context.Context, base string) (*ExecutionParameters
 
 // effectiveParams applies the precedence job > container > default.
 func effectiveParams(job TransformJob, cp *ExecutionParameters) ExecutionParameters {
-	p := ExecutionParameters{DefaultMaxConcurrentTransforms, MultiRecord, DefaultMaxPayloadInMB}
+	p := ExecutionParameters{MaxConcurrentTransforms: DefaultMaxConcurrentTransforms, BatchStrategy: MultiRecord, MaxPayloadInMB: DefaultMaxPayloadInMB}
 	if cp != nil {
 		if cp.MaxConcurrentTransforms > 0 {
 			p.MaxConcurrentTransforms = cp.MaxConcurrentTransforms
