@@ -604,7 +604,7 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 	}
 	job.OnFile = func(f platform.FileResult) {
 		if f.Err != nil {
-			fmt.Fprintf(stdout, "FAIL %s: %v\n", f.Input, f.Err)
+			fmt.Fprintf(stdout, "FAIL %v\n", f.Err) // the error names the file
 			return
 		}
 		fmt.Fprintf(stdout, "ok   %s -> %s (%s, %s)\n", f.Input, f.Output, plural(f.Records, "record"), plural(f.Requests, "request"))
@@ -619,8 +619,8 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 	res, err := e.Transform(ctx, job)
 	if res != nil && res.Files != nil {
 		p := res.Params
-		fmt.Fprintf(stderr, "BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %d files in %s\n",
-			p.BatchStrategy, p.MaxPayloadInMB, p.MaxConcurrentTransforms, len(res.Files), time.Since(start).Round(10*time.Millisecond))
+		fmt.Fprintf(stderr, "BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %s in %s\n",
+			p.BatchStrategy, p.MaxPayloadInMB, p.MaxConcurrentTransforms, plural(len(res.Files), "file"), time.Since(start).Round(10*time.Millisecond))
 	}
 	switch {
 	case err == nil:
