@@ -24,7 +24,7 @@ type Windows struct {
 	HostingGrace time.Duration
 	// TrainingTimeout stops a training run that takes longer (default 15 min).
 	TrainingTimeout time.Duration
-	// SigtermAfter is when the SIGTERM run is stopped (default 250 ms, so
+	// SigtermAfter is when the SIGTERM run is stopped (default 100 ms, so
 	// that even quick training programs are still running).
 	SigtermAfter time.Duration
 	// PeerDelay is how much later algo-2 starts than algo-1 (default 2 s).
@@ -40,7 +40,7 @@ func DefaultWindows() Windows {
 		TrainingGrace:     120 * time.Second,
 		HostingGrace:      30 * time.Second,
 		TrainingTimeout:   15 * time.Minute,
-		SigtermAfter:      250 * time.Millisecond,
+		SigtermAfter:      100 * time.Millisecond,
 		PeerDelay:         2 * time.Second,
 	}
 }

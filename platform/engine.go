@@ -187,10 +187,11 @@ type Container struct {
 	ID      string
 	Started time.Time
 
-	mu     sync.Mutex
-	exited bool
-	code   int
-	done   chan struct{}
+	mu       sync.Mutex
+	exited   bool
+	code     int
+	exitedAt time.Time
+	done     chan struct{}
 }
 
 // runSpec is what every container start shares.
@@ -257,7 +258,7 @@ func (c *Container) watch(ctx context.Context) {
 	select {
 	case r := <-w.Result:
 		c.mu.Lock()
-		c.exited, c.code = true, int(r.StatusCode)
+		c.exited, c.code, c.exitedAt = true, int(r.StatusCode), time.Now()
 		c.mu.Unlock()
 	case <-w.Error:
 		// The container is gone (removed); nothing to record.
@@ -272,6 +273,17 @@ func (c *Container) Exited() (bool, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.exited, c.code
+}
+
+// Ran is how long the container ran: from its start to its exit, or
+// until now while it runs.
+func (c *Container) Ran() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.exited {
+		return c.exitedAt.Sub(c.Started)
+	}
+	return time.Since(c.Started)
 }
 
 // Wait blocks until the container exits or ctx ends, and returns the exit

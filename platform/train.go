@@ -355,7 +355,7 @@ func (e *Engine) finishHost(ctx context.Context, job TrainingJob, c *Container, 
 	case <-ctx.Done():
 		return
 	}
-	r.Duration = time.Since(c.Started)
+	r.Duration = c.Ran()
 	r.Logs, _ = c.Logs(context.WithoutCancel(ctx))
 	if b, err := os.ReadFile(r.Paths.Failure()); err == nil {
 		r.HasFailureFile = true
