@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +76,7 @@ Engine's image store under the -t names. SOURCE_DATE_EPOCH (or
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name the image NAME[:TAG] (repeatable)")
-	fl.StringVarP(&f.file, "file", "f", "", "Dockerfile path, relative to DIR (default DIR/Dockerfile)")
+	fl.StringVarP(&f.file, "file", "f", "", "Dockerfile path (default DIR/Dockerfile)")
 	fl.StringVar(&f.builder, "builder", "", "standalone buildkitd address (unix://PATH or tcp://HOST:PORT); default: the Docker Engine's BuildKit")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, quiet or rawjson")
 	fl.StringSliceVar(&f.platforms, "platform", nil, "target platforms, e.g. linux/amd64,linux/arm64 (default: the Engine's)")
@@ -92,6 +93,14 @@ Engine's image store under the -t names. SOURCE_DATE_EPOCH (or
 }
 
 func (f *buildFlags) options(dir string) (build.Options, error) {
+	if f.file != "" {
+		// As docker build: -f is relative to the current directory.
+		abs, err := filepath.Abs(f.file)
+		if err != nil {
+			return build.Options{}, err
+		}
+		f.file = abs
+	}
 	opts := build.Options{
 		ContextDir: dir,
 		Dockerfile: f.file,
