@@ -80,3 +80,10 @@ bench-conformance: ## time `sagekit test`'s whole cpu profile on the Go example 
 .PHONY: bench-push
 bench-push: ## push a 4-layer 32 MiB image to a loopback registry: fresh upload vs all blobs present (BENCH_N runs, default 5)
 	$(GO) test -run '^$$' -bench 'BenchmarkImage' -benchtime $(or $(BENCH_N),5)x ./internal/push/
+
+.PHONY: quickstart
+quickstart: build ## the main job on the embedded defaults: scaffold a Go algorithm, build it, train it locally, run the conformance suite
+	bin/sagekit init quickstart --template go --sdk $(CURDIR) --force
+	bin/sagekit build quickstart -t quickstart:latest
+	bin/sagekit run train quickstart:latest --data training=quickstart/local/input/data/training --output quickstart/out
+	bin/sagekit test quickstart:latest --data training=quickstart/local/input/data/training --payload quickstart/local/payload.csv --content-type text/csv --expect-body-contains setosa
