@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -174,6 +175,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, progress string, op
 	}
 	defer dc.Close()
 	opts.Docker = dc
+	if progress != "quiet" && progress != "rawjson" {
+		opts.Logger = slog.New(&stepHandler{w: stderr})
+	}
 	opts.Progress = func(ctx context.Context, desc string, ch chan *bkclient.SolveStatus) error {
 		var dopts []progressui.DisplayOpt
 		if desc != "" {
@@ -252,3 +256,35 @@ func cacheEntry(flag, s string) (build.Cache, error) {
 	delete(m, "type")
 	return build.Cache{Type: t, Attrs: m}, nil
 }
+
+// stepHandler prints a library's Info records as "sagekit: message k=v"
+// lines, next to BuildKit's progress.
+type stepHandler struct {
+	w     io.Writer
+	attrs []slog.Attr
+}
+
+func (h *stepHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+
+func (h *stepHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString("sagekit: ")
+	b.WriteString(r.Message)
+	add := func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	b.WriteByte('\n')
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *stepHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &stepHandler{w: h.w, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
+}
+
+func (h *stepHandler) WithGroup(string) slog.Handler { return h }

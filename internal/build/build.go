@@ -102,8 +102,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	for i, p := range platforms {
 		arches[i] = strings.TrimPrefix(p, "linux/")
 	}
-	log.Info("staging .sagekit", "arches", arches)
-	if err := stageSagekit(ctx, staging, contextDir, arches, mtime); err != nil {
+	if err := stageSagekit(ctx, log, staging, contextDir, arches, mtime); err != nil {
 		return nil, err
 	}
 	ctxFS, err := contextFS(contextDir, staging, opts.SourceDateEpoch)
@@ -172,12 +171,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, translate(err, filepath.Base(dfPath), p)
 		}
 		if opts.SourceDateEpoch != nil {
+			log.Info("pinning timestamps to SOURCE_DATE_EPOCH", "platform", p)
 			if id, err = pinCreated(ctx, dc, temp, *opts.SourceDateEpoch); err != nil {
 				return nil, err
 			}
 		}
 		res.Images = append(res.Images, PlatformImage{Platform: p, ID: id})
-		log.Info("built", "platform", p, "id", id)
+		log.Debug("built", "platform", p, "id", id)
 	}
 
 	tagged := res.Images[0]

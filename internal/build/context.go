@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	gofs "io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +50,7 @@ func readProject(dir string) (project, error) {
 // stage writes the .sagekit directory for the given architectures into dir:
 // linux-<arch>/sagekit-runtime and, when the project names a Go main
 // package, linux-<arch>/algorithm compiled on the host.
-func stageSagekit(ctx context.Context, dir, contextDir string, arches []string, mtime time.Time) error {
+func stageSagekit(ctx context.Context, log *slog.Logger, dir, contextDir string, arches []string, mtime time.Time) error {
 	p, err := readProject(contextDir)
 	if err != nil {
 		return err
@@ -60,6 +61,7 @@ func stageSagekit(ctx context.Context, dir, contextDir string, arches []string, 
 			return err
 		}
 		if p.Go != nil && p.Go.Main != "" {
+			log.Info("compiling the Go algorithm", "package", p.Go.Main, "platform", "linux/"+arch)
 			if err := buildGo(ctx, contextDir, p.Go.Main, arch, filepath.Join(sub, "algorithm")); err != nil {
 				return err
 			}
