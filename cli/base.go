@@ -38,7 +38,7 @@ kept unless --force.`,
 			defer dc.Close()
 			opts.Docker = dc
 			opts.Version = version.Version
-			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			opts.Logger = slog.New(&stepHandler{w: cmd.ErrOrStderr()})
 			res, err := base.Run(cmd.Context(), opts)
 			printBaseResults(cmd.OutOrStdout(), res)
 			return err
