@@ -30,6 +30,10 @@ var ErrNoGPURuntime = errors.New("no GPU runtime in the container engine")
 // must be pulled from a registry. The platform cleans up after itself.
 const EnvRyukDisabled = "TESTCONTAINERS_RYUK_DISABLED"
 
+// setupOnce applies the process-wide testcontainers settings once, before
+// any engine runs a container.
+var setupOnce sync.Once
+
 // Engine runs SageMaker-style containers on the local container engine.
 // Every container and network it creates carries its labels, so Sweep can
 // find leftovers.
@@ -76,12 +80,14 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if _, ok := os.LookupEnv(EnvRyukDisabled); !ok {
-		os.Setenv(EnvRyukDisabled, "true")
-	}
-	// testcontainers logs through a process-wide logger; keep it quiet
-	// (the platform reports through its own logger).
-	tclog.SetDefault(tclog.NewNoopLogger())
+	setupOnce.Do(func() {
+		if _, ok := os.LookupEnv(EnvRyukDisabled); !ok {
+			os.Setenv(EnvRyukDisabled, "true")
+		}
+		// testcontainers logs through a process-wide logger; keep it quiet
+		// (the platform reports through its own logger).
+		tclog.SetDefault(tclog.NewNoopLogger())
+	})
 	e := &Engine{dc: o.dc, labels: o.labels, log: o.log, host: o.host}
 	if e.host == "" {
 		e.host = publishHost(os.Getenv("DOCKER_HOST"))

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/sagekit/sagekit/conformance/fixtures"
 	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/platform"
@@ -18,14 +20,22 @@ import (
 
 const testLabel = "dev.sagekit.test"
 
-// goodImage builds the conformance suite's good fixture image once.
+// goodImage builds the conformance suite's good fixture image.
 func goodImage(t *testing.T, e *platform.Engine) string {
 	t.Helper()
+	return fixtureImage(t, e, fixtures.Good)
+}
+
+// fixtureImage builds the fixture image that breaks rule brk, removed when
+// the test ends.
+func fixtureImage(t *testing.T, e *platform.Engine, brk string) string {
+	t.Helper()
 	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
-	ref, err := fixtures.Build(t.Context(), e.Client(), fixtures.Fixture{}, bin, "sagekit-platform-test")
+	ref, err := fixtures.Build(t.Context(), e.Client(), fixtures.Fixture{Break: brk}, bin, "sagekit-platform-test")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Client().ImageRemove(context.Background(), ref, client.ImageRemoveOptions{}) })
 	return ref
 }
 
@@ -132,11 +142,7 @@ func TestMultiHostResolvesPeers(t *testing.T) {
 
 func TestStopAfterGraceKills(t *testing.T) {
 	e, _ := newEngine(t)
-	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
-	img, err := fixtures.Build(t.Context(), e.Client(), fixtures.Fixture{Break: "C-TR-08"}, bin, "sagekit-platform-test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := fixtureImage(t, e, "C-TR-08")
 	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, StopAfter: 500 * time.Millisecond, StopGrace: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -150,11 +156,7 @@ func TestStopAfterGraceKills(t *testing.T) {
 
 func TestNetworkIsolation(t *testing.T) {
 	e, _ := newEngine(t)
-	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
-	img, err := fixtures.Build(t.Context(), e.Client(), fixtures.Fixture{Break: "C-TR-12"}, bin, "sagekit-platform-test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := fixtureImage(t, e, "C-TR-12")
 	for _, iso := range []bool{false, true} {
 		tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, NetworkIsolation: iso})
 		if err != nil {
