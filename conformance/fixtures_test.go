@@ -142,7 +142,7 @@ func TestFixturesFailOnlyTheirRule(t *testing.T) {
 	}
 	runs := make([]run, len(fixtures.Breaks))
 	// The runs wait on containers, not CPU: run several at once.
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 6)
 	var wg sync.WaitGroup
 	for i, f := range fixtures.Breaks {
 		wg.Go(func() {
