@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
@@ -88,6 +89,12 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 		callPool.Put(ch)
 		if res.err != nil {
 			if ctx.Err() != nil && errors.Is(res.err, ctx.Err()) {
+				s.timedOut(w, ctx)
+				return
+			}
+			if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) && errors.Is(res.err, context.DeadlineExceeded) {
+				// The handler saw the deadline a moment before ctx's timer did.
+				<-ctx.Done()
 				s.timedOut(w, ctx)
 				return
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -458,7 +459,14 @@ func (p *Pool) forward(ctx context.Context, pr *proc, path string, req *serve.Re
 
 // failed decides what a failed exchange with pr means.
 func (p *Pool) failed(ctx context.Context, pr *proc, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	ctxErr := ctx.Err()
+	// The connection's deadline is ctx's deadline, and the read can time out
+	// a moment before ctx's own timer marks it done: that is the same timeout.
+	var ne net.Error
+	if dl, ok := ctx.Deadline(); ctxErr == nil && ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(dl) {
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			// Hung: nothing else will ever get an answer from it.
 			p.kills.Add(1)
