@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,14 +63,24 @@ func fixtureImages(t *testing.T) (*client.Client, map[string]string) {
 		builtDC = c
 		built = map[string]string{}
 		all := append([]fixtures.Fixture{{}, {GPU: true}}, fixtures.Breaks...)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
 		for _, f := range all {
-			ref, err := fixtures.Build(context.Background(), c, f, bin, fixtureRepo)
-			if err != nil {
-				buildErr = err
-				return
-			}
-			built[key(f)] = ref
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				ref, err := fixtures.Build(context.Background(), c, f, bin, fixtureRepo)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					buildErr = err
+					return
+				}
+				built[key(f)] = ref
+			})
 		}
+		wg.Wait()
 	})
 	if buildErr != nil {
 		t.Fatalf("building fixture images: %v", buildErr)
@@ -85,6 +96,25 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// assertNoLeftovers fails t when a container or network of run runID
+// remains, and removes it.
+func assertNoLeftovers(t *testing.T, dc *client.Client, runID string) {
+	t.Helper()
+	f := make(client.Filters).Add("label", conformance.LabelRun+"="+runID)
+	cs, err := dc.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := dc.NetworkList(context.Background(), client.NetworkListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.Items) > 0 || len(ns.Items) > 0 {
+		t.Errorf("run %s left behind %d containers and %d networks", runID, len(cs.Items), len(ns.Items))
+		conformance.Sweep(context.Background(), runID, conformance.WithClient(dc))
+	}
 }
 
 func check(t *testing.T, dc *client.Client, ref string, opts ...conformance.Option) *conformance.Report {
@@ -108,7 +138,9 @@ func TestGoodFixturePasses(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			rep := check(t, dc, imgs[key(fixtures.Fixture{GPU: gpu})], conformance.WithGPU(gpu))
+			runID := "good-" + name + "-" + time.Now().Format("150405.000000")
+			rep := check(t, dc, imgs[key(fixtures.Fixture{GPU: gpu})], conformance.WithGPU(gpu), conformance.WithRunID(runID))
+			assertNoLeftovers(t, dc, runID)
 			for _, r := range rep.Results {
 				ok := r.Status == conformance.StatusPass || r.Status == conformance.StatusAdvice
 				if r.Status == conformance.StatusNA {
@@ -137,8 +169,9 @@ func isGPURule(id string) bool { return id == "C-TR-13" || id[:5] == "C-GPU" }
 func TestFixturesFailOnlyTheirRule(t *testing.T) {
 	dc, imgs := fixtureImages(t)
 	type run struct {
-		rep *conformance.Report
-		err error
+		rep   *conformance.Report
+		err   error
+		runID string
 	}
 	runs := make([]run, len(fixtures.Breaks))
 	// The runs wait on containers, not CPU: run several at once.
@@ -148,15 +181,18 @@ func TestFixturesFailOnlyTheirRule(t *testing.T) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			runID := "fixture-" + strings.ToLower(f.Break) + "-" + time.Now().Format("150405.000000")
 			rep, err := conformance.Check(t.Context(), imgs[key(f)],
-				conformance.WithClient(dc), conformance.WithWindows(testWindows), conformance.WithGPU(f.GPU))
-			runs[i] = run{rep, err}
+				conformance.WithClient(dc), conformance.WithWindows(testWindows), conformance.WithGPU(f.GPU), conformance.WithRunID(runID))
+			runs[i] = run{rep, err, runID}
 		})
 	}
 	wg.Wait()
 	for i, f := range fixtures.Breaks {
 		t.Run(f.Break, func(t *testing.T) {
 			r := runs[i]
+			// Failed runs leave nothing behind either.
+			assertNoLeftovers(t, dc, r.runID)
 			if r.err != nil {
 				t.Fatalf("Check: %v", r.err)
 			}
@@ -202,48 +238,17 @@ func TestJUnitRoundTrip(t *testing.T) {
 	}
 }
 
-// TestNoLeftovers: nothing labelled with the run id remains after a
-// passing run, a failing run and a cancelled one.
-func TestNoLeftovers(t *testing.T) {
+// TestNoLeftoversWhenInterrupted: nothing labelled with the run id remains
+// after a run whose context is cancelled mid-way (Ctrl-C). Finished runs,
+// passing and failing, are checked by the fixture tests.
+func TestNoLeftoversWhenInterrupted(t *testing.T) {
 	dc, imgs := fixtureImages(t)
-	cases := []struct {
-		name, image string
-		cancelAfter time.Duration
-	}{
-		{"passing", imgs[""], 0},
-		{"failing", imgs["C-IN-13"], 0},
-		{"interrupted", imgs[""], 3 * time.Second},
+	runID := "interrupted-" + time.Now().Format("150405.000000")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	_, err := conformance.Check(ctx, imgs[""], conformance.WithClient(dc), conformance.WithWindows(testWindows), conformance.WithRunID(runID))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Check after cancel = %v, want a deadline error (the run must notice the cancel)", err)
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			runID := "leftovers-" + c.name + "-" + time.Now().Format("150405.000")
-			ctx := t.Context()
-			if c.cancelAfter > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, c.cancelAfter)
-				defer cancel()
-			}
-			_, err := conformance.Check(ctx, c.image, conformance.WithClient(dc), conformance.WithWindows(testWindows), conformance.WithRunID(runID))
-			if c.cancelAfter > 0 && !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("Check after cancel = %v, want a deadline error (the run must notice the cancel)", err)
-			}
-			if c.cancelAfter == 0 && err != nil {
-				t.Fatal(err)
-			}
-			f := make(client.Filters).Add("label", conformance.LabelRun+"="+runID)
-			cs, err := dc.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: f})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ns, err := dc.NetworkList(t.Context(), client.NetworkListOptions{Filters: f})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cs.Items) > 0 || len(ns.Items) > 0 {
-				t.Errorf("left behind %d containers and %d networks", len(cs.Items), len(ns.Items))
-				conformance.Sweep(context.Background(), runID, conformance.WithClient(dc))
-			}
-		})
-	}
+	assertNoLeftovers(t, dc, runID)
 }

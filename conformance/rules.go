@@ -252,7 +252,7 @@ var rules = []Rule{
 			case h.StartErr != nil:
 				return skip("the SIGTERM run could not start: %v", h.StartErr)
 			case h.Stop == nil:
-				return skip("training ended after %s, before SIGTERM was sent at %s: nothing to observe", h.Duration.Round(time.Millisecond), o.opts.windows.SigtermAfter)
+				return skip("training ended before SIGTERM was sent %s after the start (it ran %s): nothing to observe", o.opts.windows.SigtermAfter, h.Duration.Round(time.Millisecond))
 			case h.Stop.Killed:
 				return fail("still running %s after SIGTERM: killed with SIGKILL", o.opts.windows.TrainingGrace)
 			}

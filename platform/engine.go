@@ -197,6 +197,7 @@ type Container struct {
 	exited   bool
 	code     int
 	exitedAt time.Time
+	ran      time.Duration // from the engine's timestamps; -1 if unknown
 	done     chan struct{}
 }
 
@@ -263,8 +264,18 @@ func (c *Container) watch(ctx context.Context) {
 	w := c.e.dc.ContainerWait(ctx, c.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
 	case r := <-w.Result:
+		ran := time.Duration(-1)
+		// The engine's own start and finish times are exact; ours lag by
+		// the API round trips.
+		if ins, err := c.e.dc.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); err == nil && ins.Container.State != nil {
+			st, err1 := time.Parse(time.RFC3339Nano, ins.Container.State.StartedAt)
+			fi, err2 := time.Parse(time.RFC3339Nano, ins.Container.State.FinishedAt)
+			if err1 == nil && err2 == nil && !fi.Before(st) {
+				ran = fi.Sub(st)
+			}
+		}
 		c.mu.Lock()
-		c.exited, c.code, c.exitedAt = true, int(r.StatusCode), time.Now()
+		c.exited, c.code, c.exitedAt, c.ran = true, int(r.StatusCode), time.Now(), ran
 		c.mu.Unlock()
 	case <-w.Error:
 		// The container is gone (removed); nothing to record.
@@ -286,6 +297,9 @@ func (c *Container) Exited() (bool, int) {
 func (c *Container) Ran() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.exited && c.ran >= 0 {
+		return c.ran
+	}
 	if c.exited {
 		return c.exitedAt.Sub(c.Started)
 	}
@@ -326,8 +340,12 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) (StopResult, 
 	}
 	start := time.Now()
 	if _, err := c.e.dc.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil {
-		if ok, code := c.Exited(); ok {
+		// It may have exited before we heard of it.
+		select {
+		case <-c.done:
+			_, code := c.Exited()
 			return StopResult{AlreadyExited: true, ExitCode: code}, nil
+		case <-time.After(5 * time.Second):
 		}
 		return StopResult{}, fmt.Errorf("sending SIGTERM: %w", err)
 	}
