@@ -73,9 +73,9 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 		}
 		ep.tmp, model = d, d
 	}
-	mounts := []mount.Mount{{Type: mount.TypeBind, Source: model, Target: "/opt/ml/model", ReadOnly: !s.ModelWritable}}
+	mounts := []mount.Mount{{Type: mount.TypeBind, Source: model, Target: inContainer.Model(), ReadOnly: !s.ModelWritable}}
 	for name, dir := range s.Models {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: dir, Target: path.Join("/opt/ml/models", name, "model"), ReadOnly: true})
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: dir, Target: path.Join(inContainer.Models(), name, "model"), ReadOnly: true})
 	}
 	role := s.Role
 	if role == "" {

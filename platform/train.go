@@ -246,17 +246,17 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 		}
 		p := t.Hosts[i].Paths
 		mounts := []mount.Mount{
-			{Type: mount.TypeBind, Source: p.Input(), Target: "/opt/ml/input"},
-			{Type: mount.TypeBind, Source: p.Model(), Target: "/opt/ml/model", ReadOnly: job.ReadOnlyModel},
-			{Type: mount.TypeBind, Source: p.Output(), Target: "/opt/ml/output"},
-			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: "/opt/ml/checkpoints"},
+			{Type: mount.TypeBind, Source: p.Input(), Target: inContainer.Input()},
+			{Type: mount.TypeBind, Source: p.Model(), Target: inContainer.Model(), ReadOnly: job.ReadOnlyModel},
+			{Type: mount.TypeBind, Source: p.Output(), Target: inContainer.Output()},
+			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: inContainer.Checkpoints()},
 		}
 		for ch, dir := range job.ChannelDirs {
 			abs, err := filepath.Abs(dir)
 			if err != nil {
 				return fmt.Errorf("channel %q: %w", ch, err)
 			}
-			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: abs, Target: "/opt/ml/input/data/" + ch, ReadOnly: true})
+			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
 		}
 		spec := runSpec{
 			image:    job.Image,
@@ -371,3 +371,7 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// inContainer is the contract as the container sees it: SageMaker always
+// mounts it at /opt/ml, whatever SAGEMAKER_BASE_DIR says on the host.
+var inContainer = optml.At(optml.DefaultRoot)

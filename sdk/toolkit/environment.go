@@ -51,7 +51,7 @@ var distributionFlags = []string{
 
 // Environment variables the toolkit reads.
 const (
-	EnvTrainingModule   = "SAGEMAKER_TRAINING_MODULE"
+	EnvTrainingModule   = optml.EnvTrainingModule
 	EnvModelParallel    = "SM_HP_MP_PARAMETERS"
 	EnvDefaultRegion    = "AWS_DEFAULT_REGION"
 	defaultLogLevel     = 20 // logging.INFO
