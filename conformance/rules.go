@@ -89,7 +89,21 @@ type outcome struct {
 func pass(f string, a ...any) outcome { return outcome{StatusPass, fmt.Sprintf(f, a...)} }
 func fail(f string, a ...any) outcome { return outcome{StatusFail, fmt.Sprintf(f, a...)} }
 func skip(f string, a ...any) outcome { return outcome{StatusSkip, fmt.Sprintf(f, a...)} }
-func na(f string, a ...any) outcome   { return outcome{StatusNA, fmt.Sprintf(f, a...)} }
+
+// noImageFiles is the check of a rule that fails when the image ships any of
+// the files pick selects from its layers.
+func noImageFiles(pick func(fileFacts) []string, found, none string) func(*observations) outcome {
+	return func(o *observations) outcome {
+		if o.layersErr != nil {
+			return skip("could not list the image's files: %v", o.layersErr)
+		}
+		if files := pick(o.files); len(files) > 0 {
+			return fail("%s %s", found, strings.Join(firstN(files, 5), ", "))
+		}
+		return pass("%s", none)
+	}
+}
+func na(f string, a ...any) outcome { return outcome{StatusNA, fmt.Sprintf(f, a...)} }
 
 // Rules returns every rule, in checklist order.
 func Rules() []Rule { return slices.Clone(rules) }
@@ -226,15 +240,7 @@ var rules = []Rule{
 		Hint:        "Install code and data outside /opt/ml (for example /opt/program); SageMaker mounts over /opt/ml.",
 		How:         "Lists the files of every image layer (applying whiteouts) and fails on any file under /opt/ml.",
 		plays:       []play{playLayers},
-		check: func(o *observations) outcome {
-			if o.layersErr != nil {
-				return skip("could not list the image's files: %v", o.layersErr)
-			}
-			if len(o.files.optML) > 0 {
-				return fail("the image ships %s", strings.Join(firstN(o.files.optML, 5), ", "))
-			}
-			return pass("nothing under /opt/ml")
-		},
+		check:       noImageFiles(func(f fileFacts) []string { return f.optML }, "the image ships", "nothing under /opt/ml"),
 	},
 	{
 		ID: "C-TR-08", Level: Should,
@@ -328,15 +334,7 @@ var rules = []Rule{
 		Hint:        "Ship only the CUDA user-space libraries; the host's driver is mounted in by the NVIDIA container runtime.",
 		How:         "Lists the image's files and fails on nvidia*.ko kernel modules or NVIDIA driver libraries (libcuda.so.*, libnvidia-*.so*) outside CUDA's stubs and compat directories.",
 		plays:       []play{playLayers},
-		check: func(o *observations) outcome {
-			if o.layersErr != nil {
-				return skip("could not list the image's files: %v", o.layersErr)
-			}
-			if len(o.files.drivers) > 0 {
-				return fail("the image ships driver files: %s", strings.Join(firstN(o.files.drivers, 5), ", "))
-			}
-			return pass("no NVIDIA driver files")
-		},
+		check:       noImageFiles(func(f fileFacts) []string { return f.drivers }, "the image ships driver files:", "no NVIDIA driver files"),
 	},
 	{
 		ID: "C-TR-14", Level: Should,
