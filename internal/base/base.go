@@ -109,9 +109,11 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 			continue
 		}
 		if !opts.Force {
-			if ins, err := opts.Docker.ImageInspect(ctx, s.Ref); err == nil {
+			if ins, err := opts.Docker.ImageInspect(ctx, s.Ref); err == nil && ins.Config != nil && ins.Config.Labels[LabelSpec] == s.Fingerprint() {
 				out = append(out, Result{Ref: s.Ref, ID: ins.ID, Size: ins.Size, Skipped: "already in the image store (--force rebuilds it)"})
 				continue
+			} else if err == nil {
+				log.Info("the image in the store was made from another spec: making it again", "image", s.Ref)
 			} else if !notFound(ctx, opts.Docker, s.Ref) {
 				return out, fmt.Errorf("inspecting %s: %w", s.Ref, err)
 			}
@@ -191,6 +193,7 @@ func (b *builder) make(ctx context.Context, s Spec) (Result, error) {
 		"dev.sagekit.debian.mirror":          inf.Mirror,
 		"dev.sagekit.debian.packages":        strings.Join(s.Packages, " "),
 		"dev.sagekit.debian.stubs":           strings.Join(s.Stubs, " "),
+		LabelSpec:                            s.Fingerprint(),
 	}
 	img, err := Assemble(layers, b.opts.Arch, s.Env, labels, created.UTC())
 	if err != nil {
@@ -203,6 +206,10 @@ func (b *builder) make(ctx context.Context, s Spec) (Result, error) {
 	}
 	return Result{Ref: s.Ref, ID: id, Size: size}, nil
 }
+
+// LabelSpec carries Spec.Fingerprint on every base image, so that a changed
+// spec makes its image again instead of reusing the old one.
+const LabelSpec = "dev.sagekit.base.spec"
 
 // Write loads img into the Engine as ref, reports an error the load stream
 // carries (daemon.Write returns those as text), and returns the image ID
@@ -297,7 +304,7 @@ func (b *builder) baseLayer(ctx context.Context) (info, error) {
 // the base layer: the base layer is unpacked, apt-get installs in a
 // chroot, and what changed becomes the layer.
 func (b *builder) derivedLayer(ctx context.Context, s Spec) (string, error) {
-	layer := b.path(s.Key + "-layer.tar")
+	layer := b.path(s.Key + "-" + s.Fingerprint() + "-layer.tar")
 	base := b.path("base-layer.tar")
 	if !b.opts.Force && newer(layer, base) {
 		return layer, nil

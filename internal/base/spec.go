@@ -1,5 +1,11 @@
 package base
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
+
 // Suite is the Debian release the images are built from.
 const Suite = "bookworm"
 
@@ -31,7 +37,9 @@ var Specs = []Spec{
 	{Key: "base", Ref: "sagekit/base:" + Suite},
 	{
 		Key: "python", Ref: "sagekit/python:" + Suite,
-		Packages: []string{"python3", "python3-numpy", "python3-scipy", "python3-pandas", "python3-sklearn"},
+		// python3-pip installs a code directory's requirements.txt, as the
+		// SageMaker toolkits do (from a local wheel house when offline).
+		Packages: []string{"python3", "python3-pip", "python3-numpy", "python3-scipy", "python3-pandas", "python3-sklearn"},
 		// bookworm's python3-scipy depends on pythran, a compiler that pulls
 		// in g++, boost and the Python headers (about 400 MB); scipy's
 		// compiled modules do not need it at run time.
@@ -53,6 +61,16 @@ var Specs = []Spec{
 			"LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
 		},
 	},
+}
+
+// Fingerprint identifies what s puts in its image: an image or a cached
+// layer made from another fingerprint is made again.
+func (s Spec) Fingerprint() string {
+	h := sha256.New()
+	for _, part := range [][]string{{s.Ref}, s.Packages, s.Components, s.Stubs, s.Arches, s.Env} {
+		fmt.Fprintf(h, "%q\n", part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Lookup returns the spec with key k.
