@@ -305,3 +305,33 @@ func TestRunDebootstrap(t *testing.T) {
 		t.Errorf("python3 in sagekit/python printed %q", out)
 	}
 }
+
+// TestFingerprint: the fingerprint follows what goes into the image, so a
+// changed package list is not mistaken for the image already in the store.
+func TestFingerprint(t *testing.T) {
+	s, ok := Lookup("python")
+	if !ok {
+		t.Fatal("no python spec")
+	}
+	fp := s.Fingerprint()
+	if fp != s.Fingerprint() || len(fp) != 16 {
+		t.Fatalf("Fingerprint() = %q, not stable or not 16 hex digits", fp)
+	}
+	changed := s
+	changed.Packages = append(append([]string(nil), s.Packages...), "python3-extra")
+	if changed.Fingerprint() == fp {
+		t.Error("adding a package did not change the fingerprint")
+	}
+	changed = s
+	changed.Env = nil
+	if changed.Fingerprint() == fp {
+		t.Error("changing the environment did not change the fingerprint")
+	}
+	seen := map[string]string{}
+	for _, s := range Specs {
+		if other, dup := seen[s.Fingerprint()]; dup {
+			t.Errorf("%s and %s share a fingerprint", s.Key, other)
+		}
+		seen[s.Fingerprint()] = s.Key
+	}
+}
