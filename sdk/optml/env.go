@@ -102,6 +102,9 @@ const (
 	// EnvPython names the interpreter for Python programs and adapters
 	// (default python3 on PATH).
 	EnvPython = "SAGEKIT_PYTHON"
+	// EnvPythonAdapter, a debugging override, names a file the runtime
+	// runs as its Python worker adapter instead of the one it embeds.
+	EnvPythonAdapter = "SAGEKIT_PYTHON_ADAPTER"
 	// EnvMetricsPort turns on Prometheus metrics on that port ("auto": the
 	// first port of SAGEMAKER_SAFE_PORT_RANGE other than the serving port).
 	EnvMetricsPort = "SAGEKIT_METRICS_PORT"

@@ -574,6 +574,18 @@ class GenericInferenceToolkitError(BaseInferenceToolkitError):
         BaseInferenceToolkitError.__init__(self, status_code, message, phrase)
 
 
+def search_path(mode, base):
+    """The directories put first on sys.path, last one first. A WSGI app
+    comes from the working directory, then from the model's code directory.
+    A handler module comes from the model's code directory first, as the
+    inference toolkit prepends it: a model's own inference.py wins over an
+    image's module of the same name."""
+    code = os.path.join(base, "model", "code")
+    if mode == "handler":
+        return (os.getcwd(), code)
+    return (code, os.getcwd())
+
+
 def install_toolkit_shim():
     """When the sagemaker_inference package is not installed, provides the
     parts of it that inference.py files import (content_types, decoder,
@@ -626,9 +638,7 @@ def main(argv):
         return 2
     base = os.environ.get("SAGEMAKER_BASE_DIR") or "/opt/ml"
     model_dir = os.environ.get("SAGEKIT_MODEL_DIR") or os.path.join(base, "model")
-    # The app's module comes from the working directory, then from the
-    # model's code directory, as the inference toolkit puts it on the path.
-    for d in (os.path.join(base, "model", "code"), os.getcwd()):
+    for d in search_path(argv[1], base):
         if d not in sys.path:
             sys.path.insert(0, d)
     if argv[1] == "wsgi":

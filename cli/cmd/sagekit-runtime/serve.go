@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +33,8 @@ type serveOptions struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	scriptsDir string
+	codeDir    string // the model's code directory (inference-toolkit mode)
+	adapter    string // a Python adapter file used instead of the embedded one
 }
 
 func runServe(ctx context.Context, args []string) int {
@@ -83,14 +83,11 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 		o.python = "python3"
 	}
 	cmdLine := get(optml.EnvWorkerCommand)
-	if o.wsgiApp == "" && o.handler == "" && cmdLine == "" {
-		// The inference toolkit's defaults: SAGEMAKER_PROGRAM, else an
-		// inference.py in the model's code directory.
-		if prog := get(optml.EnvProgram); prog != "" {
-			o.handler = strings.TrimSuffix(prog, ".py")
-		} else if _, err := os.Stat(filepath.Join(optml.FromLookup(lookup).ModelCode(), "inference.py")); err == nil {
-			o.handler = "inference"
-		}
+	o.codeDir, o.adapter = optml.FromLookup(lookup).ModelCode(), get(optml.EnvPythonAdapter)
+	if o.wsgiApp == "" && cmdLine == "" {
+		// Inference-toolkit mode (toolkit.go): the model's code can choose
+		// the module.
+		o.handler = handlerModule(o.codeDir, o.handler, get(optml.EnvProgram))
 	}
 	set := 0
 	for _, v := range []string{o.wsgiApp, o.handler, cmdLine} {
@@ -136,6 +133,9 @@ func serve(ctx context.Context, log *slog.Logger, o serveOptions) error {
 		if err != nil {
 			return err
 		}
+		if o.adapter != "" {
+			script = o.adapter
+		}
 		if o.wsgiApp != "" {
 			o.command = python.WSGICommand(o.python, script, o.wsgiApp)
 		} else {
@@ -151,6 +151,16 @@ func serve(ctx context.Context, log *slog.Logger, o serveOptions) error {
 	}
 	if len(o.gpus) > 0 {
 		wopts = append(wopts, worker.WithGPUs(o.gpus))
+	}
+	if o.handler != "" {
+		timeout := o.ready
+		if timeout <= 0 {
+			timeout = 600 * time.Second
+		}
+		if err := installRequirements(ctx, log, o, timeout); err != nil {
+			return err
+		}
+		wopts = append(wopts, worker.WithEnv(o.env()))
 	}
 	pool, err := worker.New(o.command, wopts...)
 	if err != nil {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestHandlerModule(t *testing.T) {
+	code := t.TempDir()
+	for _, f := range []string{"inference.py", "entry.py", "pkg/__init__.py"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(code, f)), 0o755)
+		os.WriteFile(filepath.Join(code, f), nil, 0o644)
+	}
+	noCode := filepath.Join(t.TempDir(), "code")
+	tests := []struct {
+		name, code, handler, program, want string
+	}{
+		{"model's SAGEMAKER_PROGRAM wins over the image's handler", code, "inference", "entry.py", "entry"},
+		{"a package", code, "", "pkg", "pkg"},
+		{"template: train.py is not in the model, inference.py is", code, "mine", "train.py", "inference"},
+		{"no model code: the image's handler", noCode, "mine", "train.py", "mine"},
+		{"no model code, no handler: SAGEMAKER_PROGRAM on the path", noCode, "", "entry.py", "entry"},
+		{"nothing", noCode, "", "", ""},
+		{"a path is not a module", code, "", "../entry.py", "inference"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := handlerModule(tt.code, tt.handler, tt.program); got != tt.want {
+				t.Errorf("handlerModule(%q, %q, %q) = %q, want %q", tt.code, tt.handler, tt.program, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestToolkitEnv(t *testing.T) {
+	got := toolkitEnv([]string{"A=1", "PYTHONPATH=/opt/program:/opt/ml/model/code", "B=2"}, "/opt/ml/model/code")
+	want := []string{"A=1", "B=2", "PYTHONPATH=/opt/ml/model/code:/opt/program"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("toolkitEnv (-want +got):\n%s", diff)
+	}
+	got = toolkitEnv([]string{"A=1"}, "/c")
+	if diff := cmp.Diff([]string{"A=1", "PYTHONPATH=/c"}, got); diff != "" {
+		t.Errorf("toolkitEnv without PYTHONPATH (-want +got):\n%s", diff)
+	}
+}
+
+// TestInstallRequirements runs pip for real on a requirements file that
+// names nothing to download, and fails on one that cannot be satisfied.
+func TestInstallRequirements(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil || exec.Command(py, "-m", "pip", "--version").Run() != nil {
+		t.Skip("skipped: no python3 with pip")
+	}
+	log := slog.New(slog.DiscardHandler)
+	var out strings.Builder
+	code := t.TempDir()
+	o := serveOptions{python: py, codeDir: code, stderr: &out}
+	if err := installRequirements(t.Context(), log, o, 0); err != nil {
+		t.Fatalf("no requirements.txt: %v", err)
+	}
+	os.WriteFile(filepath.Join(code, "requirements.txt"), []byte("--no-index\n--find-links ./wheels\nsagekit-no-such-package==1.0\n"), 0o644)
+	err = installRequirements(context.Background(), log, o, 60e9)
+	if err == nil || !strings.Contains(err.Error(), "requirements.txt") {
+		t.Errorf("unsatisfiable requirements: error = %v, want one naming requirements.txt\n%s", err, out.String())
+	}
+}
