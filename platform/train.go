@@ -45,6 +45,12 @@ type TrainingJob struct {
 	ChannelDirs map[string]string
 	// Env is the job's Environment.
 	Env map[string]string
+	// CodeDir, when set, is a host directory bind-mounted (writable) at
+	// /opt/ml/code, where SageMaker's script mode puts the user's code.
+	CodeDir string
+	// Resource, when set, edits each host's resourceconfig.json before it
+	// is written (for example to leave out optional keys).
+	Resource func(*optml.ResourceConfig)
 	// NetworkIsolation runs with no outbound network: no network at all for
 	// one host, an internal network (peers only) for several.
 	NetworkIsolation bool
@@ -214,6 +220,9 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 		t.Hosts[i].Paths = p
 		l := job.Layout
 		rc := optml.SingleHost(h, hosts...)
+		if job.Resource != nil {
+			job.Resource(&rc)
+		}
 		l.Resource = &rc
 		// Mounted channels are listed in inputdataconfig.json like the others.
 		l.ChannelConfig = maps.Clone(l.ChannelConfig)
@@ -250,6 +259,13 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			{Type: mount.TypeBind, Source: p.Model(), Target: inContainer.Model(), ReadOnly: job.ReadOnlyModel},
 			{Type: mount.TypeBind, Source: p.Output(), Target: inContainer.Output()},
 			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: inContainer.Checkpoints()},
+		}
+		if job.CodeDir != "" {
+			abs, err := filepath.Abs(job.CodeDir)
+			if err != nil {
+				return fmt.Errorf("code directory: %w", err)
+			}
+			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Code()})
 		}
 		for ch, dir := range job.ChannelDirs {
 			abs, err := filepath.Abs(dir)
