@@ -35,6 +35,7 @@ type buildFlags struct {
 	labels     []string
 	sourceDate string
 	push       string
+	via        string
 }
 
 func newBuildCmd() *cobra.Command {
@@ -50,7 +51,14 @@ sagekit.json has {"go": {"main": "./pkg"}}, the Go algorithm compiled on the
 host as .sagekit/linux-<arch>/algorithm.
 
 By default the Docker Engine's own BuildKit builds and the image lands in the
-Engine's image store under the -t names. SOURCE_DATE_EPOCH (or
+Engine's image store under the -t names. A Dockerfile of one stage that only
+copies context files onto a base in the local store (or scratch) and sets
+config (ARG, ENV, LABEL, COPY, ADD of plain files, WORKDIR, USER, EXPOSE,
+ENTRYPOINT, CMD, STOPSIGNAL, VOLUME, SHELL) is assembled without BuildKit, as
+ko does: each COPY layer is made on the host (and kept in a cache, so an
+unchanged layer is not made again) and only the new layers are loaded into
+the Engine. --via buildkit always uses BuildKit; --via direct fails instead
+of falling back. SOURCE_DATE_EPOCH (or
 --source-date-epoch) makes the image reproducible.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -89,6 +97,7 @@ Engine's image store under the -t names. SOURCE_DATE_EPOCH (or
 	fl.StringVarP(&f.output, "output", "o", "", "also write the image to a file: type=oci,dest=FILE or type=docker,dest=FILE")
 	fl.StringArrayVar(&f.labels, "label", nil, "image label K=V (repeatable)")
 	fl.StringVar(&f.push, "push", "", "after building, push to REGISTRY/REPO:TAG (ECR or any registry) as sagekit push does")
+	fl.StringVar(&f.via, "via", "auto", "how to build: auto (without BuildKit when the Dockerfile only copies context files onto a local base), buildkit, or direct")
 	fl.StringVar(&f.sourceDate, "source-date-epoch", "", "Unix time for reproducible timestamps (default $SOURCE_DATE_EPOCH)")
 	return cmd
 }
@@ -109,6 +118,7 @@ func (f *buildFlags) options(dir string) (build.Options, error) {
 		Builder:    f.builder,
 		Platforms:  f.platforms,
 		NoCache:    f.noCache,
+		Via:        f.via,
 	}
 	var err error
 	if opts.BuildArgs, err = keyValues("--build-arg", f.buildArgs); err != nil {
@@ -159,6 +169,11 @@ func (f *buildFlags) options(dir string) (build.Options, error) {
 		}
 		t := time.Unix(n, 0).UTC()
 		opts.SourceDateEpoch = &t
+	}
+	switch f.via {
+	case build.ViaAuto, build.ViaBuildKit, build.ViaDirect:
+	default:
+		return opts, fmt.Errorf("--via %s: use auto, buildkit or direct", f.via)
 	}
 	switch f.progress {
 	case "auto", "plain", "tty", "quiet", "rawjson":

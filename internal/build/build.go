@@ -114,6 +114,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
+	if res, ok, err := runDirect(ctx, opts, log, platforms, dfPath, src, contextDir, ctxFS); ok || err != nil {
+		return res, err
+	}
+
 	bk, feat, err := connect(ctx, dc, opts.Builder)
 	if err != nil {
 		return nil, err
@@ -142,7 +146,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	run := newRunID()
-	res := &Result{Tags: opts.Tags}
+	res := &Result{Tags: opts.Tags, Via: ViaBuildKit}
 	var temps []string
 	defer func() {
 		// The per-platform names go; the -t names stay.

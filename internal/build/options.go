@@ -47,6 +47,16 @@ type Options struct {
 	Progress ProgressFunc
 	// Logger receives sagekit's own steps. Default: discard.
 	Logger *slog.Logger
+	// Via says how the image is made: ViaAuto (the default) assembles it
+	// without BuildKit when the Dockerfile only copies context files and
+	// sets config on a base in the Engine's store (or scratch), and uses
+	// BuildKit otherwise; ViaBuildKit always uses BuildKit; ViaDirect
+	// never does, and fails when it cannot build without it.
+	Via string
+	// CacheDir holds the layers and base image facts direct assembly
+	// keeps between builds. Default: $XDG_CACHE_HOME/sagekit/build
+	// (os.UserCacheDir).
+	CacheDir string
 	// Push, when set, is called with the built image or index after the
 	// build (see PushFunc).
 	Push PushFunc
@@ -98,6 +108,8 @@ type Result struct {
 	Output string
 	// Pushed is what the push reported, if a push ran.
 	Pushed string
+	// Via is how the image was made: ViaDirect or ViaBuildKit.
+	Via string
 }
 
 // PlatformImage is the image built for one platform.
