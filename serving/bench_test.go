@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"testing"
 
@@ -53,6 +54,48 @@ func BenchmarkPing(b *testing.B) {
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
+		s.ServeHTTP(w, req)
+	}
+}
+
+func BenchmarkInvocationsAccessLog(b *testing.B) {
+	lb := serving.NewLineBuffer(io.Discard, 0)
+	log := slog.New(slog.NewJSONHandler(lb, nil))
+	s := serving.New(noop, serving.WithAccessLog(log))
+	if err := s.Load(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	body := []byte("5.1,3.5,1.4,0.2\n")
+	br := bytes.NewReader(body)
+	req, _ := http.NewRequest(http.MethodPost, "/invocations", io.NopCloser(br))
+	req.ContentLength = int64(len(body))
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("Content-Type", "text/csv")
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		br.Reset(body)
+		clear(w.h)
+		s.ServeHTTP(w, req)
+	}
+}
+
+func BenchmarkInvocationsAccessLogWriter(b *testing.B) {
+	s := serving.New(noop, serving.WithAccessLogWriter(serving.NewLineBuffer(io.Discard, 0)))
+	if err := s.Load(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	body := []byte("5.1,3.5,1.4,0.2\n")
+	br := bytes.NewReader(body)
+	req, _ := http.NewRequest(http.MethodPost, "/invocations", io.NopCloser(br))
+	req.ContentLength = int64(len(body))
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("Content-Type", "text/csv")
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		br.Reset(body)
+		clear(w.h)
 		s.ServeHTTP(w, req)
 	}
 }

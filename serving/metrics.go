@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"strings"
@@ -110,31 +109,18 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
 // observe writes the access-log line and updates the metrics.
 func (s *Server) observe(r *http.Request, rw *recorder, route int, start time.Time) {
-	d := time.Since(start)
+	now := time.Now()
+	d := now.Sub(start)
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
 	s.metrics.observe(route, status, d)
-	l := s.o.accessLog
-	if l == nil || !l.Enabled(r.Context(), slog.LevelInfo) {
-		return
+	if s.o.accessWriter != nil {
+		s.writeAccessLine(r, status, rw.bytes, d, now)
+	} else if s.o.accessLog != nil {
+		logAccess(s.o.accessLog, r, status, rw.bytes, d, now)
 	}
-	attrs := [...]slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", status),
-		slog.Int64("bytes_in", r.ContentLength),
-		slog.Int64("bytes_out", rw.bytes),
-		slog.Float64("ms", float64(d.Microseconds())/1000),
-		slog.String("remote", r.RemoteAddr),
-	}
-	n := len(attrs)
-	if id := r.Header.Get(optml.HeaderInferenceID); id != "" {
-		l.LogAttrs(r.Context(), slog.LevelInfo, "request", append(attrs[:n:n], slog.String("inference_id", id))...)
-		return
-	}
-	l.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
 }
 
 // MetricsHandler serves the Prometheus text exposition of the server's

@@ -28,6 +28,7 @@ type options struct {
 	execParams      ExecutionParameters
 	logger          *slog.Logger
 	accessLog       *slog.Logger
+	accessWriter    io.Writer
 }
 
 // ExecutionParameters is the body of GET /execution-parameters. Zero fields
@@ -117,5 +118,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithAccessLog writes one line per request to l (method, path, status,
 // bytes, duration). Default: none.
 func WithAccessLog(l *slog.Logger) Option { return func(o *options) { o.accessLog = l } }
+
+// WithAccessLogWriter writes one JSON line per request to w, each in one
+// Write call: the line slog.NewJSONHandler(w, nil) would write for the
+// fields of WithAccessLog, formatted without slog, which costs a fraction
+// as much. Put a LineBuffer in front of a file or pipe so that lines are
+// written in batches. It wins over WithAccessLog. Default: none.
+func WithAccessLogWriter(w io.Writer) Option { return func(o *options) { o.accessWriter = w } }
 
 func defaultConcurrency() int { return 4 * runtime.GOMAXPROCS(0) }

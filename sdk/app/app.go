@@ -86,7 +86,7 @@ func runServe(ctx context.Context, o Options) int {
 		log.Error("serve: " + err.Error())
 		return 2
 	}
-	opts = append(opts, serving.WithLogger(log), serving.WithAccessLog(log))
+	opts = append(opts, serving.WithLogger(log), serving.WithAccessLogWriter(buf))
 	opts = append(opts, o.Serving...)
 	if err := serving.New(o.Handler, opts...).Run(ctx); err != nil {
 		log.Error("serve: " + err.Error())

@@ -32,6 +32,7 @@ type serveOptions struct {
 	server     []serving.Option
 	stdout     io.Writer
 	stderr     io.Writer
+	accessLog  io.Writer // one JSON line per request
 	scriptsDir string
 	codeDir    string // the model's code directory (inference-toolkit mode)
 	adapter    string // a Python adapter file used instead of the embedded one
@@ -49,7 +50,7 @@ func runServe(ctx context.Context, args []string) int {
 		log.Error("sagekit-runtime serve: " + err.Error())
 		return 2
 	}
-	opts.stdout, opts.stderr = os.Stdout, os.Stderr
+	opts.stdout, opts.stderr, opts.accessLog = os.Stdout, os.Stderr, out
 	if err := serve(ctx, log, opts); err != nil {
 		log.Error("sagekit-runtime serve: " + err.Error())
 		return 1
@@ -166,6 +167,10 @@ func serve(ctx context.Context, log *slog.Logger, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	s := serving.New(pool, append(o.server, serving.WithLogger(log), serving.WithAccessLog(log))...)
+	access := serving.WithAccessLog(log)
+	if o.accessLog != nil {
+		access = serving.WithAccessLogWriter(o.accessLog)
+	}
+	s := serving.New(pool, append(o.server, serving.WithLogger(log), access)...)
 	return s.Run(ctx)
 }

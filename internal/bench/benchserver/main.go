@@ -5,8 +5,9 @@
 //	noop  serving.New with a handler that answers "0\n"
 //	tree  serving.New with the iris tree loaded from tree.json
 //
-// noop and tree are configured the way sagekit-runtime serve is: options
-// from the SAGEMAKER_* environment, a JSON log and access log on stdout.
+// noop and tree are configured the way app.Main serves a Go handler: options
+// from the SAGEMAKER_* environment, a JSON log and access log on stdout,
+// written in batches.
 package main
 
 import (
@@ -55,8 +56,12 @@ func run(ctx context.Context, mode, addr string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	opts = append(opts, serving.WithAddr(addr), serving.WithLogger(log), serving.WithAccessLog(log))
+	// As app.Main and sagekit-runtime serve log: JSON lines on stdout,
+	// written in batches.
+	out := serving.NewLineBuffer(os.Stdout, 0)
+	defer out.Flush()
+	log := slog.New(slog.NewJSONHandler(out, nil))
+	opts = append(opts, serving.WithAddr(addr), serving.WithLogger(log), serving.WithAccessLogWriter(out))
 	return serving.New(h, opts...).Run(ctx)
 }
 
