@@ -95,6 +95,10 @@ func TestMain(m *testing.M) {
 			builtDC.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true})
 		}
 	}
+	if dc, err := client.New(client.FromEnv); err == nil {
+		removeToolkitTrainingImages(dc)
+		dc.Close()
+	}
 	os.Exit(code)
 }
 

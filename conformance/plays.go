@@ -52,6 +52,8 @@ type observations struct {
 	batch *batchObs
 	mm    *mmObs
 	gpu   gpuObs
+
+	tkTrain *tkTrainObs
 }
 
 func (o *observations) trainHost() (platform.HostResult, error) {

@@ -114,6 +114,7 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	run(playIsolated, r.playIsolated)
 	run(playMultiHost, func(ctx context.Context) { r.playMultiHost(ctx, layersDone) })
 	run(playGPU, r.playGPU)
+	run(playToolkitTraining, r.playToolkitTraining)
 	wg.Wait()
 
 	if _, err := e.Sweep(ctx, LabelRun, o.runID); err != nil {

@@ -89,6 +89,14 @@ type Options struct {
 	Resolver Resolver
 	// Logger receives progress; default discards.
 	Logger *slog.Logger
+	// Toolkit makes the launcher behave as sagemaker-training-toolkit
+	// where sagekit's own behaviour differs (docs/launcher.md): the code
+	// directory is filled from sagemaker_submit_directory when empty,
+	// SAGEMAKER_TRAINING_MODULE is run instead of the entry point, an entry
+	// point in the code directory is installed (setup.py, requirements.txt)
+	// and run as the toolkit runs it, and every failure exits 1 with the
+	// toolkit's failure text. Signals are still forwarded.
+	Toolkit bool
 }
 
 // Run runs the training program and returns the exit code the launcher
@@ -140,6 +148,9 @@ func Run(ctx context.Context, opts Options) (int, error) {
 			return fail(opts, code, err)
 		}
 	}
+	if code, err := runInstalls(ctx, opts, p); code != 0 || err != nil {
+		return code, err
+	}
 	return run(ctx, opts, p)
 }
 
@@ -174,18 +185,24 @@ func awaitHosts(ctx context.Context, opts Options, hosts []string) (int, error) 
 	}
 }
 
-// fail writes the failure file for a launcher error and returns code.
+// fail writes the failure file for a launcher error and returns code (1 in
+// toolkit mode, as the toolkit exits 1 for every failure).
 func fail(opts Options, code int, err error) (int, error) {
+	if opts.Toolkit && code != 0 {
+		code = 1
+	}
 	reason := "LauncherError: " + err.Error() + "\n"
 	var fe *optml.FileError
 	if errors.As(err, &fe) {
 		reason = "ConfigError: " + err.Error() + "\n"
 	}
-	if werr := opts.Paths.WriteFailure(reason); werr != nil && !errors.Is(werr, optml.ErrFailureExists) {
+	if werr := opts.Paths.WriteFailure(reason); werr != nil && !isExists(werr) {
 		err = errors.Join(err, werr)
 	}
 	return code, err
 }
+
+func isExists(err error) bool { return errors.Is(err, optml.ErrFailureExists) }
 
 type prepared struct {
 	code      int // exit code when prepare fails
@@ -195,6 +212,11 @@ type prepared struct {
 	path      string
 	dir       string
 	env       []string
+	// installs run before the program (toolkit mode).
+	installs []install
+	// failKind, when set, makes a failing program's failure file the
+	// toolkit's (its first line is failKind) and the exit code 1.
+	failKind string
 }
 
 func prepare(ctx context.Context, opts Options) (prepared, error) {
@@ -240,15 +262,28 @@ func prepare(ctx context.Context, opts Options) (prepared, error) {
 		if name == "" {
 			name, _ = tenv.UserEntryPoint.(string)
 		}
-		if name == "" {
+		done := false
+		if opts.Toolkit {
+			var code int
+			if done, code, err = prepareToolkit(&p, tenv, environ, name, args, opts); err != nil {
+				p.code = code
+				return p, err
+			}
+		}
+		if !done && name == "" {
 			p.code = ExitNoProgram
 			return p, errors.New("no training program: set SAGEMAKER_PROGRAM or the sagemaker_program hyperparameter, or give a command after `sagekit-runtime train --`")
 		}
-		code, err := resolveProgram(&p, name, args, opts)
-		if err != nil {
-			p.code = code
-			return p, err
+		if !done {
+			code, err := resolveProgram(&p, name, args, opts)
+			if err != nil {
+				p.code = code
+				return p, err
+			}
 		}
+	}
+	if opts.Toolkit && p.failKind == "" {
+		p.failKind = errExecuteUserScript
 	}
 
 	for _, v := range tenv.ProcessVars {

@@ -134,7 +134,14 @@ loop:
 		}
 		return 0, nil
 	}
-	if err := opts.Paths.WriteFailure(failureReason(out)); err != nil && !errors.Is(err, optml.ErrFailureExists) {
+	if p.failKind != "" {
+		// The toolkit: its own failure text, exit 1 whatever the code.
+		if err := opts.Paths.WriteFailure(toolkitReason(p.failKind, out)); err != nil && !isExists(err) {
+			return 1, err
+		}
+		return 1, nil
+	}
+	if err := opts.Paths.WriteFailure(failureReason(out)); err != nil && !isExists(err) {
 		return out.code, err
 	}
 	return out.code, nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,7 +21,21 @@ const (
 	envPython    = "SAGEKIT_PYTHON"
 	envStopGrace = "SAGEKIT_STOP_GRACE"
 	envQuiet     = "SAGEKIT_QUIET"
+	// envToolkit lists the toolkits whose behaviour the runtime follows
+	// where it differs from sagekit's own, in the form of the image label
+	// dev.sagekit.toolkit: "training", "inference" or "training,inference".
+	envToolkit = "SAGEKIT_TOOLKIT"
 )
+
+// toolkitClaimed reports whether the SAGEKIT_TOOLKIT value v names kind.
+func toolkitClaimed(v, kind string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.TrimSpace(t) == kind {
+			return true
+		}
+	}
+	return false
+}
 
 // runTrain is `sagekit-runtime train [flags] [-- COMMAND ARGS...]`.
 func runTrain(ctx context.Context, args []string) int {
@@ -33,6 +48,7 @@ func runTrain(ctx context.Context, args []string) int {
 	fs.SetOutput(os.Stderr)
 	grace := fs.Duration("grace", launch.DefaultGrace, "time between a forwarded SIGTERM/SIGINT and SIGKILL (env "+envStopGrace+")")
 	noArgs := fs.Bool("no-args", false, "do not append the hyperparameters to the command line")
+	tk := fs.Bool("toolkit", toolkitClaimed(os.Getenv(envToolkit), "training"), "behave as sagemaker-training-toolkit where sagekit differs: exit 1 and its failure text, pip installs, python -m, /bin/sh -c (env "+envToolkit+"=training)")
 	quiet := fs.Bool("quiet", os.Getenv(envQuiet) == "1", "do not log the launcher's own progress to stderr (env "+envQuiet+"=1)")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: sagekit-runtime train [flags] [-- COMMAND ARGS...]")
@@ -87,6 +103,7 @@ func runTrain(ctx context.Context, args []string) int {
 		Stderr:      os.Stderr,
 		ReapOrphans: os.Getpid() == 1,
 		Logger:      logger,
+		Toolkit:     *tk,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sagekit-runtime train: %v\n", err)
