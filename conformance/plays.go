@@ -54,6 +54,7 @@ type observations struct {
 	gpu   gpuObs
 
 	tkTrain *tkTrainObs
+	tin     *tinObs
 }
 
 func (o *observations) trainHost() (platform.HostResult, error) {

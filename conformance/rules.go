@@ -681,14 +681,14 @@ var rules = []Rule{
 	},
 
 	// 12.6 Inference toolkit.
-	toolkitRule("T-IN-01", Must, ClaimToolkitInference, "Missing Accept or */* → SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else application/json"),
-	toolkitRule("T-IN-02", Must, ClaimToolkitInference, "JSON and CSV request bodies are decoded as UTF-8 text; other content types stay bytes"),
-	toolkitRule("T-IN-03", Must, ClaimToolkitInference, "Default decoders cover application/json, text/csv, application/x-npy, application/x-npz"),
-	toolkitRule("T-IN-04", Must, ClaimToolkitInference, "Default encoders cover application/json, text/csv, application/x-npy; Accept is comma-split with no q-values"),
-	toolkitRule("T-IN-05", Must, ClaimToolkitInference, "Any exception that is not a BaseInferenceToolkitError → HTTP 500 with message + traceback"),
-	toolkitRule("T-IN-06", Should, ClaimToolkitInference, "SAGEMAKER_MODEL_SERVER_TIMEOUT default 60; SAGEMAKER_STARTUP_TIMEOUT default 600; workers from SAGEMAKER_MODEL_SERVER_WORKERS"),
-	toolkitRule("T-IN-07", Must, ClaimToolkitInference, "/opt/ml/model/code is on PYTHONPATH; /opt/ml/model/code/requirements.txt is installed at start-up"),
-	toolkitRule("T-IN-08", Must, ClaimToolkitInference, "User module = SAGEMAKER_PROGRAM (default inference.py) providing model_fn / input_fn / predict_fn / output_fn or transform_fn"),
+	ruleTIN01,
+	ruleTIN02,
+	ruleTIN03,
+	ruleTIN04,
+	ruleTIN05,
+	ruleTIN06,
+	ruleTIN07,
+	ruleTIN08,
 
 	// 12.7 Batch transform.
 	{

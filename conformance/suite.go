@@ -115,6 +115,7 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	run(playMultiHost, func(ctx context.Context) { r.playMultiHost(ctx, layersDone) })
 	run(playGPU, r.playGPU)
 	run(playToolkitTraining, r.playToolkitTraining)
+	run(playToolkitInference, r.playToolkitInference)
 	wg.Wait()
 
 	if _, err := e.Sweep(ctx, LabelRun, o.runID); err != nil {
