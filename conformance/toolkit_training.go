@@ -400,8 +400,14 @@ func (o *observations) tkRunOf(name string) (*tkRun, *outcome) {
 func (run *tkRun) ended() string {
 	h := run.host
 	s := fmt.Sprintf("exited %d", h.ExitCode)
-	if h.Failure != "" {
-		return s + "; failure: " + firstLine(h.Failure)
+	if f := strings.TrimSpace(h.Failure); f != "" {
+		// The toolkit's own first line ("ExecuteUserScriptError:") says
+		// little: quote the lines after it too.
+		lines := strings.Split(f, "\n")
+		if len(lines) > 3 {
+			lines = lines[:3]
+		}
+		return s + "; failure: " + string(truncate([]byte(strings.Join(lines, " | ")), 300))
 	}
 	return s + logTail(h.Logs)
 }
@@ -415,9 +421,9 @@ func (run *tkRun) record(name string, own bool, owner string) (*tkProbeRecord, *
 	}
 	var oc outcome
 	if own {
-		oc = fail("with %s, the probe %s did not run: %s", run.sc.what, name, run.ended())
+		oc = fail("with %s, %s.py did not run: %s", run.sc.what, name, run.ended())
 	} else {
-		oc = skip("with %s, the probe %s did not run (%s): %s judges that", run.sc.what, name, run.ended(), owner)
+		oc = skip("with %s, %s.py did not run (%s): %s judges that", run.sc.what, name, run.ended(), owner)
 	}
 	return nil, &oc
 }
@@ -519,7 +525,7 @@ func tkQuoteArgs(a []string) string {
 
 const (
 	toolkitHintTail = " With sagekit-runtime as the ENTRYPOINT, set ENV SAGEKIT_TOOLKIT=training (docs/launcher.md)."
-	howTkTrain      = "Runs `IMAGE train` ten times at once, as the toolkit's callers do: script-mode code in /opt/ml/code, each run with its own /opt/ml; a probe.py records its argv, environment, working directory and interpreter into /opt/ml/output/data. Expected values are the toolkit's own (package sdk/toolkit). "
+	howTkTrain      = "Toolkit training runs (docs/conformance.md, \"Training toolkit (T-TR)\"): "
 )
 
 func tkRule(id string, l Level, desc, hint, how string, check func(*observations) outcome) Rule {
@@ -537,7 +543,7 @@ func tkRule(id string, l Level, desc, hint, how string, check func(*observations
 var tTR01 = tkRule("T-TR-01", Must,
 	"Entry point = env SAGEMAKER_PROGRAM, else hyperparameter sagemaker_program (JSON-decoded)",
 	"Take the program from $SAGEMAKER_PROGRAM when it is set and not empty, else from the sagemaker_program hyperparameter after json.loads (the Python SDK writes \"\\\"train.py\\\"\"); look for it in /opt/ml/code.",
-	"Run 1 sets SAGEMAKER_PROGRAM=probe.py and the hyperparameter sagemaker_program=\"other.py\": probe.py must run, other.py not. Run 2 sets SAGEMAKER_PROGRAM empty and sagemaker_program=\"\\\"probe.py\\\"\": probe.py must run.",
+	"The env run sets SAGEMAKER_PROGRAM=probe.py and the hyperparameter sagemaker_program=\"other.py\": probe.py must run, other.py not. The hyperparameter run sets SAGEMAKER_PROGRAM empty and sagemaker_program=\"\\\"probe.py\\\"\": probe.py must run.",
 	func(o *observations) outcome {
 		run, oc := o.tkRunOf(scEnv)
 		if oc != nil {
@@ -599,7 +605,7 @@ var tTR02 = tkRule("T-TR-02", Must,
 var tTR03 = tkRule("T-TR-03", Must,
 	"Each hyperparameter value is JSON-decoded when it can be; otherwise the raw string is kept",
 	"Decode every hyperparameter value with json.loads and keep the raw string when that fails (\"3\" → 3, \"\\\"iris\\\"\" → iris, \"pure_nccl\" stays); SM_HP_<KEY> is the decoded value (strings as-is, others as compact JSON) and SM_HPS the decoded object.",
-	"Run 1's user hyperparameters cover ints, floats, booleans, null, lists, objects, JSON strings and raw strings; SM_HP_<KEY> and SM_HPS must hold the decoded values.",
+	"The env run's user hyperparameters cover ints, floats, booleans, null, lists, objects, JSON strings and raw strings; SM_HP_<KEY> and SM_HPS must hold the decoded values.",
 	func(o *observations) outcome {
 		run, rec, want, oc := o.probed(scEnv, "probe", "T-TR-01")
 		if oc != nil {
@@ -635,7 +641,7 @@ var tTR03 = tkRule("T-TR-03", Must,
 var tTR04 = tkRule("T-TR-04", Must,
 	"Reserved keys (list in §1.8.2) and any sagemaker_* key are excluded from user args, SM_HPS and SM_HP_*",
 	"Leave sagemaker_program, sagemaker_submit_directory, sagemaker_region, sagemaker_job_name, sagemaker_container_log_level, sagemaker_enable_cloudwatch_metrics, sagemaker_s3_output, default_user_module_name, _tuning_objective_metric and every other sagemaker_* key out of the program's arguments, SM_HPS and SM_HP_*.",
-	"Run 1 passes reserved keys and other sagemaker_* keys besides the user's; none may appear as an argument, in SM_HPS or as SM_HP_<KEY>.",
+	"The env run passes reserved keys and other sagemaker_* keys besides the user's; none may appear as an argument, in SM_HPS or as SM_HP_<KEY>.",
 	func(o *observations) outcome {
 		run, rec, want, oc := o.probed(scEnv, "probe", "T-TR-01")
 		if oc != nil {
@@ -677,7 +683,7 @@ var tTR04 = tkRule("T-TR-04", Must,
 var tTR05 = tkRule("T-TR-05", Must,
 	"CLI args: keys sorted; --key (-k for 1-char keys); value = str(v) (True/False, Python list repr), dicts k=v,…",
 	"Build the arguments as mapping.to_cmd_args does: keys sorted, --key (-k for a one-letter key), each value as Python's str() of the decoded value (True/False, [64, 32], dicts as a=x,b=2, None as an empty argument); SM_USER_ARGS is the same list as JSON.",
-	"Run 1's probe compares sys.argv[1:] and SM_USER_ARGS with the toolkit's to_cmd_args of the hyperparameters.",
+	"The env run's probe compares sys.argv[1:] and SM_USER_ARGS with the toolkit's to_cmd_args of the hyperparameters.",
 	func(o *observations) outcome {
 		run, rec, want, oc := o.probed(scEnv, "probe", "T-TR-01")
 		if oc != nil {
@@ -698,7 +704,7 @@ var tTR05 = tkRule("T-TR-05", Must,
 var tTR06 = tkRule("T-TR-06", Must,
 	"`.py` → `python <entry> args`; setup.py present → `python -m <module>`; otherwise `/bin/sh -c \"./<entry> args\"` with mode 0777; cwd `/opt/ml/code`",
 	"Run a .py entry point as `python entry.py ARGS`, a code directory with setup.py as `python -m module ARGS` (after pip install .), anything else after chmod 0777 as /bin/sh -c \"./entry ARGS\" with shlex-quoted arguments; always from /opt/ml/code.",
-	"Run 1 runs probe.py; a run with setup.py runs probepkg.py, which must start as a module (__spec__ set); a run names run-probe (no extension, mode 0644), which must be made 0777 and started as ./run-probe by the shell with its arguments (quotes, $HOME, ;) intact. All three must run in /opt/ml/code.",
+	"The env run runs probe.py; a run with setup.py runs probepkg.py, which must start as a module (__spec__ set); a run names run-probe (no extension, mode 0644), which must be made 0777 and started as ./run-probe by the shell with its arguments (quotes, $HOME, ;) intact. All three must run in /opt/ml/code.",
 	func(o *observations) outcome {
 		// .py program.
 		run, rec, _, oc := o.probed(scEnv, "probe", "T-TR-01")
@@ -784,7 +790,7 @@ func tkFirst(s []string) string {
 var tTR07 = tkRule("T-TR-07", Must,
 	"Exports all SM_* variables in §1.8.4 with keys upper-cased (hyphens kept) and non-strings as compact sorted JSON",
 	"Export every variable of the toolkit's Environment.to_env_vars (SM_HOSTS, SM_CURRENT_HOST, SM_TRAINING_ENV, SM_FRAMEWORK_PARAMS, SM_USER_ENTRY_POINT, ...) plus SAGEMAKER_JOB_NAME, CURRENT_HOST and SAGEMAKER_REGION: names upper-cased with every other character kept, strings as they are, everything else as json.dumps(v, sort_keys=True, separators=(\",\", \":\")).",
-	"Run 1's probe compares its environment with the toolkit's to_env_vars, except the variables other T-TR rules judge (SM_HP_*, SM_HPS, SM_USER_ARGS, SM_CHANNEL_*, SM_NUM_GPUS, SM_OUTPUT_DATA_DIR, SM_MODEL_DIR, SM_NETWORK_INTERFACE_NAME, and their keys in SM_TRAINING_ENV).",
+	"The env run's probe compares its environment with the toolkit's to_env_vars, except the variables other T-TR rules judge (SM_HP_*, SM_HPS, SM_USER_ARGS, SM_CHANNEL_*, SM_NUM_GPUS, SM_OUTPUT_DATA_DIR, SM_MODEL_DIR, SM_NETWORK_INTERFACE_NAME, and their keys in SM_TRAINING_ENV).",
 	func(o *observations) outcome {
 		run, rec, want, oc := o.probed(scEnv, "probe", "T-TR-01")
 		if oc != nil {
@@ -831,7 +837,7 @@ var tTR07 = tkRule("T-TR-07", Must,
 var tTR08 = tkRule("T-TR-08", Must,
 	"`SM_CHANNEL_<UPPER>` = `/opt/ml/input/data/<channel>` for every channel in inputdataconfig",
 	"Export SM_CHANNEL_ and the channel name upper-cased with every other character kept (Eval-Set → SM_CHANNEL_EVAL-SET) for every channel of inputdataconfig.json, set to /opt/ml/input/data/<channel> with the name as written.",
-	"Run 1 has the channels training and Eval-Set.",
+	"The env run has the channels training and Eval-Set.",
 	func(o *observations) outcome {
 		run, rec, want, oc := o.probed(scEnv, "probe", "T-TR-01")
 		if oc != nil {
@@ -851,7 +857,7 @@ var tTR08 = tkRule("T-TR-08", Must,
 var tTR09 = tkRule("T-TR-09", Should,
 	"`SM_NUM_GPUS` = count of `GPU ` lines from `nvidia-smi --list-gpus`, 0 on error",
 	"Count the lines starting \"GPU \" in the output of nvidia-smi --list-gpus, and use 0 when it fails or is missing.",
-	"Run 1 puts an nvidia-smi on PATH that lists two GPUs (and one other line); run 2 one that lists them and exits 9.",
+	"The env run puts an nvidia-smi on PATH that lists two GPUs (and one other line); the hyperparameter run one that lists them and exits 9.",
 	func(o *observations) outcome {
 		var parts []string
 		for _, sc := range []string{scEnv, scHyperparam} {
@@ -877,7 +883,7 @@ var tTR09 = tkRule("T-TR-09", Should,
 var tTR10 = tkRule("T-TR-10", Must,
 	"`SM_OUTPUT_DATA_DIR=/opt/ml/output/data`; `SM_MODEL_DIR=/opt/ml/model`; `SM_NETWORK_INTERFACE_NAME` defaults to `eth0`",
 	"Set SM_OUTPUT_DATA_DIR=/opt/ml/output/data (no host suffix), SM_MODEL_DIR=/opt/ml/model, and SM_NETWORK_INTERFACE_NAME from resourceconfig.json, eth0 when the key is missing.",
-	"Run 1's resourceconfig.json has no network_interface_name.",
+	"The env run's resourceconfig.json has no network_interface_name.",
 	func(o *observations) outcome {
 		run, rec, want, oc := o.probed(scEnv, "probe", "T-TR-01")
 		if oc != nil {
@@ -942,7 +948,7 @@ var tTR12 = tkRule("T-TR-12", Must,
 var tTR13 = tkRule("T-TR-13", Should,
 	"Success writes an empty `/opt/ml/output/success` and exits 0",
 	"After the program exits 0, create an empty /opt/ml/output/success and exit 0.",
-	"Run 1's probe.py exits 0.",
+	"The env run's probe.py exits 0.",
 	func(o *observations) outcome {
 		run, oc := o.tkRunOf(scEnv)
 		if oc != nil {
