@@ -42,3 +42,15 @@ func WSGICommand(interpreter, script, target string) []string {
 func HandlerCommand(interpreter, script, module string) []string {
 	return []string{interpreter, "-u", script, "handler", module}
 }
+
+// ForkServer turns a command of WSGICommand or HandlerCommand into a fork
+// server for worker.WithForkServer: one interpreter imports the app (and,
+// for a WSGI app, calls its GET /ping once, where the Flask example loads
+// its model; for a handler module, runs model_fn), then forks every worker
+// from itself, so that they share those pages copy-on-write.
+func ForkServer(command []string) []string {
+	out := make([]string, 0, len(command)+1)
+	out = append(out, command[:3]...)
+	out = append(out, "--fork-server")
+	return append(out, command[3:]...)
+}

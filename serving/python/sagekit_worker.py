@@ -13,7 +13,6 @@ only; numpy, scipy are used when present. Python 3.8 or later.
 import importlib
 import io
 import os
-import selectors
 import socket
 import sys
 from urllib.parse import unquote
@@ -106,59 +105,65 @@ class Conn(object):
             self.read_line()
 
 
+# The environ keys every request shares; each request starts from a copy.
+BASE_ENVIRON = {
+    "SCRIPT_NAME": "",
+    "SERVER_NAME": "localhost",
+    "SERVER_PORT": "8080",
+    "REMOTE_ADDR": "127.0.0.1",
+    "wsgi.version": (1, 0),
+    "wsgi.url_scheme": "http",
+    "wsgi.errors": sys.stderr,
+    "wsgi.multithread": False,
+    "wsgi.multiprocess": True,
+    "wsgi.run_once": False,
+}
+
+# Response headers the adapter sets itself.
+HOP_HEADERS = frozenset(("content-length", "connection", "transfer-encoding", "keep-alive"))
+
+
 def handle(conn, app):
     """Serves one request on conn; returns whether to keep the connection."""
     head = conn.read_head()
     if head is None:
         return False
-    lines = head.split(b"\r\n")
+    lines = head.decode("latin-1").split("\r\n")
     try:
-        method, target, version = lines[0].decode("latin-1").split(" ", 2)
+        method, target, version = lines[0].split(" ", 2)
     except ValueError:
         raise BadRequest("bad request line")
-    environ = {
-        "REQUEST_METHOD": method,
-        "SCRIPT_NAME": "",
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "8080",
-        "SERVER_PROTOCOL": version,
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
+    environ = BASE_ENVIRON.copy()
+    environ["REQUEST_METHOD"] = method
+    environ["SERVER_PROTOCOL"] = version
     path, _, query = target.partition("?")
-    environ["PATH_INFO"] = unquote(path, "latin-1")
+    environ["PATH_INFO"] = unquote(path, "latin-1") if "%" in path else path
     environ["QUERY_STRING"] = query
     length = None
     chunked = False
     keep = version == "HTTP/1.1"
     for raw in lines[1:]:
-        k, sep, v = raw.partition(b":")
+        name, sep, value = raw.partition(":")
         if not sep:
             continue
-        name = k.decode("latin-1").strip()
-        value = v.decode("latin-1").strip()
-        low = name.lower()
-        if low == "content-type":
+        key = name.strip().upper().replace("-", "_")
+        value = value.strip()
+        if key == "CONTENT_TYPE":
             environ["CONTENT_TYPE"] = value
             continue
-        if low == "content-length":
+        if key == "CONTENT_LENGTH":
             length = int(value)
             environ["CONTENT_LENGTH"] = value
             continue
-        if low == "transfer-encoding" and "chunked" in value.lower():
+        if key == "TRANSFER_ENCODING" and "chunked" in value.lower():
             chunked = True
-        elif low == "connection":
+        elif key == "CONNECTION":
             tokens = value.lower()
             if "close" in tokens:
                 keep = False
             elif "keep-alive" in tokens:
                 keep = True
-        key = "HTTP_" + name.upper().replace("-", "_")
+        key = "HTTP_" + key
         if key in environ:
             environ[key] += "," + value
         else:
@@ -198,11 +203,10 @@ def handle(conn, app):
         status = "500 Internal Server Error"
         headers = [("Content-Type", "text/plain; charset=utf-8")]
         chunks = [b"Internal Server Error: the app raised an exception (see the log)\n"]
-    payload = b"".join(chunks)
+    payload = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     out = ["HTTP/1.1 ", status, "\r\n"]
     for k, v in headers:
-        low = k.lower()
-        if low in ("content-length", "connection", "transfer-encoding", "keep-alive"):
+        if k.lower() in HOP_HEADERS:
             continue
         out += [k, ": ", v, "\r\n"]
     out += ["Content-Length: ", str(len(payload)), "\r\n"]
@@ -220,7 +224,17 @@ def handle(conn, app):
     return keep
 
 
-def serve(app, path):
+def bad_request(sock, e):
+    try:
+        msg = ("bad request: %s\n" % e).encode()
+        sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                     b"Connection: close\r\nContent-Length: " + str(len(msg)).encode()
+                     + b"\r\n\r\n" + msg)
+    except OSError:
+        pass
+
+
+def listen(path):
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -228,43 +242,25 @@ def serve(app, path):
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(128)
-    listener.setblocking(False)
-    sel = selectors.DefaultSelector()
-    sel.register(listener, selectors.EVENT_READ, None)
+    return listener
+
+
+def serve(app, listener):
+    """Serves connections one after another, each until it closes, as
+    gunicorn's sync workers do: sagekit-runtime sends a worker one request
+    at a time over one keep-alive connection, so a blocking loop without a
+    selector is all it needs."""
     while True:
-        for key, _ in sel.select():
-            conn = key.data
-            if conn is None:
-                try:
-                    sock, _ = listener.accept()
-                except BlockingIOError:
-                    continue
-                sock.setblocking(True)
-                sel.register(sock, selectors.EVENT_READ, Conn(sock))
-                continue
-            sel.unregister(conn.sock)
-            keep = True
-            try:
-                # Requests already buffered are served before going back
-                # to the selector, which cannot see them.
-                keep = handle(conn, app)
-                while keep and conn.buf:
-                    keep = handle(conn, app)
-            except (BadRequest, ValueError) as e:
-                try:
-                    msg = ("bad request: %s\n" % e).encode()
-                    conn.sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
-                                      b"Connection: close\r\nContent-Length: " + str(len(msg)).encode()
-                                      + b"\r\n\r\n" + msg)
-                except OSError:
-                    pass
-                keep = False
-            except OSError:
-                keep = False
-            if keep:
-                sel.register(conn.sock, selectors.EVENT_READ, conn)
-            else:
-                conn.sock.close()
+        sock, _ = listener.accept()
+        conn = Conn(sock)
+        try:
+            while handle(conn, app):
+                pass
+        except (BadRequest, ValueError) as e:
+            bad_request(sock, e)
+        except OSError:
+            pass
+        sock.close()
 
 
 # ------------------------------------------------------- inference toolkit
@@ -627,26 +623,206 @@ def load_wsgi(target):
     return app
 
 
+def load_app(mode, target):
+    """Imports the app (mode "wsgi") or the handler module (mode "handler",
+    whose model_fn then runs) the way every worker serves it."""
+    base = os.environ.get("SAGEMAKER_BASE_DIR") or "/opt/ml"
+    model_dir = os.environ.get("SAGEKIT_MODEL_DIR") or os.path.join(base, "model")
+    for d in search_path(mode, base):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    if mode == "wsgi":
+        return load_wsgi(target)
+    install_toolkit_shim()
+    return HandlerApp(target, model_dir)
+
+
+def warm_up(app):
+    """Calls the app's GET /ping once, as the runtime calls it to learn that
+    a worker is ready, so that what the app loads on its first /ping (the
+    Flask example unpickles its model there) is loaded once, before the
+    fork, and shared. The answer is not used."""
+    environ = BASE_ENVIRON.copy()
+    environ.update({"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/ping",
+                    "QUERY_STRING": "", "HTTP_HOST": "worker", "wsgi.input": io.BytesIO(b"")})
+    try:
+        result = app(environ, lambda status, headers, exc_info=None: (lambda data: None))
+        try:
+            for _ in result:
+                pass
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    except Exception:
+        import traceback
+        traceback.print_exc()
+
+
+# ------------------------------------------------------------- fork server
+#
+# With --fork-server, the process loads the app once and then forks every
+# worker from it when sagekit-runtime asks, so that the workers share the
+# loaded modules and model copy-on-write (gunicorn's --preload). It talks to
+# the runtime over the unix socket on fd 3, one line a message:
+#
+#   fork server -> runtime   ready                  the app is loaded
+#   runtime -> fork server   spawn ID\tKEY=VALUE...  with the worker's stdout and
+#                                                   stderr as SCM_RIGHTS fds
+#   fork server -> runtime   pid ID PID             the worker is forked
+#   fork server -> runtime   exit PID STATUS        a worker ended (STATUS as
+#                                                   waitpid gives it)
+#
+# A worker is its own process group (the runtime signals the group) and is
+# killed when the fork server dies. The fork server exits when the runtime
+# closes its end of the socket.
+
+CONTROL_FD = 3
+
+
+def fork_server(mode, target):
+    import gc
+    import selectors
+    import signal
+    ctl = socket.socket(fileno=CONTROL_FD)
+    # As the gc module's documentation advises for fork without exec: no
+    # collection in the fork server, so that it leaves no freed holes for the
+    # workers to fill (and copy), and what it loaded frozen out of the
+    # collector's sight, so that the workers' collections do not write to
+    # (and copy) the shared pages either.
+    gc.disable()
+    app = load_app(mode, target)
+    if mode == "wsgi":
+        warm_up(app)
+    gc.freeze()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signo, frame: None)
+    sel = selectors.DefaultSelector()
+    sel.register(ctl, selectors.EVENT_READ)
+    sel.register(wake_r, selectors.EVENT_READ)
+    ctl.sendall(b"ready\n")
+    buf = b""
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is ctl:
+                msg, fds, _, _ = socket.recv_fds(ctl, 65536, 2) if hasattr(socket, "recv_fds") else _recv_fds(ctl)
+                if not msg:
+                    return 0
+                buf += msg
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    head, _, envs = line.decode("utf-8").partition("\t")
+                    verb, wid = head.split(" ", 1)
+                    if verb != "spawn":
+                        continue
+                    pid = spawn(app, envs, fds, (ctl, sel, wake_r, wake_w))
+                    fds = []
+                    ctl.sendall(("pid %s %d\n" % (wid, pid)).encode())
+            else:
+                os.read(wake_r, 4096)
+                reap(ctl)
+
+
+def _recv_fds(sock):
+    """socket.recv_fds for Python 3.8."""
+    import array
+    fds = array.array("i")
+    msg, anc, flags, addr = sock.recvmsg(65536, socket.CMSG_LEN(2 * fds.itemsize))
+    for level, typ, data in anc:
+        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+    return msg, list(fds), flags, addr
+
+
+def reap(ctl):
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        ctl.sendall(("exit %d %d\n" % (pid, status)).encode())
+
+
+def spawn(app, envs, fds, inherited):
+    """Forks one worker with the tab-separated KEY=VALUE settings envs and
+    fds as its stdout and stderr; returns its pid. inherited is what the
+    worker closes: the control socket, the selector and the wake-up pipe."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        for fd in fds:
+            os.close(fd)
+        return pid
+    # The worker.
+    code = 1
+    try:
+        import signal
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        import gc
+        gc.enable()
+        os.setpgid(0, 0)
+        _die_with_parent(parent)
+        ctl, sel, wake_r, wake_w = inherited
+        sel.close()
+        ctl.close()
+        os.close(wake_r)
+        os.close(wake_w)
+        if len(fds) == 2:
+            os.dup2(fds[0], 1)
+            os.dup2(fds[1], 2)
+            for fd in fds:
+                os.close(fd)
+        for kv in envs.split("\t") if envs else ():
+            k, _, v = kv.partition("=")
+            os.environ[k] = v
+        serve(app, listen(os.environ["SAGEKIT_WORKER_SOCKET"]))
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _die_with_parent(parent):
+    """Asks the kernel to kill this worker when the fork server dies."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except Exception:
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("wsgi", "handler"):
-        sys.stderr.write("usage: sagekit_worker.py wsgi MODULE:ATTR | handler MODULE\n")
+    args = argv[1:]
+    forking = bool(args) and args[0] == "--fork-server"
+    if forking:
+        args = args[1:]
+    if len(args) != 2 or args[0] not in ("wsgi", "handler"):
+        sys.stderr.write("usage: sagekit_worker.py [--fork-server] wsgi MODULE:ATTR | handler MODULE\n")
         return 2
+    if forking:
+        return fork_server(args[0], args[1])
     sock = os.environ.get("SAGEKIT_WORKER_SOCKET")
     if not sock:
         sys.stderr.write("sagekit_worker.py: SAGEKIT_WORKER_SOCKET is not set; "
                          "sagekit-runtime sets it for each worker\n")
         return 2
-    base = os.environ.get("SAGEMAKER_BASE_DIR") or "/opt/ml"
-    model_dir = os.environ.get("SAGEKIT_MODEL_DIR") or os.path.join(base, "model")
-    for d in search_path(argv[1], base):
-        if d not in sys.path:
-            sys.path.insert(0, d)
-    if argv[1] == "wsgi":
-        app = load_wsgi(argv[2])
-    else:
-        install_toolkit_shim()
-        app = HandlerApp(argv[2], model_dir)
-    serve(app, sock)
+    app = load_app(args[0], args[1])
+    serve(app, listen(sock))
     return 0
 
 

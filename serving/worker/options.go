@@ -23,6 +23,7 @@ type options struct {
 	minBackoff   time.Duration
 	maxBackoff   time.Duration
 	maxResponse  int64
+	forkServer   bool
 }
 
 func defaultOptions() options {
@@ -79,6 +80,13 @@ func WithReadyTimeout(d time.Duration) Option { return func(o *options) { o.read
 func WithBackoff(min, max time.Duration) Option {
 	return func(o *options) { o.minBackoff, o.maxBackoff = min, max }
 }
+
+// WithForkServer says that the command is a fork server: it loads the
+// model once, then forks each worker when the pool asks (see forkserver.go
+// for the protocol), so workers share the loaded model's memory. The pool
+// supervises the forked workers as it does started ones. Default off: the
+// command is run once per worker.
+func WithForkServer() Option { return func(o *options) { o.forkServer = true } }
 
 func (o *options) count() int {
 	switch {

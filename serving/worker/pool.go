@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sagekit/sagekit/sdk/optml"
@@ -54,12 +55,15 @@ type Pool struct {
 
 	madeSocketDir bool
 	modelDir      string
+
+	fs *forkServer // nil unless WithForkServer
 }
 
 // proc is one run of one worker: a process and the client that talks to it.
 type proc struct {
 	id      int
-	cmd     *exec.Cmd
+	pid     int
+	cmd     *exec.Cmd // nil for a worker forked by a fork server
 	sock    string
 	conn    *conn               // used by one request at a time: whoever holds pr
 	models  map[string]struct{} // multi-model: what this process has loaded; holder only
@@ -79,7 +83,11 @@ func New(command []string, opts ...Option) (*Pool, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Pool{command: command, o: o, n: o.count(), stop: make(chan struct{}), live: make(map[*proc]struct{})}, nil
+	p := &Pool{command: command, o: o, n: o.count(), stop: make(chan struct{}), live: make(map[*proc]struct{})}
+	if o.forkServer {
+		p.fs = &forkServer{p: p}
+	}
+	return p, nil
 }
 
 // MaxConcurrency is the number of workers: the serving front runs no more
@@ -124,7 +132,7 @@ func (p *Pool) supervise(loadCtx context.Context, i int, first chan<- error) {
 		// Not Load's context: Load returns at the first ready worker, and
 		// the others go on starting.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(loadCtx), p.o.readyTimeout)
-		pr, err := p.spawn(i)
+		pr, err := p.spawn(ctx, i)
 		if err == nil {
 			select {
 			case <-p.stop:
@@ -182,17 +190,11 @@ func describeExit(err error) string {
 	return err.Error()
 }
 
-// spawn starts one process of worker i.
-func (p *Pool) spawn(i int) (*proc, error) {
+// spawn starts one process of worker i, or has the fork server fork it.
+func (p *Pool) spawn(ctx context.Context, i int) (*proc, error) {
 	sock := filepath.Join(p.o.socketDir, "w"+strconv.Itoa(i)+".sock")
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("removing the old socket %s: %w", sock, err)
-	}
-	cmd := exec.Command(p.command[0], p.command[1:]...)
-	cmd.Dir = p.o.dir
-	env := p.o.env
-	if env == nil {
-		env = os.Environ()
 	}
 	extra := []string{
 		optml.EnvWorkerSocket + "=" + sock,
@@ -202,19 +204,50 @@ func (p *Pool) spawn(i int) (*proc, error) {
 	if len(p.o.gpus) > 0 {
 		extra = append(extra, "CUDA_VISIBLE_DEVICES="+p.o.gpus[i%len(p.o.gpus)])
 	}
-	cmd.Env = mergeEnv(env, extra)
-	setProcessGroup(cmd)
+	var pr *proc
+	if p.fs != nil {
+		var err error
+		if pr, err = p.fs.spawn(ctx, i, sock, extra); err != nil {
+			return nil, err
+		}
+	} else {
+		cmd := exec.Command(p.command[0], p.command[1:]...)
+		cmd.Dir = p.o.dir
+		env := p.o.env
+		if env == nil {
+			env = os.Environ()
+		}
+		cmd.Env = mergeEnv(env, extra)
+		setProcessGroup(cmd)
+		pr = &proc{id: i, cmd: cmd, sock: sock, exited: make(chan struct{})}
+		if err := startWithOutput(cmd, &pr.output, p.o.stdout, p.o.stderr); err != nil {
+			return nil, fmt.Errorf("starting worker %d (%s): %w", i, strings.Join(p.command, " "), err)
+		}
+		pr.pid = cmd.Process.Pid
+		pr.started = time.Now()
+		go func() {
+			pr.exitErr = cmd.Wait()
+			close(pr.exited)
+		}()
+	}
+	p.mu.Lock()
+	p.live[pr] = struct{}{}
+	p.mu.Unlock()
+	return pr, nil
+}
 
-	pr := &proc{id: i, cmd: cmd, sock: sock, exited: make(chan struct{})}
+// startWithOutput starts cmd with its stdout and stderr copied line by
+// line to stdout and stderr; wg counts the two copies.
+func startWithOutput(cmd *exec.Cmd, wg *sync.WaitGroup, stdout, stderr io.Writer) error {
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("creating a pipe for worker %d: %w", i, err)
+		return fmt.Errorf("creating a pipe: %w", err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		outR.Close()
 		outW.Close()
-		return nil, fmt.Errorf("creating a pipe for worker %d: %w", i, err)
+		return fmt.Errorf("creating a pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	err = cmd.Start()
@@ -223,20 +256,12 @@ func (p *Pool) spawn(i int) (*proc, error) {
 	if err != nil {
 		outR.Close()
 		errR.Close()
-		return nil, fmt.Errorf("starting worker %d (%s): %w", i, strings.Join(p.command, " "), err)
+		return err
 	}
-	pr.started = time.Now()
-	pr.output.Add(2)
-	go copyLines(p.o.stdout, outR, &pr.output)
-	go copyLines(p.o.stderr, errR, &pr.output)
-	go func() {
-		pr.exitErr = cmd.Wait()
-		close(pr.exited)
-	}()
-	p.mu.Lock()
-	p.live[pr] = struct{}{}
-	p.mu.Unlock()
-	return pr, nil
+	wg.Add(2)
+	go copyLines(stdout, outR, wg)
+	go copyLines(stderr, errR, wg)
+	return nil
 }
 
 func mergeEnv(base, extra []string) []string {
@@ -417,7 +442,7 @@ func (pr *proc) dead() bool {
 
 // kill ends pr and anything it started.
 func (p *Pool) kill(pr *proc) {
-	killGroup(pr.cmd)
+	signalGroup(pr.pid, syscall.SIGKILL)
 	p.mu.Lock()
 	delete(p.live, pr)
 	p.mu.Unlock()
@@ -502,13 +527,13 @@ func (p *Pool) Close(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	for _, pr := range procs {
-		termGroup(pr.cmd)
+		signalGroup(pr.pid, syscall.SIGTERM)
 	}
 	for _, pr := range procs {
 		select {
 		case <-pr.exited:
 		case <-ctx.Done():
-			killGroup(pr.cmd)
+			signalGroup(pr.pid, syscall.SIGKILL)
 			<-pr.exited
 		}
 		// The last lines a worker wrote are passed on before Close returns.
@@ -520,6 +545,9 @@ func (p *Pool) Close(ctx context.Context) error {
 		}
 	}
 	p.wg.Wait()
+	if p.fs != nil {
+		p.fs.close(ctx)
+	}
 	if p.madeSocketDir {
 		os.RemoveAll(p.o.socketDir)
 	}

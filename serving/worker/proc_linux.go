@@ -14,14 +14,13 @@ func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-func termGroup(cmd *exec.Cmd) { signalGroup(cmd, syscall.SIGTERM) }
-func killGroup(cmd *exec.Cmd) { signalGroup(cmd, syscall.SIGKILL) }
-
-func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
-	if cmd.Process == nil {
+// signalGroup signals the process group that pid leads, or pid alone when
+// that fails.
+func signalGroup(pid int, sig syscall.Signal) {
+	if pid <= 0 {
 		return
 	}
-	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
-		cmd.Process.Signal(sig)
+	if err := syscall.Kill(-pid, sig); err != nil {
+		syscall.Kill(pid, sig)
 	}
 }

@@ -5,19 +5,21 @@ package worker
 import (
 	"os"
 	"os/exec"
+	"syscall"
 )
 
 // Outside Linux (where images run) workers are signalled one by one.
 func setProcessGroup(cmd *exec.Cmd) {}
 
-func termGroup(cmd *exec.Cmd) {
-	if cmd.Process != nil {
-		cmd.Process.Signal(os.Interrupt)
+func signalGroup(pid int, sig syscall.Signal) {
+	if pid <= 0 {
+		return
 	}
-}
-
-func killGroup(cmd *exec.Cmd) {
-	if cmd.Process != nil {
-		cmd.Process.Kill()
+	if p, err := os.FindProcess(pid); err == nil {
+		if sig == syscall.SIGTERM {
+			p.Signal(os.Interrupt)
+			return
+		}
+		p.Kill()
 	}
 }

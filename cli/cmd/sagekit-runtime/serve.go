@@ -33,6 +33,7 @@ type serveOptions struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	accessLog  io.Writer // one JSON line per request
+	preload    bool      // fork the Python adapter's workers from one process
 	scriptsDir string
 	codeDir    string // the model's code directory (inference-toolkit mode)
 	adapter    string // a Python adapter file used instead of the embedded one
@@ -120,6 +121,15 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 		} // a bad value is already reported by serving.OptionsFromEnv
 	}
 	o.gpus = worker.GPUs(ctx, get("CUDA_VISIBLE_DEVICES"))
+	// Workers pinned to GPUs start as interpreters of their own: a CUDA
+	// context does not survive fork, and an app may create one on import.
+	switch v := get(optml.EnvPreload); v {
+	case "", "true":
+		o.preload = len(o.gpus) == 0
+	case "false":
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want true or false", optml.EnvPreload, v))
+	}
 	return o, errors.Join(errs...)
 }
 
@@ -142,8 +152,14 @@ func serve(ctx context.Context, log *slog.Logger, o serveOptions) error {
 		} else {
 			o.command = python.HandlerCommand(o.python, script, o.handler)
 		}
+	} else {
+		o.preload = false // a generic worker command is run once per worker
 	}
 	wopts := []worker.Option{worker.WithOutput(o.stdout, o.stderr), worker.WithLogger(log)}
+	if o.preload {
+		o.command = python.ForkServer(o.command)
+		wopts = append(wopts, worker.WithForkServer())
+	}
 	if o.workers > 0 {
 		wopts = append(wopts, worker.WithWorkers(o.workers))
 	}

@@ -55,3 +55,41 @@ func TestServeOptionsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestServePreload: the Python adapters fork their workers from one
+// process unless GPUs are pinned or SAGEKIT_PRELOAD=false.
+func TestServePreload(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want bool
+		err  string
+	}{
+		{name: "default", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1"}, want: true},
+		{name: "true", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1", "SAGEKIT_PRELOAD": "true"}, want: true},
+		{name: "false", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1", "SAGEKIT_PRELOAD": "false"}, want: false},
+		{name: "GPUs", env: map[string]string{"CUDA_VISIBLE_DEVICES": "0,1"}, want: false},
+		{name: "bad", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1", "SAGEKIT_PRELOAD": "yes"}, err: "SAGEKIT_PRELOAD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"SAGEKIT_WSGI_APP": "predictor:app"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			o, err := serveOptionsFromEnv(context.Background(), nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error = %v, want one mentioning %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.preload != tt.want {
+				t.Errorf("preload = %v, want %v", o.preload, tt.want)
+			}
+		})
+	}
+}
