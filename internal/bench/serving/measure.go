@@ -35,8 +35,9 @@ const openPool = 64
 
 // sample is one repetition of one stack.
 type sample struct {
-	Load     string  // /proc/loadavg before the stack started
-	Idle     float64 // CPU idle share before the stack started
+	Load     string        // /proc/loadavg before the stack started
+	Idle     float64       // CPU idle share before the stack started
+	Parse    time.Duration // fastest of parseTries 6 MB CSV parses, after the idle check
 	Start    time.Duration
 	PSSReady int64 // 1 s after the first 200 /ping
 	PSSIdle  int64 // after a warm-up that reaches every worker, then idle
@@ -71,6 +72,7 @@ func (p payloads) get(name string) []byte {
 func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payloads) (sm sample) {
 	sm.Idle = waitIdle(ctx, c.idleWait)
 	sm.Load = loadavg()
+	sm.Parse, _ = bestParse(p.big, parseTries)
 	g, addr, err := e.start(s, rep)
 	if err != nil {
 		sm.Err = err

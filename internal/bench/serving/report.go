@@ -58,12 +58,14 @@ type report struct {
 	m     machine
 	rows  []*row
 	parse []benchResult
-	// parseBest is the fastest of 20 in-process parses of the 6 MB CSV.
-	parseBest time.Duration
-	workers   int
-	wrk       bool // closed loops ran wrk, else the Go generator
-	took      time.Duration
-	at        time.Time
+	// parses are in-process parses of the 6 MB CSV, each the fastest of
+	// parseTries taken right after the CPUs were seen idle: one set at the
+	// start and one before each stack of each repetition.
+	parses  []time.Duration
+	workers int
+	wrk     bool // closed loops ran wrk, else the Go generator
+	took    time.Duration
+	at      time.Time
 	// interrupted: the run was stopped and c.reps is the number of
 	// repetitions that finished.
 	interrupted bool
@@ -202,10 +204,11 @@ func (rp *report) goals() []goal {
 		}
 		gs = append(gs, g)
 	}
-	g = goal{what: "6 MB CSV (375,000 rows x 4) parsed to float64s by sdk/payload, best of 20", target: "≤ 20 ms", missing: rp.parseBest == 0}
+	best, median := parseStats(rp.parses)
+	g = goal{what: fmt.Sprintf("6 MB CSV (375,000 rows x 4) parsed to float64s by sdk/payload, best of %d parses on an idle machine", parseTries*len(rp.parses)), target: "≤ 20 ms", missing: len(rp.parses) == 0}
 	if !g.missing {
-		v := ms(rp.parseBest)
-		g.measured, g.pass = fmtMs(v)+" ms", v <= 20
+		v := ms(best)
+		g.measured, g.pass = fmt.Sprintf("%s ms (median of %d sets: %s ms)", fmtMs(v), len(rp.parses), fmtMs(ms(median))), v <= 20
 	}
 	gs = append(gs, g)
 
@@ -389,8 +392,9 @@ func (rp *report) markdown() string {
 	}
 
 	w("\n### Payload parsing\n\n")
+	best, median := parseStats(rp.parses)
 	w("`go test -run '^$' -bench 6MB -benchtime 5x -count %s ./sdk/payload` in the same run, best of the %[1]s runs (each the mean of 5 parses; one goroutine): ", benchCount(c))
-	w("the 6 MB CSV above parsed to float64s, and the same rows as `{\"instances\": [[...]]}` JSON (6.6 MB). For scale, perf-anchors measured pandas.read_csv at 43 ms and Python's json.loads at 164 ms on this payload. The goal above uses the fastest of 20 in-process `payload.ParseCSV` calls on a warm heap: %s ms.\n\n", fmtMs(ms(rp.parseBest)))
+	w("the 6 MB CSV above parsed to float64s, and the same rows as `{\"instances\": [[...]]}` JSON (6.6 MB). For scale, perf-anchors measured pandas.read_csv at 43 ms and Python's json.loads at 164 ms on this payload. The goal above uses in-process `payload.ParseCSV` calls in the benchmark itself, in %d sets of %d spread over the run (one at the start, one before each stack), each set taken right after the CPUs were seen at least 90%% idle, as each stack is: the fastest parse was %s ms, the median of the sets' fastest %s ms. Twenty calls back to back fit in well under a second, so one burst of other work on a shared machine can slow every one of them; sets spread over the run, each after an idle check, cannot all fall into one.\n\n", len(rp.parses), parseTries, fmtMs(ms(best)), fmtMs(ms(median)))
 	w("| Benchmark | ms per payload | MB/s |\n|---|---:|---:|\n")
 	for _, p := range rp.parse {
 		w("| %s | %s | %.0f |\n", p.Name, fmtMs(p.NsOp/1e6), p.MBs)
@@ -438,4 +442,14 @@ func firstErr(r *row) string {
 		}
 	}
 	return ""
+}
+
+// parseStats returns the fastest parse and the median of the sets.
+func parseStats(d []time.Duration) (best, median time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[0], s[len(s)/2]
 }
