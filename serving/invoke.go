@@ -82,44 +82,60 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 		Accept:      r.Header.Get("Accept"),
 		Header:      sagemakerHeaders(r.Header),
 	}
+	if s.inline {
+		var res result
+		s.call(ctx, &res, model, req)
+		s.answer(w, ctx, req, res)
+		return
+	}
 	ch := callPool.Get().(chan result)
-	go s.call(ctx, ch, model, req)
+	go s.callAsync(ctx, ch, model, req)
 	select {
 	case res := <-ch:
 		callPool.Put(ch)
-		if res.err != nil {
-			if ctx.Err() != nil && errors.Is(res.err, ctx.Err()) {
-				s.timedOut(w, ctx)
-				return
-			}
-			if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) && errors.Is(res.err, context.DeadlineExceeded) {
-				// The handler saw the deadline a moment before ctx's timer did.
-				<-ctx.Done()
-				s.timedOut(w, ctx)
-				return
-			}
-			status, msg := statusOf(res.err)
-			writeError(w, status, msg)
-			return
-		}
-		writeResponse(w, req, res.resp)
+		s.answer(w, ctx, req, res)
 	case <-ctx.Done():
 		s.timedOut(w, ctx)
 	}
 }
 
-// call runs the handler on its own goroutine so that a handler ignoring its
-// context still gets its caller a 504 on time. The slot is freed only when
-// the handler returns: a stuck handler keeps holding one, which bounds how
-// many can pile up.
-func (s *Server) call(ctx context.Context, ch chan<- result, model string, req *serve.Request) {
+// answer writes the handler's result.
+func (s *Server) answer(w http.ResponseWriter, ctx context.Context, req *serve.Request, res result) {
+	if res.err != nil {
+		if ctx.Err() != nil && errors.Is(res.err, ctx.Err()) {
+			s.timedOut(w, ctx)
+			return
+		}
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) && errors.Is(res.err, context.DeadlineExceeded) {
+			// The handler saw the deadline a moment before ctx's timer did.
+			<-ctx.Done()
+			s.timedOut(w, ctx)
+			return
+		}
+		status, msg := statusOf(res.err)
+		writeError(w, status, msg)
+		return
+	}
+	writeResponse(w, req, res.resp)
+}
+
+// callAsync runs the handler on its own goroutine so that a handler ignoring
+// its context still gets its caller a 504 on time. The slot is freed only
+// when the handler returns: a stuck handler keeps holding one, which bounds
+// how many can pile up.
+func (s *Server) callAsync(ctx context.Context, ch chan<- result, model string, req *serve.Request) {
 	var res result
+	s.call(ctx, &res, model, req)
+	ch <- res
+}
+
+// call runs the handler, turns a panic into an error and frees the slot.
+func (s *Server) call(ctx context.Context, res *result, model string, req *serve.Request) {
 	defer func() {
 		if p := recover(); p != nil {
-			res = result{err: fmt.Errorf("handler panicked: %v", p)}
+			*res = result{err: fmt.Errorf("handler panicked: %v", p)}
 		}
 		<-s.slots
-		ch <- res
 	}()
 	if model != "" {
 		res.resp, res.err = s.mm.InvokeModel(ctx, model, req)

@@ -40,6 +40,7 @@ type Server struct {
 	metrics metrics
 
 	execParams []byte // the JSON of /execution-parameters, fixed at New
+	inline     bool   // the handler returns by its deadline: call it on the request's goroutine
 
 	loadOnce sync.Once
 	loadDone chan struct{}
@@ -72,6 +73,9 @@ func New(h serve.Handler, opts ...Option) *Server {
 		loadDone: make(chan struct{}),
 	}
 	s.pinger, _ = h.(serve.Pinger)
+	if b, ok := h.(serve.DeadlineBound); ok {
+		s.inline = b.BoundByDeadline()
+	}
 	if o.multiModel {
 		s.mm, _ = h.(serve.MultiModelHandler)
 	}

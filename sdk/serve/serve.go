@@ -58,6 +58,16 @@ type MultiModelHandler interface {
 	InvokeModel(ctx context.Context, name string, req *Request) (*Response, error)
 }
 
+// DeadlineBound is an optional Handler ability: Invoke (and InvokeModel)
+// return by their context's deadline on their own, as a worker pool that
+// puts the deadline on its connection does. The server then calls them on
+// the request's goroutine; for other handlers it calls them on a goroutine
+// of their own, so that a handler ignoring its context still gets its
+// caller a 504 on time.
+type DeadlineBound interface {
+	BoundByDeadline() bool
+}
+
 // Closer is an optional Handler ability: release what Load acquired. The
 // serving stack calls it once, after the last request has finished.
 type Closer interface {

@@ -25,6 +25,8 @@ var (
 	_ serve.Handler = (*Pool)(nil)
 	_ serve.Pinger  = (*Pool)(nil)
 	_ serve.Closer  = (*Pool)(nil)
+
+	_ serve.DeadlineBound = (*Pool)(nil)
 )
 
 // ErrNoWorkerReady is what Ping returns while no worker can take a request.
@@ -89,6 +91,11 @@ func New(command []string, opts ...Option) (*Pool, error) {
 	}
 	return p, nil
 }
+
+// BoundByDeadline reports that Invoke and InvokeModel return by their
+// context's deadline: the connection to the worker carries it, and a worker
+// still busy then is killed.
+func (p *Pool) BoundByDeadline() bool { return true }
 
 // MaxConcurrency is the number of workers: the serving front runs no more
 // requests than that at once.

@@ -93,3 +93,13 @@ func TestServePreload(t *testing.T) {
 		})
 	}
 }
+
+func TestFrontProcs(t *testing.T) {
+	for _, tt := range []struct{ workers, procs, want int }{
+		{1, 2, 1}, {2, 2, 1}, {4, 8, 1}, {5, 8, 2}, {96, 96, 24}, {96, 8, 8},
+	} {
+		if got := frontProcs(tt.workers, tt.procs); got != tt.want {
+			t.Errorf("frontProcs(%d, %d) = %d, want %d", tt.workers, tt.procs, got, tt.want)
+		}
+	}
+}
