@@ -61,6 +61,23 @@ type tkScenario struct {
 	gpus int
 }
 
+// pip reports whether the toolkit runs pip in the scenario.
+func (sc *tkScenario) pip() bool {
+	_, setup := sc.code["setup.py"]
+	_, req := sc.code["requirements.txt"]
+	return setup || req
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
 type tkFile struct {
 	data []byte
 	mode os.FileMode
@@ -219,6 +236,8 @@ func (r *runner) playToolkitTraining(ctx context.Context) {
 		obs.err = err
 		return
 	}
+	// The runs that pip-install start first: they take longest.
+	slices.SortStableFunc(scs, func(a, b *tkScenario) int { return cmpBool(b.pip(), a.pip()) })
 	var wg sync.WaitGroup
 	for _, sc := range scs {
 		run := &tkRun{sc: sc}
@@ -253,6 +272,9 @@ func (r *runner) runToolkitScenario(ctx context.Context, run *tkRun, imageEnv ma
 		return
 	}
 	env := maps.Clone(sc.env)
+	// No __pycache__ owned by the container's root in the code directory,
+	// which a suite run by another user could not remove.
+	env["PYTHONDONTWRITEBYTECODE"] = "1"
 	imagePath := imageEnv["PATH"]
 	if imagePath == "" {
 		imagePath = tkDefaultPath
