@@ -116,8 +116,6 @@ var ruleIndex = func() map[string]*Rule {
 	return m
 }()
 
-const notToolkit = "Not checked yet: the suite reports it as skipped for images that claim toolkit compatibility, and as not applicable otherwise."
-
 var rules = []Rule{
 	// 12.2 Training, container side.
 	{
@@ -951,17 +949,6 @@ var rules = []Rule{
 		Hint:        "Do not rely on CMD; SageMaker replaces it with train or serve.",
 		Advice:      "The suite replaces CMD as SageMaker does, so an image that relies on it fails C-TR-01 or C-IN-01 instead.",
 	},
-}
-
-func toolkitRule(id string, l Level, c Claim, desc string) Rule {
-	return Rule{
-		ID: id, Level: l, Claim: c, Description: desc,
-		Hint: "Follow the sagemaker toolkit behaviour (docs/contract.md sections 1.8 and 2.13), or use sagekit-runtime, which implements it.",
-		How:  notToolkit,
-		check: func(*observations) outcome {
-			return skip("toolkit behaviour is not checked yet")
-		},
-	}
 }
 
 // checkExecutionParameters validates an /execution-parameters body.
