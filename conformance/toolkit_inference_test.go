@@ -151,12 +151,16 @@ func TestToolkitInferenceFixtures(t *testing.T) {
 	}
 }
 
-// TestToolkitInferenceNotClaimed: without the claim the T-IN rules are not
-// applicable and no probe container runs.
+// TestToolkitInferenceNotClaimed: without the claim (sagekit's Python base
+// image has no label) the T-IN rules are not applicable and no probe
+// container runs.
 func TestToolkitInferenceNotClaimed(t *testing.T) {
-	dc, imgs := fixtureImages(t)
+	dc := testenv.Docker(t)
+	if _, err := dc.ImageInspect(t.Context(), fixtures.PythonBase); err != nil {
+		t.Fatalf("%s is not in the Engine (make base): %v", fixtures.PythonBase, err)
+	}
 	var plays []string
-	rep := check(t, dc, imgs[""], conformance.WithRules("T-IN"), conformance.WithEvents(func(e conformance.Event) {
+	rep := check(t, dc, fixtures.PythonBase, conformance.WithRules("T-IN"), conformance.WithEvents(func(e conformance.Event) {
 		if e.Kind == conformance.EventPlayStarted {
 			plays = append(plays, e.Play)
 		}
@@ -168,5 +172,30 @@ func TestToolkitInferenceNotClaimed(t *testing.T) {
 	}
 	if !slices.Equal(plays, []string{"static"}) {
 		t.Errorf("plays = %v, want only static", plays)
+	}
+}
+
+// BenchmarkToolkitInference times the T-IN rules alone (the toolkit play:
+// three probe containers) on the good inference-toolkit fixture, with
+// SageMaker's limits.
+func BenchmarkToolkitInference(b *testing.B) {
+	dc := testenv.Docker(b)
+	l, err := fixtures.ToolkitInference(fixtureRepo+"-bench", fixtures.Good, testenv.Runtime(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref, err := l.Build(b.Context(), dc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { dc.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) })
+	for b.Loop() {
+		rep, err := conformance.Check(b.Context(), ref, conformance.WithClient(dc), conformance.WithRules("T-IN"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Summary.Pass != 8 {
+			b.Fatalf("the good fixture does not pass every T-IN rule: %s %v", rep.Summary, rep.Failed())
+		}
 	}
 }
