@@ -57,7 +57,7 @@ deps: ## install the Debian packages the tests need (root; skipped when present)
 	fi
 
 .PHONY: bench-build
-bench-build: build ## time cold, no-op and one-line-change builds of the go and python templates; image sizes
+bench-build: build ## time cold, no-op and one-line-change builds of the go and python templates (default path and BuildKit only, side by side); image sizes
 	sh examples/bench/bench-build.sh
 
 .PHONY: bench-serving

@@ -171,7 +171,7 @@ func (f *buildFlags) options(dir string) (build.Options, error) {
 		opts.SourceDateEpoch = &t
 	}
 	switch f.via {
-	case build.ViaAuto, build.ViaBuildKit, build.ViaDirect:
+	case "", build.ViaAuto, build.ViaBuildKit, build.ViaDirect:
 	default:
 		return opts, fmt.Errorf("--via %s: use auto, buildkit or direct", f.via)
 	}
@@ -210,6 +210,9 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, progress string, op
 	res, err := build.Run(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if res.Via != "" {
+		fmt.Fprintf(stdout, "via %s\n", res.Via)
 	}
 	for _, im := range res.Images {
 		fmt.Fprintf(stdout, "%s %s\n", im.Platform, im.ID)

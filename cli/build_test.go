@@ -63,6 +63,7 @@ func TestBuildFlags(t *testing.T) {
 		{"cache", buildFlags{progress: "auto", cacheTo: []string{"dest=/x"}}, "name the type"},
 		{"epoch", buildFlags{progress: "auto", sourceDate: "yesterday"}, "not a Unix time"},
 		{"progress", buildFlags{progress: "fancy"}, "use auto, plain, tty, quiet or rawjson"},
+		{"via", buildFlags{progress: "auto", via: "fast"}, "--via fast: use auto, buildkit or direct"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
