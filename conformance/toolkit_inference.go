@@ -28,6 +28,7 @@ const (
 	tinCodeDir        = "/opt/ml/model/code"
 	tinEchoName       = "sagekit_tin_echo"
 	tinTransformName  = "sagekit_tin_transform"
+	tinBothName       = "sagekit_tin_both"
 	tinDefaultName    = "inference"
 	tinDefaultAccept  = "text/csv"
 	tinServerTimeout  = 3 * time.Second
@@ -62,6 +63,9 @@ type tinObs struct {
 	module *tinScenario
 	// transform: a module with transform_fn; a 3 s server timeout.
 	transform *tinScenario
+	// both: a module with transform_fn and predict_fn, which the toolkit
+	// refuses; not serving it is the expected outcome.
+	both *tinScenario
 }
 
 type tinProbe struct {
@@ -84,6 +88,7 @@ func (r *runner) playToolkitInference(ctx context.Context) {
 	const encode = `{"encode": [[1.5, 2.5], [3.5, 4.5]]}`
 	t.echo = &tinScenario{what: optml.EnvProgram + "=" + tinEchoName + ".py"}
 	t.module = &tinScenario{what: optml.EnvProgram + " unset (so inference.py), " + optml.EnvDefaultInvocationAccept + "=" + tinDefaultAccept + ", " + optml.EnvModelServerWorkers + "=1"}
+	t.both = &tinScenario{what: optml.EnvProgram + "=" + tinBothName + ".py"}
 	t.transform = &tinScenario{what: optml.EnvProgram + "=" + tinTransformName + ".py, " + optml.EnvModelServerTimeout + "=" + strconv.Itoa(int(tinServerTimeout/time.Second))}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -126,10 +131,14 @@ func (r *runner) playToolkitInference(ctx context.Context) {
 			{"timeout", "sagekit-sleep\n", "text/csv", "application/json"},
 		}, nil)
 	})
+	wg.Go(func() {
+		r.tinServe(ctx, t.both, model, "serve-toolkit-both", map[string]string{optml.EnvProgram: tinBothName + ".py"},
+			[]tinProbe{{"both", `{"probe": "both"}`, "application/json", "application/json"}}, nil)
+	})
 	wg.Wait()
 }
 
-// writeTinModel lays out the probe model: code/ with the three modules,
+// writeTinModel lays out the probe model: code/ with the four modules,
 // requirements.txt and the wheel house it names.
 func writeTinModel(dir string) error {
 	name, whl, err := tkWheel(tinDepName, tinDepVersion, tinDepModule, []byte(fmt.Sprintf("VALUE = %q\n", tinDepValue)))
@@ -140,6 +149,7 @@ func writeTinModel(dir string) error {
 		"code/" + tinEchoName + ".py":      []byte(tinEchoModule),
 		"code/" + tinDefaultName + ".py":   []byte(tinDefaultModule),
 		"code/" + tinTransformName + ".py": []byte(tinTransformModule),
+		"code/" + tinBothName + ".py":      []byte(tinBothModule),
 		"code/requirements.txt":            []byte(tinRequirements),
 		"code/wheels/" + name:              whl,
 	}
@@ -316,7 +326,7 @@ func tinAll(t *tinObs) []*tinScenario { return []*tinScenario{t.echo, t.module, 
 
 const tinHint = "Behave as sagemaker-inference-toolkit does (docs/contract.md section 2.13), or serve with sagekit-runtime, which does (docs/serving.md, \"Inference toolkit mode\")."
 
-const tinHow = "Serves a model laid out as SageMaker's framework containers receive it (/opt/ml/model/code with probe modules, requirements.txt and a wheel house) in three containers at once: "
+const tinHow = "Serves a model laid out as SageMaker's framework containers receive it (/opt/ml/model/code with probe modules, requirements.txt and a wheel house) in four containers at once: "
 
 var (
 	ruleTIN01 = Rule{
@@ -501,7 +511,7 @@ var (
 		ID: "T-IN-08", Level: Must, Claim: ClaimToolkitInference, plays: []play{playToolkitInference},
 		Description: "User module = SAGEMAKER_PROGRAM (default inference.py) providing model_fn / input_fn / predict_fn / output_fn or transform_fn",
 		Hint:        "Import the module SAGEMAKER_PROGRAM names (without .py; inference when unset) from /opt/ml/model/code, ahead of any module of the image with the same name, and call its transform_fn when it has one. " + tinHint,
-		How:         tinHow + "SAGEMAKER_PROGRAM=sagekit_tin_echo.py must serve that module; with SAGEMAKER_PROGRAM unset, the model's inference.py; a module with only model_fn and transform_fn must answer through transform_fn.",
+		How:         tinHow + "SAGEMAKER_PROGRAM=sagekit_tin_echo.py must serve that module; with SAGEMAKER_PROGRAM unset, the model's inference.py; a module with only model_fn and transform_fn must answer through transform_fn; a module with transform_fn and predict_fn must not be served (the toolkit raises ValueError: the container may exit or answer with an error).",
 		check: tinCheck(tinAll, func(o *observations) ([]string, string) {
 			var problems []string
 			if v, p := jsonBody(o.tin.echo.probes["facts"]); p != "" {
@@ -519,7 +529,20 @@ var (
 			} else if v["transform"] != true || v["module"] != tinTransformName {
 				problems = append(problems, fmt.Sprintf("transform_fn: want its answer from %s, got %q", tinTransformName, truncate(o.tin.transform.probes["transform"].body, 120)))
 			}
-			return problems, "SAGEMAKER_PROGRAM chose " + tinEchoName + ", the default chose the model's inference.py, transform_fn answered"
+			both := "refused"
+			switch b := o.tin.both; {
+			case b.err != nil:
+				problems = append(problems, fmt.Sprintf("the container with %s could not start: %v", b.what, b.err))
+			case b.health.Healthy:
+				if iv := b.probes["both"]; iv != nil && iv.err == nil && is2xx(iv.status) {
+					problems = append(problems, fmt.Sprintf("a module with both transform_fn and predict_fn was served (%s), want it refused as the toolkit does (ValueError)", iv.describe()))
+				} else {
+					both = "answered " + iv.describe()
+				}
+			case b.health.Exited:
+				both = fmt.Sprintf("refused: the container exited %d%s", b.health.ExitCode, pythonError(b.logs))
+			}
+			return problems, "SAGEMAKER_PROGRAM chose " + tinEchoName + ", the default chose the model's inference.py, transform_fn answered, a module with transform_fn and predict_fn was " + both
 		}),
 	}
 )

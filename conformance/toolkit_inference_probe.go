@@ -104,6 +104,22 @@ def transform_fn(model, data, content_type, accept):
                        "accept": accept}), "application/json"
 `
 
+// tinBothModule has transform_fn and predict_fn, which the toolkit refuses.
+const tinBothModule = `"""sagekit conformance probe: transform_fn and predict_fn at once."""
+
+
+def model_fn(model_dir):
+    return {"module": __name__}
+
+
+def predict_fn(data, model):
+    return {"served": "predict_fn"}
+
+
+def transform_fn(model, data, content_type, accept):
+    return '{"served": "transform_fn"}', "application/json"
+`
+
 // tinDep is the package model_fn imports: only the code directory's wheel
 // house has it, so it is there only if requirements.txt was installed.
 const (

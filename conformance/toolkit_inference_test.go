@@ -91,7 +91,7 @@ func TestToolkitInferenceFixtures(t *testing.T) {
 		took  time.Duration
 	}
 	runs := make([]run, len(cases))
-	// Each run starts three Python containers: a few runs at a time.
+	// Each run starts four Python containers: a few runs at a time.
 	sem := make(chan struct{}, 3)
 	var wg sync.WaitGroup
 	for i, brk := range cases {
@@ -176,7 +176,7 @@ func TestToolkitInferenceNotClaimed(t *testing.T) {
 }
 
 // BenchmarkToolkitInference times the T-IN rules alone (the toolkit play:
-// three probe containers) on the good inference-toolkit fixture, with
+// four probe containers) on the good inference-toolkit fixture, with
 // SageMaker's limits.
 func BenchmarkToolkitInference(b *testing.B) {
 	dc := testenv.Docker(b)
