@@ -205,7 +205,7 @@ func (rp *report) goals() []goal {
 		gs = append(gs, g)
 	}
 	best, median := parseStats(rp.parses)
-	g = goal{what: fmt.Sprintf("6 MB CSV (375,000 rows x 4) parsed to float64s by sdk/payload, best of %d parses on an idle machine", parseTries*len(rp.parses)), target: "≤ 20 ms", missing: len(rp.parses) == 0}
+	g = goal{what: fmt.Sprintf("6 MB CSV (375,000 rows x 4) parsed to float64s by sdk/payload, best of %d parses spread over the run", parseTries*len(rp.parses)), target: "≤ 20 ms", missing: len(rp.parses) == 0}
 	if !g.missing {
 		v := ms(best)
 		g.measured, g.pass = fmt.Sprintf("%s ms (median of %d sets: %s ms)", fmtMs(v), len(rp.parses), fmtMs(ms(median))), v <= 20
@@ -394,7 +394,7 @@ func (rp *report) markdown() string {
 	w("\n### Payload parsing\n\n")
 	best, median := parseStats(rp.parses)
 	w("`go test -run '^$' -bench 6MB -benchtime 5x -count %s ./sdk/payload` in the same run, best of the %[1]s runs (each the mean of 5 parses; one goroutine): ", benchCount(c))
-	w("the 6 MB CSV above parsed to float64s, and the same rows as `{\"instances\": [[...]]}` JSON (6.6 MB). For scale, perf-anchors measured pandas.read_csv at 43 ms and Python's json.loads at 164 ms on this payload. The goal above uses in-process `payload.ParseCSV` calls in the benchmark itself, in %d sets of %d spread over the run (one at the start, one before each stack), each set taken right after the CPUs were seen at least 90%% idle, as each stack is: the fastest parse was %s ms, the median of the sets' fastest %s ms. Twenty calls back to back fit in well under a second, so one burst of other work on a shared machine can slow every one of them; sets spread over the run, each after an idle check, cannot all fall into one.\n\n", len(rp.parses), parseTries, fmtMs(ms(best)), fmtMs(ms(median)))
+	w("the 6 MB CSV above parsed to float64s, and the same rows as `{\"instances\": [[...]]}` JSON (6.6 MB). For scale, perf-anchors measured pandas.read_csv at 43 ms and Python's json.loads at 164 ms on this payload. The goal above uses in-process `payload.ParseCSV` calls in the benchmark itself, in %d sets of %d spread over the run (one at the start, one before each stack), each set taken %s: the fastest parse was %s ms, the median of the sets' fastest %s ms. Twenty calls back to back fit in well under a second, so one burst of other work on a shared machine can slow every one of them; sets spread over the run cannot all fall into one.\n\n", len(rp.parses), parseTries, idleNote(c), fmtMs(ms(best)), fmtMs(ms(median)))
 	w("| Benchmark | ms per payload | MB/s |\n|---|---:|---:|\n")
 	for _, p := range rp.parse {
 		w("| %s | %s | %.0f |\n", p.Name, fmtMs(p.NsOp/1e6), p.MBs)
@@ -452,4 +452,12 @@ func parseStats(d []time.Duration) (best, median time.Duration) {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[0], s[len(s)/2]
+}
+
+// idleNote says when the parse sets were taken.
+func idleNote(c config) string {
+	if c.idleWait <= 0 {
+		return "without waiting for idle CPUs (quick mode)"
+	}
+	return fmt.Sprintf("after waiting up to %s for the CPUs to be at least 90%% idle, as each stack does", c.idleWait)
 }
