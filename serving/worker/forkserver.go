@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,8 +41,8 @@ import (
 type forkServer struct {
 	p *Pool
 
-	mu  sync.Mutex // one spawn at a time; guards cur
-	cur *fsProc    // the running server, or nil
+	mu  sync.Mutex             // one spawn at a time
+	cur atomic.Pointer[fsProc] // the running server, or nil
 }
 
 // fsProc is one run of the fork server.
@@ -63,13 +64,13 @@ type fsProc struct {
 // ensure returns the running fork server, starting one when there is none.
 // Called with fs.mu held.
 func (fs *forkServer) ensure(ctx context.Context) (*fsProc, error) {
-	if s := fs.cur; s != nil {
+	if s := fs.cur.Load(); s != nil {
 		select {
 		case <-s.exited:
 		default:
 			return s, nil
 		}
-		fs.cur = nil
+		fs.cur.Store(nil)
 	}
 	s, err := fs.start()
 	if err != nil {
@@ -77,7 +78,7 @@ func (fs *forkServer) ensure(ctx context.Context) (*fsProc, error) {
 	}
 	select {
 	case <-s.ready:
-		fs.cur = s
+		fs.cur.Store(s)
 		return s, nil
 	case <-s.exited:
 		s.output.Wait()
@@ -248,6 +249,7 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 	case reply = <-s.replies:
 	case <-s.exited:
 	case <-ctx.Done():
+	case <-p.stop:
 	}
 	s.mu.Lock()
 	s.pending = nil
@@ -263,6 +265,9 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("the worker fork server did not fork worker %d: %w", i, ctx.Err())
 		}
+		if p.stopping() {
+			return nil, errors.New("pool closed")
+		}
 		return nil, fmt.Errorf("the worker fork server answered %v for worker %d", reply, i)
 	}
 	pr.started = time.Now()
@@ -275,10 +280,7 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 // close ends the fork server once its workers are gone: closing its socket
 // makes it exit; SIGKILL when ctx ends first.
 func (fs *forkServer) close(ctx context.Context) {
-	fs.mu.Lock()
-	s := fs.cur
-	fs.cur = nil
-	fs.mu.Unlock()
+	s := fs.cur.Swap(nil)
 	if s == nil {
 		return
 	}
@@ -294,6 +296,14 @@ func (fs *forkServer) close(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+}
+
+// abort kills the running fork server, if any; its workers are then marked
+// exited.
+func (fs *forkServer) abort() {
+	if s := fs.cur.Load(); s != nil {
+		s.kill()
 	}
 }
 

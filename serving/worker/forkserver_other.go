@@ -15,3 +15,5 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 }
 
 func (fs *forkServer) close(ctx context.Context) {}
+
+func (fs *forkServer) abort() {}

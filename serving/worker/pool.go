@@ -541,6 +541,11 @@ func (p *Pool) Close(ctx context.Context) error {
 		case <-pr.exited:
 		case <-ctx.Done():
 			signalGroup(pr.pid, syscall.SIGKILL)
+			if p.fs != nil {
+				// Its exit is heard from the fork server, which may be
+				// what is stuck: killing it marks its workers exited.
+				p.fs.abort()
+			}
 			<-pr.exited
 		}
 		// The last lines a worker wrote are passed on before Close returns.
