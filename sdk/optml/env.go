@@ -99,9 +99,10 @@ const (
 	// index (0, 1, ...) and the directory the model is loaded from.
 	EnvWorkerID = "SAGEKIT_WORKER_ID"
 	EnvModelDir = "SAGEKIT_MODEL_DIR"
-	// EnvPreload, "false", makes the Python adapters start each worker as
-	// its own interpreter instead of forking the workers from one process
-	// that loaded the app once (the default without GPUs).
+	// EnvPreload chooses whether the Python adapters fork their workers
+	// from one process that loaded the app once ("true"; the default for a
+	// WSGI app without GPUs) or start each worker as an interpreter of its
+	// own ("false"; the default for a handler module and on GPU hosts).
 	EnvPreload = "SAGEKIT_PRELOAD"
 	// EnvPython names the interpreter for Python programs and adapters
 	// (default python3 on PATH).

@@ -149,8 +149,14 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 	o.gpus = worker.GPUs(ctx, get("CUDA_VISIBLE_DEVICES"))
 	// Workers pinned to GPUs start as interpreters of their own: a CUDA
 	// context does not survive fork, and an app may create one on import.
+	// Handler modules (framework models: PyTorch, TensorFlow, XGBoost)
+	// are forked only when asked: a model whose loading started OpenMP or
+	// other threads may hang in a forked child, which is why the toolkit's
+	// own model servers never fork after loading.
 	switch v := get(optml.EnvPreload); v {
-	case "", "true":
+	case "":
+		o.preload = len(o.gpus) == 0 && o.wsgiApp != ""
+	case "true":
 		o.preload = len(o.gpus) == 0
 	case "false":
 	default:

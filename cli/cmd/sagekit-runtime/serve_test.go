@@ -70,6 +70,8 @@ func TestServePreload(t *testing.T) {
 		{name: "false", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1", "SAGEKIT_PRELOAD": "false"}, want: false},
 		{name: "GPUs", env: map[string]string{"CUDA_VISIBLE_DEVICES": "0,1"}, want: false},
 		{name: "bad", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1", "SAGEKIT_PRELOAD": "yes"}, err: "SAGEKIT_PRELOAD"},
+		{name: "handler module", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1", "SAGEKIT_WSGI_APP": "", "SAGEKIT_HANDLER": "inference"}, want: false},
+		{name: "handler module asked", env: map[string]string{"CUDA_VISIBLE_DEVICES": "-1", "SAGEKIT_WSGI_APP": "", "SAGEKIT_HANDLER": "inference", "SAGEKIT_PRELOAD": "true"}, want: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
