@@ -52,7 +52,8 @@ func runServe(ctx context.Context, args []string) int {
 		log.Error("sagekit-runtime serve: " + err.Error())
 		return 2
 	}
-	opts.stdout, opts.stderr, opts.accessLog = os.Stdout, os.Stderr, out
+	// Workers' standard output joins the batches; their errors go out at once.
+	opts.stdout, opts.stderr, opts.accessLog = out, os.Stderr, out
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		runtime.GOMAXPROCS(frontProcs(opts.workerCount(), runtime.GOMAXPROCS(0)))
 	}
