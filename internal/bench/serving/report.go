@@ -285,7 +285,7 @@ func (rp *report) markdown() string {
 	w("The reference is AWS's scikit_bring_your_own serving stack built from Debian's packages: nginx in front of gunicorn in front of a Flask `predictor.py`, ")
 	w("configured as that example configures it (`nginx.conf` with `client_max_body_size` raised from 5m to 6m; gunicorn on a unix socket, `-w %d --timeout 60`), ", rp.workers)
 	w("once with sync and once with gevent workers; the better of the two by requests/s is \"the reference\". ")
-	w("sagekit's worker mode serves the **same predictor.py files, unchanged**, through `SAGEKIT_WSGI_APP=predictor:app` with as many workers. ")
+	w("sagekit's worker mode serves the **same predictor.py files, unchanged**, through `SAGEKIT_WSGI_APP=predictor:app` with as many workers, with its defaults: the app loaded once in a fork server and the workers forked from it (gunicorn runs without `--preload`, as the example's `serve` script starts it), the Go front on one thread per four workers. ")
 	w("The Go rows serve `serving.New` with an in-process `serve.Handler`: a no-op, and the same iris tree walked in Go from sklearn's `tree_` arrays. ")
 	w("The bare net/http row is the physical limit of a Go HTTP server on this machine.\n\n")
 
