@@ -99,7 +99,7 @@ def model_fn(model_dir):
 def transform_fn(model, data, content_type, accept):
     raw = data if isinstance(data, str) else bytes(data).decode("latin-1")
     if "sagekit-sleep" in raw:
-        time.sleep(6)
+        time.sleep(9)
     return json.dumps({"transform": True, "module": model["module"], "content_type": content_type,
                        "accept": accept}), "application/json"
 `
