@@ -21,6 +21,8 @@
 #
 # Usage: sh examples/bench/bench-build.sh   (after make build; needs the
 # Docker Engine and sagekit/python:bookworm from `sagekit base`)
+# BENCH_TEMPLATES="python" times one template; BENCH_SIZES=0 skips the size
+# table (and the nginx reference build).
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,7 +63,7 @@ printf '|---|---|---|---|---|---|---|---|\n'
 # The change carries a nonce: content BuildKit has seen in an earlier run
 # would come from its cache and time nothing.
 nonce=$(date +%s%N)
-for tmpl in go python; do
+for tmpl in ${BENCH_TEMPLATES:-go python}; do
 	for via in auto buildkit; do
 		dir=$work/$tmpl-$via
 		tag=sagekit-bench/$tmpl-$via:latest
@@ -99,6 +101,7 @@ for tmpl in go python; do
 	done
 done
 
+[ "${BENCH_SIZES:-1}" = 1 ] || exit 0
 ref=sagekit-bench/nginx-gunicorn-flask:latest
 images="$images $ref"
 build "$root/examples/bench/reference-nginx-flask" "$ref" >/dev/null
