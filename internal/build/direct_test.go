@@ -211,6 +211,7 @@ COPY code/ ${APP}/
 COPY code ${APP}/again
 COPY top.txt /opt
 COPY top.txt /usr/local/bin
+COPY etcx/ /etc/
 COPY top.txt /new/parents/file.txt
 COPY *.md notes/*.txt /docs/
 COPY ["spaced name.txt", "/spaced/"]
@@ -230,24 +231,25 @@ STOPSIGNAL SIGTERM
 ENTRYPOINT exec /usr/local/bin/sagekit-runtime
 CMD ["serve", "--port", "8080"]
 `,
-		".dockerignore":      "*.log\ncode/**/*.tmp\nsecret*\n!secret-ok.txt\n",
-		"code/a.py":          "print('a')\n",
-		"code/run.sh":        "#!/bin/sh\necho run\n",
-		"code/sub/b.py":      "print('b')\n",
-		"code/sub/x.tmp":     "ignored",
-		"code/keep.log":      "not ignored: *.log matches the root only",
-		"root.log":           "ignored",
-		"top.txt":            "top\n",
-		"README.md":          "# readme\n",
-		"notes/one.txt":      "one\n",
-		"notes/two.txt":      "two\n",
-		"notes/skip.md":      "not matched\n",
-		"spaced name.txt":    "spaced\n",
-		"plain.txt":          "plain, not an archive\n",
-		"secret.txt":         "ignored",
-		"secret-ok.txt":      "kept by the exception",
-		"emptydir/.keep":     "",
-		"code/sub/deep/c.py": "print('c')\n",
+		".dockerignore":       "*.log\ncode/**/*.tmp\nsecret*\n!secret-ok.txt\n",
+		"code/a.py":           "print('a')\n",
+		"code/run.sh":         "#!/bin/sh\necho run\n",
+		"code/sub/b.py":       "print('b')\n",
+		"code/sub/x.tmp":      "ignored",
+		"code/keep.log":       "not ignored: *.log matches the root only",
+		"root.log":            "ignored",
+		"top.txt":             "top\n",
+		"README.md":           "# readme\n",
+		"notes/one.txt":       "one\n",
+		"notes/two.txt":       "two\n",
+		"notes/skip.md":       "not matched\n",
+		"spaced name.txt":     "spaced\n",
+		"plain.txt":           "plain, not an archive\n",
+		"secret.txt":          "ignored",
+		"secret-ok.txt":       "kept by the exception",
+		"emptydir/.keep":      "",
+		"code/sub/deep/c.py":  "print('c')\n",
+		"etcx/apt/extra.conf": "an existing directory of the base gets the source's mode\n",
 	})
 	must := func(err error) {
 		t.Helper()
@@ -258,6 +260,7 @@ CMD ["serve", "--port", "8080"]
 	must(os.Chmod(filepath.Join(dir, "code/run.sh"), 0o755))
 	must(os.Chmod(filepath.Join(dir, "top.txt"), 0o600))
 	must(os.Chmod(filepath.Join(dir, "code/sub"), 0o700))
+	must(os.Chmod(filepath.Join(dir, "etcx/apt"), 0o700))
 	must(os.Symlink("a.py", filepath.Join(dir, "code/link")))
 	must(os.Symlink("top.txt", filepath.Join(dir, "link-to-top")))
 	must(os.Remove(filepath.Join(dir, "emptydir/.keep")))
