@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -42,7 +43,10 @@ func toolkitTrainingImages(t *testing.T) (*client.Client, map[string]string) {
 	fx := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
 	tkTrainOnce.Do(func() {
 		start := time.Now()
-		tkTrainBuilt, tkTrainErr = fixtures.BuildTrainingToolkit(context.Background(), dc, fixtureRepo, tk, fx)
+		// A repository of this process's own: a concurrent test run that
+		// removes its fixtures does not remove these.
+		repo := fmt.Sprintf("%s-%d", fixtureRepo, os.Getpid())
+		tkTrainBuilt, tkTrainErr = fixtures.BuildTrainingToolkit(context.Background(), dc, repo, tk, fx)
 		tkTrainTook = time.Since(start)
 	})
 	if tkTrainErr != nil {
