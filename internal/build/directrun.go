@@ -29,13 +29,13 @@ import (
 // defaultPath is the PATH BuildKit gives an image built FROM scratch.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// emptyLayerDiffID is the diff ID of a tar with no entries, the layer
-// BuildKit makes for a WORKDIR that already exists.
+// emptyTar is a tar with no entries: the layer BuildKit makes for a
+// WORKDIR that already exists.
 var emptyTar = make([]byte, 1024)
 
-// direct assembles the image as ko does: each COPY becomes a layer made
+// direct assembles an image as ko does: each COPY becomes a layer made
 // here, and the image is the base in the Engine's store plus those layers,
-// loaded with engineload. It returns the image ID, loaded under temp.
+// loaded with engineload.
 type direct struct {
 	opts     Options
 	plan     *directPlan
@@ -46,13 +46,15 @@ type direct struct {
 	prog     *directProgress
 }
 
-// layer is one layer of the image being assembled.
+// directLayer is one layer of the image being assembled.
 type directLayer struct {
 	layer     v1.Layer
 	diffID    v1.Hash
 	createdBy string
 }
 
+// run assembles the image, loads it under the name temp and returns its
+// ID.
 func (d *direct) run(ctx context.Context, temp string) (string, error) {
 	dc := d.opts.Docker
 	p := d.plan

@@ -12,4 +12,10 @@
 // architecture. No image is pulled: Dockerfiles must not carry a
 // `# syntax=` line, base images resolve from the local store, and no
 // attestations are requested.
+//
+// A Dockerfile that only copies context files onto a base in the Engine's
+// store (or scratch) and sets config is assembled without BuildKit, as ko
+// assembles images: each COPY layer is made on the host with BuildKit's
+// COPY rules and kept in a content cache, and only the new layers are
+// loaded into the Engine (internal/engineload). Options.Via chooses.
 package build
