@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -176,8 +177,10 @@ func directSupported(c *dcmd) error {
 		}
 		return nil
 	case "copy", "add":
-		if len(c.flags) > 0 {
-			return fmt.Errorf("%s %s", c.upper(), strings.Join(c.flags, " "))
+		for _, f := range c.flags {
+			if _, ok := chmodFlag(f); !ok || c.name != "copy" {
+				return fmt.Errorf("%s %s", c.upper(), f)
+			}
 		}
 		if len(c.args) < 2 {
 			return fmt.Errorf("%s needs a source and a destination", c.upper())
@@ -192,6 +195,20 @@ func directSupported(c *dcmd) error {
 		return errors.New("RUN runs a command in a container")
 	}
 	return fmt.Errorf("%s is left to BuildKit", c.upper())
+}
+
+// chmodFlag parses COPY's --chmod=OCTAL, the only flag direct assembly
+// takes (the Engine's frontend knows no symbolic modes).
+func chmodFlag(f string) (os.FileMode, bool) {
+	v, ok := strings.CutPrefix(f, "--chmod=")
+	if !ok || len(v) < 3 || len(v) > 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil {
+		return 0, false
+	}
+	return os.FileMode(n), true
 }
 
 func isURL(s string) bool {

@@ -212,6 +212,8 @@ COPY code ${APP}/again
 COPY top.txt /opt
 COPY top.txt /usr/local/bin
 COPY etcx/ /etc/
+COPY --chmod=0750 top.txt /chm/a
+COPY --chmod=0600 code/sub/ /chm/d/
 COPY top.txt /new/parents/file.txt
 COPY *.md notes/*.txt /docs/
 COPY ["spaced name.txt", "/spaced/"]
@@ -492,7 +494,7 @@ func TestDirectFallback(t *testing.T) {
 		opts             func(*Options)
 	}{
 		{name: "RUN", dockerfile: "FROM sagekit/base:bookworm\nCOPY a.txt /a.txt\nRUN cp /a.txt /b.txt\n"},
-		{name: "COPY --chmod", dockerfile: "FROM sagekit/base:bookworm\nCOPY --chmod=0700 a.txt /a.txt\n"},
+		{name: "COPY --chown", dockerfile: "FROM sagekit/base:bookworm\nCOPY --chown=1000:1000 a.txt /a.txt\n"},
 		{name: "two stages", dockerfile: "FROM sagekit/base:bookworm AS one\nFROM one\nCOPY a.txt /a.txt\n"},
 		{name: "builder option", dockerfile: "FROM scratch\nCOPY a.txt /a.txt\n", opts: func(o *Options) { o.Platforms = []string{"linux/amd64", "linux/arm64"} }},
 	}

@@ -190,7 +190,7 @@ type copyLayer struct {
 // wildcards), a directory copies its contents, a destination ending in a
 // slash (or several sources, or an existing directory) receives sources
 // by name, missing parents are created.
-func planCopy(ctx context.Context, ix *contextIndex, view *fsView, file string, lineNo int, instr string, sources []string, dest string, add bool, buildTime time.Time) (*copyLayer, error) {
+func planCopy(ctx context.Context, ix *contextIndex, view *fsView, file string, lineNo int, instr string, sources []string, dest string, add bool, chmod *os.FileMode, buildTime time.Time) (*copyLayer, error) {
 	destDir := strings.HasSuffix(dest, "/")
 	dest = path.Clean(dest)
 	type src struct {
@@ -266,6 +266,15 @@ func planCopy(ctx context.Context, ix *contextIndex, view *fsView, file string, 
 			e.size = 0
 		default:
 			return fallback("%s:%d: %s: %s is a special file", file, lineNo, instr, ctxPath)
+		}
+		if chmod != nil {
+			// --chmod sets every copied file and directory (not the
+			// directories the copy creates); BuildKit's handling of
+			// symlinks under it is left to BuildKit.
+			if mode&os.ModeSymlink != 0 {
+				return fallback("%s:%d: %s --chmod copies a symlink (%s)", file, lineNo, instr, ctxPath)
+			}
+			e.mode = mode&os.ModeType | fromUnixMode(uint32(*chmod))
 		}
 		if old, ok := out[target]; ok && old.isDir() && e.isDir() {
 			return nil
@@ -452,6 +461,21 @@ func unixMode(m os.FileMode) uint32 {
 		u |= 0o1000
 	}
 	return u
+}
+
+// fromUnixMode converts a mode's permission and special bits to Go's.
+func fromUnixMode(u uint32) os.FileMode {
+	m := os.FileMode(u & 0o777)
+	if u&0o4000 != 0 {
+		m |= os.ModeSetuid
+	}
+	if u&0o2000 != 0 {
+		m |= os.ModeSetgid
+	}
+	if u&0o1000 != 0 {
+		m |= os.ModeSticky
+	}
+	return m
 }
 
 // cacheRecord is what the layer cache keeps next to a layer's tar.

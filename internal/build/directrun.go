@@ -128,10 +128,16 @@ func (d *direct) run(ctx context.Context, temp string) (string, error) {
 			}
 			sources, rawDest := words[:len(words)-1], words[len(words)-1]
 			name := c.upper()
-			instr := name + " " + strings.Join(words, " ")
+			instr := strings.Join(append(append([]string{name}, c.flags...), words...), " ")
 			stepDone := d.prog.start(fmt.Sprintf("[%d/%d] %s", step, total, instr))
 			dest := absDest(st.cfg.WorkingDir, rawDest)
-			cl, err := planCopy(ctx, ix, view, p.file, c.line, name, sources, dest, c.name == "add", buildTime)
+			var chmod *os.FileMode
+			for _, f := range c.flags {
+				if m, ok := chmodFlag(f); ok {
+					chmod = &m
+				}
+			}
+			cl, err := planCopy(ctx, ix, view, p.file, c.line, name, sources, dest, c.name == "add", chmod, buildTime)
 			if err != nil {
 				stepDone(false, err)
 				return "", err
