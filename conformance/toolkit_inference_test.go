@@ -3,6 +3,8 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -41,8 +43,11 @@ func toolkitInferenceImages(t *testing.T) (*client.Client, map[string]string) {
 			dc.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true})
 		}
 	})
+	// A repository of this process's own: a concurrent test run that
+	// removes its fixtures does not remove these.
+	repo := fmt.Sprintf("%s-%d", fixtureRepo, os.Getpid())
 	build := func(brk string) (string, error) {
-		l, err := fixtures.ToolkitInference(fixtureRepo, brk, runtimeBin)
+		l, err := fixtures.ToolkitInference(repo, brk, runtimeBin)
 		if err != nil {
 			return "", err
 		}
@@ -180,7 +185,7 @@ func TestToolkitInferenceNotClaimed(t *testing.T) {
 // SageMaker's limits.
 func BenchmarkToolkitInference(b *testing.B) {
 	dc := testenv.Docker(b)
-	l, err := fixtures.ToolkitInference(fixtureRepo+"-bench", fixtures.Good, testenv.Runtime(b))
+	l, err := fixtures.ToolkitInference(fmt.Sprintf("%s-bench-%d", fixtureRepo, os.Getpid()), fixtures.Good, testenv.Runtime(b))
 	if err != nil {
 		b.Fatal(err)
 	}
