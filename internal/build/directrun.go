@@ -303,7 +303,7 @@ func (d *direct) load(ctx context.Context, temp, baseID string, baseCfg *v1.Conf
 	}
 	var id string
 	if baseID != "" {
-		req := engineload.Request{Base: baseID, Tags: []string{temp}, Edit: edit, Created: created}
+		req := engineload.Request{Base: baseID, Tags: []string{temp}, Edit: edit, Created: created, Known: d.opts.Tags}
 		for _, l := range layers {
 			req.Layers = append(req.Layers, engineload.Layer{Layer: l.layer, CreatedBy: l.createdBy})
 		}

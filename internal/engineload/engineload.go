@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type Request struct {
 	Edit func(*v1.ConfigFile) error
 	// Created is the new image's creation time; zero keeps Base's.
 	Created time.Time
+	// Known names images the Engine may hold that share layers with the
+	// result (typically the previous build under the same tag): a new
+	// layer that such an image already has at the same position is not
+	// sent again. Names the Engine does not hold are ignored.
+	Known []string
 }
 
 // Result describes the image the Engine now holds.
@@ -159,6 +165,33 @@ func Append(ctx context.Context, dc Client, req Request) (Result, error) {
 	for _, d := range cf.RootFS.DiffIDs {
 		present[d] = true
 	}
+	// The Engine skips a layer by its chain ID, so a layer can be left out
+	// only where a known image has the same layers below it.
+	var chains [][]v1.Hash
+	for _, ref := range req.Known {
+		ins, err := dc.ImageInspect(ctx, ref)
+		if err != nil {
+			continue
+		}
+		var chain []v1.Hash
+		for _, l := range ins.RootFS.Layers {
+			h, err := v1.NewHash(l)
+			if err != nil {
+				chain = nil
+				break
+			}
+			chain = append(chain, h)
+		}
+		chains = append(chains, chain)
+	}
+	held := func(upTo []v1.Hash) bool {
+		for _, c := range chains {
+			if len(c) >= len(upTo) && slices.Equal(c[:len(upTo)], upTo) {
+				return true
+			}
+		}
+		return false
+	}
 	var fresh []v1.Layer
 	when := req.Created
 	if when.IsZero() {
@@ -171,6 +204,9 @@ func Append(ctx context.Context, dc Client, req Request) (Result, error) {
 		}
 		cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, d)
 		cf.History = append(cf.History, v1.History{Created: v1.Time{Time: when}, CreatedBy: l.CreatedBy})
+		if held(cf.RootFS.DiffIDs) {
+			present[d] = true
+		}
 		if !present[d] {
 			present[d] = true
 			fresh = append(fresh, l.Layer)

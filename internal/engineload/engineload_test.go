@@ -152,3 +152,59 @@ func mustLayers(t *testing.T, img v1.Image) ([]string, error) {
 	}
 	return out, nil
 }
+
+// unreadable is a layer whose bytes cannot be read: Append succeeds with it
+// only when it leaves it out.
+type unreadable struct{ v1.Layer }
+
+func (unreadable) Uncompressed() (io.ReadCloser, error) { return nil, fmt.Errorf("read the layer") }
+func (unreadable) Compressed() (io.ReadCloser, error)   { return nil, fmt.Errorf("read the layer") }
+
+// TestAppendKnown: a layer that a known image holds at the same position is
+// not sent again, and the image still has it; a known name the Engine
+// lacks is ignored.
+func TestAppendKnown(t *testing.T) {
+	dc := testenv.Docker(t)
+	ctx := context.Background()
+	nonce := fmt.Sprint(time.Now().UnixNano())
+	baseRef := "sagekit-test/engineload-base:k" + nonce
+	firstRef := "sagekit-test/engineload-out:k1" + nonce
+	secondRef := "sagekit-test/engineload-out:k2" + nonce
+	t.Cleanup(func() {
+		for _, r := range []string{secondRef, firstRef, baseRef} {
+			dc.ImageRemove(context.Background(), r, client.ImageRemoveOptions{Force: true})
+		}
+	})
+	base, err := mutate.AppendLayers(empty.Image, fileLayer(t, "base.txt", "base "+nonce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag(baseRef)
+	if _, err := daemon.Write(tag, base, daemon.WithClient(dc)); err != nil {
+		t.Fatal(err)
+	}
+	big := fileLayer(t, "runtime.bin", "runtime "+nonce)
+	if _, err := engineload.Append(ctx, dc, engineload.Request{Base: baseRef, Tags: []string{firstRef},
+		Layers: []engineload.Layer{{Layer: big, CreatedBy: "COPY runtime"}, {Layer: fileLayer(t, "code.txt", "v1"), CreatedBy: "COPY code"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Same first layer, unreadable this time, and a changed second one.
+	_, err = engineload.Append(ctx, dc, engineload.Request{Base: baseRef, Tags: []string{secondRef},
+		Known:  []string{"sagekit-test/engineload-out:absent" + nonce, firstRef},
+		Layers: []engineload.Layer{{Layer: unreadable{big}, CreatedBy: "COPY runtime"}, {Layer: fileLayer(t, "code.txt", "v2"), CreatedBy: "COPY code"}}})
+	if err != nil {
+		t.Fatalf("the layer the known image holds was read: %v", err)
+	}
+	if got := readFile(t, dc, secondRef, "/runtime.bin"); got != "runtime "+nonce {
+		t.Errorf("/runtime.bin = %q", got)
+	}
+	if got := readFile(t, dc, secondRef, "/code.txt"); got != "v2" {
+		t.Errorf("/code.txt = %q, want v2", got)
+	}
+	// Without the known image the layer must be sent, so reading it fails.
+	_, err = engineload.Append(ctx, dc, engineload.Request{Base: baseRef, Tags: []string{secondRef},
+		Layers: []engineload.Layer{{Layer: fileLayer(t, "other.txt", nonce), CreatedBy: "COPY other"}, {Layer: unreadable{big}, CreatedBy: "COPY runtime"}}})
+	if err == nil {
+		t.Error("a layer at another position was left out: the Engine would not hold its chain")
+	}
+}
