@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/internal/engineload"
 )
 
 // Options says which base images to make and how.
@@ -223,18 +225,8 @@ func Write(ctx context.Context, dc *client.Client, ref string, img v1.Image) (st
 	if err != nil {
 		return "", 0, fmt.Errorf("loading %s into the Docker Engine: %w", ref, err)
 	}
-	if i := strings.Index(out, `"errorDetail"`); i >= 0 {
-		var m struct {
-			ErrorDetail struct{ Message string } `json:"errorDetail"`
-		}
-		line := out[strings.LastIndex(out[:i], "\n")+1:]
-		if j := strings.Index(line, "\n"); j >= 0 {
-			line = line[:j]
-		}
-		if json.Unmarshal([]byte(line), &m) == nil && m.ErrorDetail.Message != "" {
-			return "", 0, fmt.Errorf("loading %s into the Docker Engine: %s", ref, m.ErrorDetail.Message)
-		}
-		return "", 0, fmt.Errorf("loading %s into the Docker Engine: %s", ref, strings.TrimSpace(out))
+	if err := engineload.StreamError(strings.NewReader(out)); err != nil {
+		return "", 0, fmt.Errorf("loading %s into the Docker Engine: %w", ref, err)
 	}
 	ins, err := dc.ImageInspect(ctx, ref)
 	if err != nil {

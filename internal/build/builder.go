@@ -1,10 +1,7 @@
 package build
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +10,8 @@ import (
 
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/internal/engineload"
 )
 
 // snapshotterLabel is the worker label of an Engine whose BuildKit uses the
@@ -86,31 +85,10 @@ func loadImage(ctx context.Context, dc *client.Client, r io.Reader) error {
 	return loadStreamError(resp)
 }
 
-// loadStreamError reads a JSON message stream from the Engine and returns
-// the first errorDetail in it; the Engine reports load failures there, not
-// in the HTTP status.
+// loadStreamError returns the first error in the Engine's answer to a load.
 func loadStreamError(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		var m struct {
-			Error       string `json:"error"`
-			ErrorDetail *struct {
-				Message string `json:"message"`
-			} `json:"errorDetail"`
-		}
-		if json.Unmarshal(sc.Bytes(), &m) != nil {
-			continue
-		}
-		if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
-			return fmt.Errorf("loading the image into the Docker Engine: %s", m.ErrorDetail.Message)
-		}
-		if m.Error != "" {
-			return fmt.Errorf("loading the image into the Docker Engine: %s", m.Error)
-		}
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the Docker Engine's load output: %w", err)
+	if err := engineload.StreamError(r); err != nil {
+		return fmt.Errorf("loading the image into the Docker Engine: %w", err)
 	}
 	return nil
 }

@@ -235,7 +235,7 @@ func Append(ctx context.Context, dc Client, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("loading %s into the Docker Engine: %w", req.Tags[0], err)
 	}
 	defer resp.Close()
-	if err := streamError(resp); err != nil {
+	if err := StreamError(resp); err != nil {
 		pr.CloseWithError(err)
 		return Result{}, fmt.Errorf("loading %s into the Docker Engine: %w", req.Tags[0], err)
 	}
@@ -320,9 +320,10 @@ func uncompressedSize(l v1.Layer) (int64, error) {
 	return io.Copy(io.Discard, rc)
 }
 
-// streamError returns the first error in the Engine's JSON message stream;
-// the Engine reports load failures there, not in the HTTP status.
-func streamError(r io.Reader) error {
+// StreamError returns the first error in the Engine's JSON message stream
+// (the answer to a load, for example); the Engine reports failures there,
+// not in the HTTP status.
+func StreamError(r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
