@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,9 +72,16 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 
 	select {
 	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		s.timedOut(w, ctx)
-		return
+	default:
+		s.waiting.Add(1)
+		select {
+		case s.slots <- struct{}{}:
+			s.waiting.Add(-1)
+		case <-ctx.Done():
+			s.waiting.Add(-1)
+			s.timedOut(w, ctx)
+			return
+		}
 	}
 
 	req := &serve.Request{
@@ -85,6 +93,12 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 	if s.inline {
 		var res result
 		s.call(ctx, &res, model, req)
+		if s.waiting.Load() > 0 {
+			// The freed slot readied a request waiting for it: let it reach
+			// the handler before this one writes its answer, so that the
+			// slot's worker does not sit idle while the answer is written.
+			runtime.Gosched()
+		}
 		s.answer(w, ctx, req, res)
 		return
 	}

@@ -35,6 +35,7 @@ type Server struct {
 	admitted atomic.Int64 // requests past admission: running or waiting for a slot
 	limit    int64        // concurrency + queue
 	slots    chan struct{}
+	waiting  atomic.Int32 // requests blocked on slots
 
 	models  registry
 	metrics metrics
