@@ -226,11 +226,13 @@ func TestForkServer(t *testing.T) {
 }
 
 // TestForkServerBadModule: an app that cannot be imported fails Load at
-// once, as a worker that exits before it is ready does.
+// once, as a worker that exits before it is ready does, with the server's
+// own exit status and its Python error on stderr.
 func TestForkServerBadModule(t *testing.T) {
 	py := interpreter(t)
+	var stderr syncBuffer
 	pool, err := worker.New(python.ForkServer(python.WSGICommand(py, install(t), "no_such_module:app")),
-		worker.WithForkServer(), worker.WithWorkers(2), worker.WithDir(t.TempDir()), worker.WithOutput(io.Discard, io.Discard))
+		worker.WithForkServer(), worker.WithWorkers(2), worker.WithDir(t.TempDir()), worker.WithOutput(io.Discard, &stderr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +241,13 @@ func TestForkServerBadModule(t *testing.T) {
 	defer cancel()
 	t0 := time.Now()
 	err = pool.Load(ctx, t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
-		t.Errorf("Load = %v, want the fork server's early exit", err)
+	if err == nil || !strings.Contains(err.Error(), "exited before it was ready (exit status 1)") {
+		t.Errorf("Load = %v, want the fork server's early exit with its own status 1", err)
 	}
 	if time.Since(t0) > 20*time.Second {
 		t.Errorf("Load took %v", time.Since(t0))
+	}
+	if !strings.Contains(stderr.String(), "No module named 'no_such_module'") {
+		t.Errorf("stderr does not hold the Python error:\n%s", stderr.String())
 	}
 }

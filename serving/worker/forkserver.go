@@ -194,10 +194,22 @@ func (s *fsProc) read(reaped <-chan struct{}) {
 		pr.exitErr = errors.New("the worker fork server exited")
 		close(pr.exited)
 	}
-	s.kill()
+	// A server ending on its own (an app that fails to import, say) closes
+	// its socket while the interpreter shuts down, a moment before it
+	// exits: wait that moment, so that its own exit status is what gets
+	// reported rather than the kill.
+	select {
+	case <-reaped:
+	case <-time.After(fsExitGrace):
+	}
+	s.kill() // the server if it still runs, and anything left in its group
 	<-reaped
 	close(s.exited)
 }
+
+// fsExitGrace is how long a fork server that closed its socket gets to
+// exit by itself.
+const fsExitGrace = 2 * time.Second
 
 func (s *fsProc) kill() { signalGroup(s.cmd.Process.Pid, syscall.SIGKILL) }
 
