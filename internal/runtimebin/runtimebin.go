@@ -31,7 +31,7 @@ var ErrNotFound = errors.New("sagekit-runtime binary not found")
 
 // Write writes the linux/goarch runtime to dst with mode 0755. It uses, in
 // order: the embedded binary, a file next to the executable, and a build
-// from the module source when workDir lies inside it.
+// from the module source when workDir lies inside it (once per process).
 func Write(ctx context.Context, goarch, dst, workDir string) error {
 	if !supported(goarch) {
 		return fmt.Errorf("%w for linux/%s: sagekit carries runtimes for linux/%s only", ErrNotFound, goarch, strings.Join(Arches, ", linux/"))
@@ -46,6 +46,9 @@ func Write(ctx context.Context, goarch, dst, workDir string) error {
 		}
 		defer f.Close()
 		return writeFile(dst, f)
+	}
+	if b := builtBefore(goarch); b != nil {
+		return writeFile(dst, bytes.NewReader(b))
 	}
 	if dir, ok := moduleRoot(ctx, workDir); ok {
 		return buildFromSource(ctx, dir, goarch, dst)
@@ -123,17 +126,25 @@ func moduleRoot(ctx context.Context, dir string) (string, bool) {
 
 var (
 	srcMu    sync.Mutex
-	srcBuilt = map[string]string{} // goarch -> path of a binary built this process
+	srcBuilt = map[string][]byte{} // goarch -> the binary built by this process
 )
 
+// builtBefore returns the runtime this process built from source, or nil.
+func builtBefore(goarch string) []byte {
+	srcMu.Lock()
+	defer srcMu.Unlock()
+	return srcBuilt[goarch]
+}
+
+// buildFromSource builds the runtime into dst once per process and
+// architecture; later calls write the same bytes again. The binary is kept
+// in memory (about 10 MB) because dst usually lies in a build's staging
+// directory, which is gone by the next call.
 func buildFromSource(ctx context.Context, root, goarch, dst string) error {
 	srcMu.Lock()
 	defer srcMu.Unlock()
-	if p, ok := srcBuilt[goarch]; ok {
-		if f, err := os.Open(p); err == nil {
-			defer f.Close()
-			return writeFile(dst, f)
-		}
+	if b, ok := srcBuilt[goarch]; ok {
+		return writeFile(dst, bytes.NewReader(b))
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
@@ -144,6 +155,10 @@ func buildFromSource(ctx context.Context, root, goarch, dst string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s for linux/%s: %w\n%s", Package, goarch, err, out)
 	}
-	srcBuilt[goarch] = dst
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		return fmt.Errorf("reading the runtime just built: %w", err)
+	}
+	srcBuilt[goarch] = b
 	return nil
 }

@@ -52,3 +52,33 @@ func TestWriteUnsupported(t *testing.T) {
 		t.Errorf("Write(s390x) = %v, want ErrNotFound naming the supported platforms", err)
 	}
 }
+
+// TestWriteBuildsOnce: a process builds the runtime from source once per
+// architecture, even after the first destination is gone (a build's
+// staging directory is removed after each build); later writes need no
+// go command.
+func TestWriteBuildsOnce(t *testing.T) {
+	first := filepath.Join(t.TempDir(), "staging", Name)
+	if err := Write(context.Background(), "amd64", first, "."); err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Dir(first)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir()) // no go command from here on
+	second := filepath.Join(t.TempDir(), "again", Name)
+	if err := Write(context.Background(), "amd64", second, "."); err != nil {
+		t.Fatalf("second Write: %v", err)
+	}
+	got, err := os.ReadFile(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("second Write gave %d bytes, want the %d bytes of the first", len(got), len(want))
+	}
+}
