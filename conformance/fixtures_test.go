@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -70,7 +71,9 @@ func fixtureImages(t *testing.T) (*client.Client, map[string]string) {
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				ref, err := fixtures.Build(context.Background(), c, f, bin, fixtureRepo)
+				// Tagged per test process, so that two runs at once
+				// never remove each other's images.
+				ref, err := fixtures.Build(context.Background(), c, f, bin, fmt.Sprintf("%s-%d", fixtureRepo, os.Getpid()))
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
