@@ -257,3 +257,38 @@ func running(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i >= 0 && len(b) > i+2 && b[i+2] != 'Z'
 }
+
+// clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ,
+// 100 on every Linux architecture Go supports).
+const clockTick = 10 * time.Millisecond
+
+// CPU returns the CPU time (user plus system, all threads) the group's live
+// processes have used so far, summed by command name. A process that
+// exited takes its time with it, so take two readings around a stretch
+// of steady work.
+func (g *Group) CPU() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, pid := range g.Tree() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue // it exited meanwhile
+		}
+		open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		// After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags,
+		// minflt, cminflt, majflt, cmajflt, utime, stime.
+		f := bytes.Fields(b[close+1:])
+		if len(f) < 13 {
+			continue
+		}
+		ut, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+		st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		out[string(b[open+1:close])] += time.Duration(ut+st) * clockTick
+	}
+	return out
+}

@@ -40,3 +40,32 @@ func TestGroup(t *testing.T) {
 		t.Errorf("Kill() left %v alive", alive)
 	}
 }
+
+func TestGroupCPU(t *testing.T) {
+	g, err := StartGroup(Spec{
+		Path: "/bin/sh",
+		// A child that burns CPU for 2 s, then idles.
+		Args: []string{"-c", "timeout 2 sh -c 'while :; do :; done'; sleep 30"},
+		Env:  os.Environ(),
+		Log:  filepath.Join(t.TempDir(), "log"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Kill()
+	time.Sleep(100 * time.Millisecond)
+	var sh time.Duration
+	for range 100 {
+		// The busy loop runs in a child of timeout, named sh.
+		if sh = g.CPU()["sh"]; sh >= 150*time.Millisecond {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if sh < 150*time.Millisecond {
+		t.Errorf("CPU()[sh] = %v during a 2 s busy loop, want at least 150ms (%v)", sh, g.CPU())
+	}
+	if c := g.CPU()["sleep"]; c > 50*time.Millisecond {
+		t.Errorf("CPU()[sleep] = %v, want next to nothing", c)
+	}
+}

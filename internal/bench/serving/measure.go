@@ -27,6 +27,26 @@ var closedCells = []cell{
 	{"rows100-c16", "rows100", 16},
 }
 
+// cpuCell is the closed-loop cell over which the server's CPU time is read.
+const cpuCell = "rows1-c16"
+
+// frontNames are the command names of the processes that pass requests on.
+var frontNames = map[string]bool{"nginx": true, "sagekit-runtime": true, "benchserver": true}
+
+// cpuSplit returns the CPU time used between two readings, by the front's
+// processes and by everything else (the workers).
+func cpuSplit(before, after map[string]time.Duration) (front, workers time.Duration) {
+	for name, t := range after {
+		d := max(t-before[name], 0)
+		if frontNames[name] {
+			front += d
+		} else {
+			workers += d
+		}
+	}
+	return front, workers
+}
+
 // openRates are the open-loop arrival rates, requests per second.
 var openRates = []int{200, 1000}
 
@@ -43,14 +63,18 @@ type sample struct {
 	PSSIdle  int64 // after a warm-up that reaches every worker, then idle
 	Procs    int
 	Closed   map[string]load.Result
-	Open     map[int]load.Result
-	PingSat  load.Result // /ping while /invocations is saturated
-	InvSat   load.Result // the saturating load itself
-	Big      load.Result // sequential 6 MB posts
-	Over     int         // status of a post one byte over 6 MiB
-	Body100  []byte      `json:"-"` // the answer to rows100
-	Leftover []int       // processes alive after the kill
-	Err      error       `json:"-"`
+	// CPUFront and CPUWorkers are the server's CPU time over the rows1 c=16
+	// cell: the front (nginx, sagekit-runtime, the Go servers) and the
+	// worker processes (gunicorn's, sagekit's Python workers).
+	CPUFront, CPUWorkers time.Duration
+	Open                 map[int]load.Result
+	PingSat              load.Result // /ping while /invocations is saturated
+	InvSat               load.Result // the saturating load itself
+	Big                  load.Result // sequential 6 MB posts
+	Over                 int         // status of a post one byte over 6 MiB
+	Body100              []byte      `json:"-"` // the answer to rows100
+	Leftover             []int       // processes alive after the kill
+	Err                  error       `json:"-"`
 }
 
 type payloads struct {
@@ -113,11 +137,15 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 
 	sm.Closed = map[string]load.Result{}
 	for _, cl := range closedCells {
+		before := g.CPU()
 		r, err := e.closed(ctx, inv(p.get(cl.payload)), cl.conns, c.cell)
 		if err != nil {
 			return fail(err)
 		}
 		sm.Closed[cl.key] = r
+		if cl.key == cpuCell {
+			sm.CPUFront, sm.CPUWorkers = cpuSplit(before, g.CPU())
+		}
 	}
 	sm.Open = map[int]load.Result{}
 	for _, rate := range openRates {

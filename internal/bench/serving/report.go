@@ -113,6 +113,34 @@ func (g goal) result() string {
 	return "**MISS**"
 }
 
+// repRange gives the lowest and highest ratio of f between a and b within
+// one repetition (the two stacks ran minutes apart at most), as
+// "; repetitions 0.95–1.30x", or "" with fewer than two repetitions.
+func repRange(a, b *row, f func(sample) float64) string {
+	var xs []float64
+	for i := range min(len(a.samples), len(b.samples)) {
+		sa, sb := a.samples[i], b.samples[i]
+		if sa.Err == nil && sb.Err == nil {
+			xs = append(xs, ratio(f(sa), f(sb)))
+		}
+	}
+	if len(xs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("; repetitions %.2f–%.2fx", slices.Min(xs), slices.Max(xs))
+}
+
+// cpuPerReq is the server's CPU time per request over the cpuCell cell, in
+// microseconds: front, workers and their sum.
+func cpuPerReq(sm sample) (front, workers, total float64) {
+	n := sm.Closed[cpuCell].Requests
+	if n == 0 {
+		return 0, 0, 0
+	}
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
+	return us(sm.CPUFront), us(sm.CPUWorkers), us(sm.CPUFront + sm.CPUWorkers)
+}
+
 func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
@@ -134,7 +162,8 @@ func (rp *report) goals() []goal {
 		g := goal{what: what, target: fmt.Sprintf("≥ %gx", min), missing: !have(a, b)}
 		if !g.missing {
 			x := ratio(a.rps("rows1-c16"), b.rps("rows1-c16"))
-			g.measured = fmt.Sprintf("%.2fx (%s vs %s rps)", x, fmtRPS(a.rps("rows1-c16")), fmtRPS(b.rps("rows1-c16")))
+			g.measured = fmt.Sprintf("%.2fx (%s vs %s rps%s)", x, fmtRPS(a.rps("rows1-c16")), fmtRPS(b.rps("rows1-c16")),
+				repRange(a, b, func(sm sample) float64 { return sm.Closed["rows1-c16"].RPS }))
 			g.pass = x >= min
 		}
 		gs = append(gs, g)
@@ -346,6 +375,25 @@ func (rp *report) markdown() string {
 			return float64(n)
 		})
 		w(" %s / %s | %.0f |\n", fmtMs(p50), fmtMs(p99), errs)
+	}
+
+	w("\n### Server CPU time per request\n\n")
+	w("User plus system CPU time of the server's processes over the rows1 c=16 cell (from `/proc/PID/stat`, read before and after the cell), divided by the requests answered in it; median of the repetitions. The front is nginx or sagekit-runtime (or the Go server); the workers are gunicorn's processes or sagekit's Python workers. On 2 CPUs shared with the load generator, requests/s at saturation is about 2 CPU-seconds divided by this cost plus the generator's, so the cost ratio is the throughput ratio the machine converges to, and it moves less than requests/s with other load on a shared machine.\n\n")
+	w("| Stack | front µs | workers µs | total µs | total vs the reference |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range rp.rows {
+		if len(r.ok()) == 0 {
+			w("| %s | failed | | | |\n", r.s.name)
+			continue
+		}
+		f := r.med(func(sm sample) float64 { v, _, _ := cpuPerReq(sm); return v })
+		wk := r.med(func(sm sample) float64 { _, v, _ := cpuPerReq(sm); return v })
+		t := r.med(func(sm sample) float64 { _, _, v := cpuPerReq(sm); return v })
+		vs := ""
+		if ref := rp.reference(r.s.pred); ref != nil && len(ref.ok()) > 0 {
+			rt := ref.med(func(sm sample) float64 { _, _, v := cpuPerReq(sm); return v })
+			vs = fmt.Sprintf("%.2fx", ratio(t, rt))
+		}
+		w("| %s | %.0f | %.0f | %.0f | %s |\n", r.s.name, f, wk, t, vs)
 	}
 
 	w("\n### Latency at fixed rates, /ping under load, start-up, memory, 6 MB payloads\n\n")
