@@ -228,13 +228,13 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 		}
 	}
 	pr := &proc{id: i, sock: sock, exited: make(chan struct{})}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := newOutputPipe()
 	if err != nil {
 		return nil, fmt.Errorf("creating a pipe for worker %d: %w", i, err)
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := newOutputPipe()
 	if err != nil {
-		outR.Close()
+		outR.close()
 		outW.Close()
 		return nil, fmt.Errorf("creating a pipe for worker %d: %w", i, err)
 	}
@@ -252,8 +252,8 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		outR.close()
+		errR.close()
 		return nil, fmt.Errorf("asking the fork server for worker %d: %w", i, err)
 	}
 	var reply [2]int
@@ -267,8 +267,8 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 	s.pending = nil
 	s.mu.Unlock()
 	if reply[0] != i || reply[1] <= 0 {
-		outR.Close()
-		errR.Close()
+		outR.close()
+		errR.close()
 		select {
 		case <-s.exited:
 			return nil, fmt.Errorf("the worker fork server exited while forking worker %d (%s)", i, describeExit(s.exitErr))
@@ -284,8 +284,8 @@ func (fs *forkServer) spawn(ctx context.Context, i int, sock string, extra []str
 	}
 	pr.started = time.Now()
 	pr.output.Add(2)
-	go copyLines(p.o.stdout, outR, &pr.output)
-	go copyLines(p.o.stderr, errR, &pr.output)
+	follow(outR, p.o.stdout, &pr.output)
+	follow(errR, p.o.stderr, &pr.output)
 	return pr, nil
 }
 

@@ -243,16 +243,16 @@ func (p *Pool) spawn(ctx context.Context, i int) (*proc, error) {
 	return pr, nil
 }
 
-// startWithOutput starts cmd with its stdout and stderr copied line by
-// line to stdout and stderr; wg counts the two copies.
+// startWithOutput starts cmd with its stdout and stderr passed on line by
+// line to stdout and stderr; wg counts the two streams until they end.
 func startWithOutput(cmd *exec.Cmd, wg *sync.WaitGroup, stdout, stderr io.Writer) error {
-	outR, outW, err := os.Pipe()
+	outR, outW, err := newOutputPipe()
 	if err != nil {
 		return fmt.Errorf("creating a pipe: %w", err)
 	}
-	errR, errW, err := os.Pipe()
+	errR, errW, err := newOutputPipe()
 	if err != nil {
-		outR.Close()
+		outR.close()
 		outW.Close()
 		return fmt.Errorf("creating a pipe: %w", err)
 	}
@@ -261,13 +261,13 @@ func startWithOutput(cmd *exec.Cmd, wg *sync.WaitGroup, stdout, stderr io.Writer
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		outR.Close()
-		errR.Close()
+		outR.close()
+		errR.close()
 		return err
 	}
 	wg.Add(2)
-	go copyLines(stdout, outR, wg)
-	go copyLines(stderr, errR, wg)
+	follow(outR, stdout, wg)
+	follow(errR, stderr, wg)
 	return nil
 }
 

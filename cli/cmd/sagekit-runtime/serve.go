@@ -52,7 +52,7 @@ func runServe(ctx context.Context, args []string) int {
 		log.Error("sagekit-runtime serve: " + err.Error())
 		return 2
 	}
-	// Workers' standard output joins the batches; their errors go out at once.
+	// Workers' standard output joins the batches; their errors are written unbatched.
 	opts.stdout, opts.stderr, opts.accessLog = out, os.Stderr, out
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		runtime.GOMAXPROCS(frontProcs(opts.workerCount(), runtime.GOMAXPROCS(0)))
