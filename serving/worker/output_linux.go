@@ -54,8 +54,8 @@ var drain struct {
 	w       sync.Mutex // keeps lines whole across writers
 }
 
-// newOutputPipe returns a pipe whose write end is for a worker process and
-// whose read end is passed on to w by the drainer once given to follow.
+// newOutputPipe returns a pipe: its write end for a worker process, its
+// read end for follow.
 func newOutputPipe() (r readEnd, w *os.File, err error) {
 	var p [2]int
 	syscall.ForkLock.RLock()
