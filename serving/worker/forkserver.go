@@ -204,6 +204,7 @@ func (s *fsProc) read(reaped <-chan struct{}) {
 	}
 	s.kill() // the server if it still runs, and anything left in its group
 	<-reaped
+	wakeOutput()
 	close(s.exited)
 }
 

@@ -95,6 +95,19 @@ func follow(r readEnd, w io.Writer, wg *sync.WaitGroup) {
 	}
 }
 
+// wakeOutput has the drainer read the pipes now, as when a worker has
+// exited and its pipes' end is due.
+func wakeOutput() {
+	drain.mu.Lock()
+	defer drain.mu.Unlock()
+	if drain.wake != nil {
+		select {
+		case drain.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // drainLoop reads every followed pipe, then sleeps; it ends when no pipe
 // is left.
 func drainLoop() {

@@ -25,6 +25,9 @@ func newOutputPipe() (readEnd, *os.File, error) {
 	return readEnd{r}, w, err
 }
 
+// wakeOutput does nothing here: every stream has its own reader.
+func wakeOutput() {}
+
 func follow(r readEnd, w io.Writer, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()

@@ -426,6 +426,7 @@ func (p *Pool) forget(pr *proc) {
 	}
 	p.waiters = kept
 	p.mu.Unlock()
+	wakeOutput() // its pipes have ended: no need to wait for the next poll
 	pr.output.Wait()
 }
 
