@@ -2,7 +2,6 @@ package cli
 
 import (
 	"archive/tar"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/rand"
@@ -16,7 +15,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,25 +25,6 @@ import (
 	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/platform"
 )
-
-// syncBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // execRun runs "sagekit run args..." as cli.Execute would and returns the
 // exit code, stdout and stderr.
@@ -148,7 +127,7 @@ func TestRunTrain(t *testing.T) {
 	// logger, which containers being started read.
 	t.Run("completes", func(t *testing.T) {
 		out := t.TempDir()
-		var stdout, stderr syncBuffer
+		var stdout, stderr testenv.SyncBuffer
 		code := execRun(t.Context(), &stdout, &stderr, "train", img, testLabelFlag(t, dc), "--data", "train="+data,
 			"--hyperparameters", hpFile, "--hyperparameter", "epochs=3", "--output", out)
 		if code != 0 {
@@ -180,7 +159,7 @@ func TestRunTrain(t *testing.T) {
 
 	t.Run("fails", func(t *testing.T) {
 		out := t.TempDir()
-		var stdout, stderr syncBuffer
+		var stdout, stderr testenv.SyncBuffer
 		code := execRun(t.Context(), &stdout, &stderr, "train", img, testLabelFlag(t, dc), "--hyperparameter", "epochs=ten", "--output", out)
 		const reason = `hyperparameter epochs: "ten" is not an integer`
 		if code != 1 || !strings.Contains(stderr.String(), "failed: algo-1: "+reason) {
@@ -206,7 +185,7 @@ func TestRunEndpoint(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	code := make(chan int, 1)
 	go func() {
 		code <- execRun(ctx, &stdout, &stderr, "endpoint", img, testLabelFlag(t, dc), "--model", model, "--port", "0")
@@ -268,7 +247,7 @@ func TestRunFlagErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr testenv.SyncBuffer
 			code := execRun(t.Context(), &stdout, &stderr, tt.args...)
 			if code == 0 || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("sagekit run %v: exit %d, stderr %q; want an error mentioning %q", tt.args, code, stderr.String(), tt.want)
@@ -286,7 +265,7 @@ func TestRunTransform(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	code := execRun(t.Context(), &stdout, &stderr, "transform", img, testLabelFlag(t, dc), "--model", t.TempDir(),
 		"--input", in, "--output", out, "--split-type", "Line", "--content-type", "text/csv")
 	if code != 0 {

@@ -1,40 +1,24 @@
 package serving_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/serving"
 )
 
-// lockedBuffer collects Write calls from the server's goroutines.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes int
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.writes++
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
+// jsonLines parses what the server wrote to b, one JSON object a line.
+func jsonLines(t *testing.T, b *testenv.SyncBuffer) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSuffix(l.b.String(), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("access-log line %q is not JSON: %v", line, err)
@@ -48,7 +32,7 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 // values of the slog line of WithAccessLog, one Write call per request,
 // and escapes what JSON needs escaped.
 func TestAccessLogWriter(t *testing.T) {
-	fast, slow := &lockedBuffer{}, &lockedBuffer{}
+	fast, slow := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	tsFast := start(t, noop, serving.WithAccessLogWriter(fast))
 	tsSlow := start(t, noop, serving.WithAccessLog(slog.New(slog.NewJSONHandler(slow, nil))))
 	for _, ts := range []string{tsFast.URL, tsSlow.URL} {
@@ -59,9 +43,9 @@ func TestAccessLogWriter(t *testing.T) {
 		}
 		readBody(t, resp)
 	}
-	got, want := fast.lines(t), slow.lines(t)
-	if len(got) != 2 || fast.writes != 2 {
-		t.Fatalf("%d lines in %d writes for 2 requests:\n%s", len(got), fast.writes, fast.b.String())
+	got, want := jsonLines(t, fast), jsonLines(t, slow)
+	if len(got) != 2 || fast.Writes() != 2 {
+		t.Fatalf("%d lines in %d writes for 2 requests:\n%s", len(got), fast.Writes(), fast.String())
 	}
 	// Times, durations and client ports differ between the two servers.
 	ignore := cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "time" || k == "ms" || k == "remote" })

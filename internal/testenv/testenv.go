@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -99,4 +100,33 @@ func ModuleRoot(t testing.TB) string {
 		t.Fatalf("go env GOMOD: %v", err)
 	}
 	return filepath.Dir(string(out[:len(out)-1]))
+}
+
+// SyncBuffer is a bytes.Buffer that goroutines (a server's log, a worker's
+// output copier) may write to while a test reads it.
+type SyncBuffer struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes int
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes++
+	return s.b.Write(p)
+}
+
+// String returns what has been written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Writes returns how many Write calls there have been.
+func (s *SyncBuffer) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
 }

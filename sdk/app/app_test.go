@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/sdk/app"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/optml/optmltest"
@@ -53,24 +52,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func algorithm(t *testing.T, args string, env ...string) (*exec.Cmd, *lockedBuffer) {
+func algorithm(t *testing.T, args string, env ...string) (*exec.Cmd, *testenv.SyncBuffer) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -78,7 +60,7 @@ func algorithm(t *testing.T, args string, env ...string) (*exec.Cmd, *lockedBuff
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), append(env, "SAGEKIT_TEST_APP=1", "SAGEKIT_TEST_ARGS="+args)...)
-	out := &lockedBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	return cmd, out
 }

@@ -1,41 +1,22 @@
 package launch
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/optml/optmltest"
 	"github.com/sagekit/sagekit/sdk/toolkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the copier and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var issueHPs = optml.Hyperparameters{"epochs": "2", "lr": "0.01", "name": `"abc"`, "flag": "true"}
 
@@ -318,7 +299,7 @@ func TestRunKillsAfterGrace(t *testing.T) {
 
 func TestRunStreamsPartialStderrLines(t *testing.T) {
 	p := setup(t, nil, "train.sh", "printf 'progress 50%%' >&2\nwhile [ ! -e \"$SM_OUTPUT_DIR/go\" ]; do sleep 0.02; done\nprintf ' done\\n' >&2\n")
-	var stderr syncBuffer
+	var stderr testenv.SyncBuffer
 	opts := options(p, "SAGEMAKER_PROGRAM=train.sh")
 	opts.Stderr = &stderr
 	go func() {

@@ -1,7 +1,6 @@
 package python_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -10,11 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/serving"
 	"github.com/sagekit/sagekit/serving/python"
 	"github.com/sagekit/sagekit/serving/worker"
@@ -41,23 +40,6 @@ def app(environ, start_response):
     return [("%d %d %d %s %s" % (os.getpid(), os.getppid(), LOADED_IN, os.environ.get("SAGEKIT_WORKER_ID"),
                                  os.environ.get("SAGEKIT_MODEL_DIR"))).encode()]
 `
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type pidAnswer struct {
 	pid, ppid, loadedIn int
@@ -131,7 +113,7 @@ func TestForkServer(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pidapp.py"), []byte(pidApp), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout := &syncBuffer{}
+	stdout := &testenv.SyncBuffer{}
 	pool, err := worker.New(python.ForkServer(python.WSGICommand(py, install(t), "pidapp:app")),
 		worker.WithForkServer(),
 		worker.WithWorkers(2),
@@ -230,7 +212,7 @@ func TestForkServer(t *testing.T) {
 // own exit status and its Python error on stderr.
 func TestForkServerBadModule(t *testing.T) {
 	py := interpreter(t)
-	var stderr syncBuffer
+	var stderr testenv.SyncBuffer
 	pool, err := worker.New(python.ForkServer(python.WSGICommand(py, install(t), "no_such_module:app")),
 		worker.WithForkServer(), worker.WithWorkers(2), worker.WithDir(t.TempDir()), worker.WithOutput(io.Discard, &stderr))
 	if err != nil {

@@ -3,34 +3,22 @@
 package worker
 
 import (
-	"bytes"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sagekit/sagekit/internal/testenv"
 )
-
-type lockedBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes int
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.writes++
-	return l.b.Write(p)
-}
 
 // TestFollow: what two processes print reaches the writer line by line,
 // never mixed: a last line that lacks its newline gets one, and a line
 // longer than a piece may come in pieces, each a line, but all of it comes;
 // the wait group ends once both have exited.
 func TestFollow(t *testing.T) {
-	var out lockedBuffer
+	var out testenv.SyncBuffer
 	var wg sync.WaitGroup
 	long := strings.Repeat("x", 3*maxPiece+5)
 	scripts := []string{
@@ -60,7 +48,7 @@ func TestFollow(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the streams were not followed to their end")
 	}
-	got := out.b.String()
+	got := out.String()
 	counts := map[string]int{}
 	xs := 0
 	for _, line := range strings.Split(got, "\n") {
@@ -87,10 +75,10 @@ func TestFollow(t *testing.T) {
 	}
 }
 
-// TestFollowIdle: a quiet pipe costs nothing until it speaks, and then its
-// line arrives within the polling interval.
+// TestFollowIdle: a line written after the drainer has backed off to its
+// slowest poll still arrives.
 func TestFollowIdle(t *testing.T) {
-	var out lockedBuffer
+	var out testenv.SyncBuffer
 	var wg sync.WaitGroup
 	r, w, err := newOutputPipe()
 	if err != nil {
@@ -102,9 +90,7 @@ func TestFollowIdle(t *testing.T) {
 	t0 := time.Now()
 	w.WriteString("late line\n")
 	for {
-		out.mu.Lock()
-		s := out.b.String()
-		out.mu.Unlock()
+		s := out.String()
 		if s == "late line\n" {
 			break
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/serving"
 	"github.com/sagekit/sagekit/serving/worker"
 )
@@ -68,30 +69,12 @@ func workerMain() int {
 	return 0
 }
 
-// syncBuffer collects worker output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	url    string
 	pool   *worker.Pool
 	server *serving.Server
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testenv.SyncBuffer
+	stderr *testenv.SyncBuffer
 }
 
 // startPool serves a pool of the test worker through the serving front.
@@ -101,7 +84,7 @@ func startPool(t *testing.T, n int, frontOpts []serving.Option, opts ...worker.O
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	f := &fixture{stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}}
 	opts = append([]worker.Option{
 		worker.WithWorkers(n),
 		worker.WithEnv(append(os.Environ(), "SAGEKIT_TEST_WORKER=1")),
