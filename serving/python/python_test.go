@@ -275,6 +275,7 @@ func TestHandlerModule(t *testing.T) {
 		{"Accept */*", "application/json", "*/*", "[2]", 200, "application/json", `"accept": "application/json"`},
 		{"csv out", "application/json", "text/csv", "[1, 4]", 200, "text/csv", "2.5,10.0"},
 		{"bytes stay bytes", "application/octet-stream", "text/csv", "\x01\x02", 200, "text/csv", "2.5,5.0"},
+		{"json with a charset stays bytes", "application/json; charset=utf-8", "text/csv", "[2]", 200, "text/csv", "5.0"},
 		{"toolkit error keeps its status", "text/plain", "", "x", 415, "text/plain; charset=utf-8", "unsupported content type text/plain\nTraceback"},
 		{"other exception is a 500", "application/json", "", `"boom"`, 500, "text/plain; charset=utf-8", "the model blew up\nTraceback"},
 	}
@@ -301,6 +302,34 @@ func TestToolkitModules(t *testing.T) {
 	code, _, body = invoke(t, url, "text/csv", "", "1,2")
 	if code != 400 || !strings.HasPrefix(body, "send application/json\n") {
 		t.Errorf("BaseInferenceToolkitError(400) = %d %q, want 400 with the message first", code, body)
+	}
+}
+
+func TestHandlerDefaults(t *testing.T) {
+	t.Parallel()
+	py := interpreter(t)
+	base := t.TempDir()
+	url := servePool(t, python.HandlerCommand(py, install(t), "inference"), testdata(t, "defaults"), base,
+		[]string{"SAGEMAKER_BASE_DIR=" + base}, 1)
+	tests := []struct {
+		name, contentType, accept, body string
+		status                          int
+		wantType, want                  string
+	}{
+		{"csv", "text/csv", "application/json", "1,2\n3,4\n", 200, "application/json", "[3.0, 7.0]"},
+		// The toolkit's own decoders refuse a type with parameters; the
+		// defaults here take it, from the bytes the handler is given.
+		{"csv with a charset", "text/csv; charset=utf-8", "application/json", "1,2\n3,4\n", 200, "application/json", "[3.0, 7.0]"},
+		{"json with a charset", "application/json; charset=utf-8", "text/csv", "[[1, 2], [3, 5]]", 200, "text/csv", "3.0\n8.0\n"},
+		{"unknown type is a 500, as in the toolkit", "text/plain", "application/json", "1,2", 500, "text/plain; charset=utf-8", "Content type text/plain is not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, ct, body := invoke(t, url, tt.contentType, tt.accept, tt.body)
+			if code != tt.status || ct != tt.wantType || !strings.Contains(body, tt.want) {
+				t.Errorf("= %d %q %q, want %d %q containing %q", code, ct, body, tt.status, tt.wantType, tt.want)
+			}
+		})
 	}
 }
 

@@ -301,6 +301,8 @@ def default_decode(data, content_type):
         obj = json.loads(data)
         return np.array(obj) if np is not None else obj
     if mt == CSV:
+        if isinstance(data, (bytes, bytearray)):
+            data = data.decode("utf-8")
         if np is not None:
             return np.genfromtxt(io.StringIO(data), delimiter=",")
         rows = []
@@ -479,7 +481,10 @@ class HandlerApp(object):
             if not accept or accept == "*/*":
                 accept = self.default_accept
             data = environ["wsgi.input"].read()
-            if media_type(content_type) in UTF8_TYPES:
+            # As the toolkit: only an exact "application/json" or "text/csv"
+            # arrives as text; with parameters ("; charset=utf-8") or any
+            # other type, the handler gets the bytes.
+            if content_type in UTF8_TYPES:
                 data = data.decode("utf-8")
             ctx.environ = environ
             ctx.request_headers = dict((k[5:].replace("_", "-").lower(), v)

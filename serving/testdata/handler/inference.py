@@ -29,6 +29,11 @@ def input_fn(request_body, request_content_type):
         # The toolkit hands JSON over as text, already decoded from UTF-8.
         assert isinstance(request_body, str), type(request_body)
         return json.loads(request_body)
+    if request_content_type == "application/json; charset=utf-8":
+        # Only the exact type arrives as text: with a parameter the toolkit
+        # hands over the bytes.
+        assert isinstance(request_body, bytes), type(request_body)
+        return json.loads(request_body.decode("utf-8"))
     if request_content_type == "application/octet-stream":
         assert isinstance(request_body, bytes), type(request_body)
         return [float(b) for b in request_body]
