@@ -1,11 +1,14 @@
 package serving_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sagekit/sagekit/sdk/serve"
 	"github.com/sagekit/sagekit/serving"
 )
 
@@ -117,4 +120,44 @@ func FuzzParsePortRange(f *testing.F) {
 			t.Errorf("ParsePortRange(%q) = %+v, an impossible range", s, r)
 		}
 	})
+}
+
+// deadlineProbe reports how far off its contexts' deadlines are.
+type deadlineProbe struct{ load time.Duration }
+
+func (p *deadlineProbe) Load(ctx context.Context, _ string) error {
+	if dl, ok := ctx.Deadline(); ok {
+		p.load = time.Until(dl)
+	}
+	return nil
+}
+
+func (p *deadlineProbe) Invoke(ctx context.Context, _ *serve.Request) (*serve.Response, error) {
+	left := "none"
+	if dl, ok := ctx.Deadline(); ok {
+		left = time.Until(dl).String()
+	}
+	return &serve.Response{Body: []byte(left)}, nil
+}
+
+// TestDefaultTimeouts observes the toolkit's defaults with no variable
+// set: 600 s to load the model, 60 s per request.
+func TestDefaultTimeouts(t *testing.T) {
+	opts, err := serving.OptionsFromEnv(lookup(map[string]string{"SAGEMAKER_BASE_DIR": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &deadlineProbe{}
+	ts := start(t, p, opts...)
+	if p.load <= 590*time.Second || p.load > 600*time.Second {
+		t.Errorf("Load's deadline is %s away, want 600s (SAGEMAKER_STARTUP_TIMEOUT's default)", p.load)
+	}
+	body := readBody(t, post(t, ts.URL+"/invocations", "text/plain", []byte("x")))
+	left, err := time.ParseDuration(body)
+	if err != nil {
+		t.Fatalf("Invoke's deadline: %q", body)
+	}
+	if left <= 50*time.Second || left > 60*time.Second {
+		t.Errorf("Invoke's deadline is %s away, want 60s (SAGEMAKER_MODEL_SERVER_TIMEOUT's default)", left)
+	}
 }
