@@ -265,7 +265,7 @@ func prepare(ctx context.Context, opts Options) (prepared, error) {
 		done := false
 		if opts.Toolkit {
 			var code int
-			if done, code, err = prepareToolkit(&p, tenv, environ, name, args, opts); err != nil {
+			if done, code, err = prepareToolkit(ctx, &p, tenv, environ, name, args, opts); err != nil {
 				p.code = code
 				return p, err
 			}

@@ -10,10 +10,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/sagekit/sagekit/internal/s3get"
+	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/toolkit"
 )
 
@@ -52,9 +55,9 @@ type install struct {
 // run as the toolkit runs it. It reports false when neither applies (the
 // entry point is not in the code directory), and the launcher's own
 // resolution takes over.
-func prepareToolkit(p *prepared, tenv *toolkit.Environment, env *environ, name string, args []string, opts Options) (bool, int, error) {
+func prepareToolkit(ctx context.Context, p *prepared, tenv *toolkit.Environment, env *environ, name string, args []string, opts Options) (bool, int, error) {
 	code := opts.Paths.Code()
-	if err := downloadAndExtract(tenv.ModuleDir, code); err != nil {
+	if err := downloadAndExtract(ctx, tenv.ModuleDir, code, s3Config(tenv, env)); err != nil {
 		return false, ExitConfigError, err
 	}
 	python, perr := lookPath(opts.Python, opts.Dir)
@@ -155,11 +158,33 @@ func isDir(path string) bool {
 	return err == nil && fi.IsDir()
 }
 
+// s3Config is where the toolkit's s3_download looks: the region from
+// AWS_REGION, else SAGEMAKER_REGION (the sagemaker_region hyperparameter or
+// AWS_DEFAULT_REGION); the endpoint from S3_ENDPOINT_URL, else the AWS
+// SDKs' AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL.
+func s3Config(tenv *toolkit.Environment, env *environ) s3get.Config {
+	lookup := func(k string) string { v, _ := env.lookup(k); return v }
+	c := s3get.FromEnv(lookup)
+	if r := lookup("AWS_REGION"); r != "" {
+		c.Region = r
+	} else {
+		for _, v := range tenv.ProcessVars {
+			if v.Name == optml.EnvRegion && v.Value != "" {
+				c.Region = v.Value
+			}
+		}
+	}
+	if e := lookup("S3_ENDPOINT_URL"); e != "" {
+		c.Endpoint = e
+	}
+	return c
+}
+
 // downloadAndExtract is the toolkit's files.download_and_extract(uri, code):
 // nothing unless code is missing or empty; then a local directory is
-// copied, a local tar (gzip or not) extracted, and any other local file
-// copied into code. Downloading from S3 is not done.
-func downloadAndExtract(uri, code string) error {
+// copied, a local or S3 tar (gzip or not) extracted, and any other file
+// copied into code.
+func downloadAndExtract(ctx context.Context, uri, code string, s3 s3get.Config) error {
 	if uri == "" || filepath.Clean(uri) == filepath.Clean(code) {
 		return nil
 	}
@@ -174,7 +199,20 @@ func downloadAndExtract(uri, code string) error {
 		return nil
 	}
 	if strings.HasPrefix(uri, "s3://") {
-		return fmt.Errorf("sagemaker_submit_directory %s: downloading code from S3 is not supported: put the code in %s (in the image or through a channel) or point sagemaker_submit_directory at a local tar.gz", uri, code)
+		tmp, err := os.MkdirTemp("", "sagekit-submit-")
+		if err != nil {
+			return fmt.Errorf("sagemaker_submit_directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		_, key, err := s3get.ParseURI(uri)
+		if err != nil {
+			return fmt.Errorf("sagemaker_submit_directory: %w", err)
+		}
+		local := filepath.Join(tmp, path.Base(key))
+		if err := s3.Download(ctx, uri, local); err != nil {
+			return fmt.Errorf("sagemaker_submit_directory: %w (or put the code in %s, in the image or through a channel)", err, code)
+		}
+		uri = local
 	}
 	fi, err := os.Stat(uri)
 	if err != nil {

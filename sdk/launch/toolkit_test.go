@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,12 +242,39 @@ func TestToolkitSubmitDirectory(t *testing.T) {
 		t.Fatalf("Run = %d, %v", code, err)
 	}
 
-	// No code: an s3:// URI fails the job with the reason.
-	p = setup(t, optml.Hyperparameters{"sagemaker_submit_directory": `"s3://bucket/key.tar.gz"`}, "", "")
-	if code, _ := Run(context.Background(), toolkitOptions(p, "SAGEMAKER_PROGRAM=train.sh")); code != 1 {
+	// No code: the s3:// URI is downloaded and extracted, signed for the
+	// job's region. The endpoint is a local server speaking S3's GetObject
+	// (internal/s3get's tests check the signatures themselves).
+	tarball := tarGz(t, map[string]string{"train.sh": "echo from-s3 > \"$SM_MODEL_DIR/ran\"\n"})
+	var scopes []string
+	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scopes = append(scopes, r.Header.Get("Authorization"))
+		if r.URL.Path != "/bucket/job/source/sourcedir.tar.gz" {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`)
+			return
+		}
+		w.Write(tarball)
+	}))
+	defer s3.Close()
+	s3Env := []string{"S3_ENDPOINT_URL=" + s3.URL, "AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=secret", "SAGEMAKER_PROGRAM=train.sh"}
+	p = setup(t, optml.Hyperparameters{"sagemaker_submit_directory": `"s3://bucket/job/source/sourcedir.tar.gz"`, "sagemaker_region": `"eu-central-1"`}, "", "")
+	if code, err := Run(context.Background(), toolkitOptions(p, s3Env...)); code != 0 || err != nil {
+		t.Fatalf("Run = %d, %v", code, err)
+	}
+	if got := readFile(t, filepath.Join(p.Model(), "ran")); got != "from-s3\n" {
+		t.Errorf("program output = %q", got)
+	}
+	if len(scopes) != 1 || !strings.Contains(scopes[0], "Credential=AKID/") || !strings.Contains(scopes[0], "/eu-central-1/s3/aws4_request") {
+		t.Errorf("S3 requests' Authorization = %q, want one signed by AKID for eu-central-1", scopes)
+	}
+
+	// No code and no such object: the job fails with S3's reason.
+	p = setup(t, optml.Hyperparameters{"sagemaker_submit_directory": `"s3://bucket/missing.tar.gz"`}, "", "")
+	if code, _ := Run(context.Background(), toolkitOptions(p, s3Env...)); code != 1 {
 		t.Fatalf("Run = %d, want 1", code)
 	}
-	if got := readFile(t, p.Failure()); !strings.Contains(got, "downloading code from S3 is not supported") {
+	if got := readFile(t, p.Failure()); !strings.Contains(got, "sagemaker_submit_directory: downloading s3://bucket/missing.tar.gz: S3 answered 404 NoSuchKey") {
 		t.Errorf("failure file = %q", got)
 	}
 }

@@ -20,6 +20,7 @@ var allowedRuntimeDeps = []string{
 	module + "sdk/",
 	module + "serving",
 	module + "internal/version",
+	module + "internal/s3get", // the standard library only: SigV4 GETs for sagemaker_submit_directory
 	"github.com/gorilla/mux",
 }
 

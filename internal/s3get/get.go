@@ -1,0 +1,238 @@
+package s3get
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config says where and as whom objects are fetched.
+type Config struct {
+	// Region is the bucket's region, or a guess S3 corrects: default
+	// us-east-1.
+	Region string
+	// Endpoint, when set, receives path-style requests instead of Amazon
+	// S3 (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL): an S3-compatible
+	// store, a VPC endpoint, a test server.
+	Endpoint string
+	// Lookup reads the environment the credentials are found in; default
+	// os.Getenv.
+	Lookup func(string) string
+	// Client sends the requests; default a client with a 30 s response
+	// header timeout.
+	Client *http.Client
+	// container and imds are the credential services' endpoints; tests
+	// point them elsewhere.
+	container, imds string
+}
+
+// FromEnv is the Config the AWS SDKs would use in an environment read by
+// lookup: AWS_REGION, else AWS_DEFAULT_REGION; AWS_ENDPOINT_URL_S3, else
+// AWS_ENDPOINT_URL.
+func FromEnv(lookup func(string) string) Config {
+	c := Config{Lookup: lookup, Region: lookup("AWS_REGION"), Endpoint: lookup("AWS_ENDPOINT_URL_S3")}
+	if c.Region == "" {
+		c.Region = lookup("AWS_DEFAULT_REGION")
+	}
+	if c.Endpoint == "" {
+		c.Endpoint = lookup("AWS_ENDPOINT_URL")
+	}
+	return c
+}
+
+// ParseURI splits s3://bucket/key.
+func ParseURI(uri string) (bucket, key string, err error) {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an s3:// URI", uri)
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	if bucket == "" || key == "" {
+		return "", "", fmt.Errorf("%q names no object: want s3://bucket/key", uri)
+	}
+	return bucket, key, nil
+}
+
+// Error is S3's answer to a request it refused.
+type Error struct {
+	URI     string
+	Status  int
+	Code    string // NoSuchKey, AccessDenied, ...
+	Message string
+}
+
+func (e *Error) Error() string {
+	msg := e.Code
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return fmt.Sprintf("S3 answered %d %s", e.Status, msg)
+}
+
+// attempts bounds the tries of one GET on connection errors and 5xx.
+const attempts = 3
+
+// Download writes the object at uri (s3://bucket/key) to the file dst,
+// through a temporary file in dst's directory renamed into place, so dst
+// is either whole or absent.
+func (c Config) Download(ctx context.Context, uri, dst string) error {
+	bucket, key, err := ParseURI(uri)
+	if err != nil {
+		return err
+	}
+	c = c.withDefaults()
+	creds, err := credentialSource{lookup: c.Lookup, client: c.Client, container: c.container, imds: c.imds}.find(ctx)
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".part-*")
+	if err != nil {
+		return fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	region := c.Region
+	var lastErr error
+	for try, redirected := 0, false; try < attempts; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("downloading %s: %w", uri, ctx.Err())
+			case <-time.After(time.Duration(try) * 250 * time.Millisecond):
+			}
+		}
+		if err := tmp.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		status, answer, err := c.get(ctx, creds, region, bucket, key, tmp)
+		if err == nil {
+			break
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return fmt.Errorf("downloading %s: %w", uri, ctx.Err())
+		}
+		var se *Error
+		if errors.As(err, &se) {
+			se.URI = uri
+			// The bucket lives elsewhere: S3 says where, once.
+			if r := answer.Get("X-Amz-Bucket-Region"); r != "" && r != region && !redirected {
+				region, redirected = r, true
+				try--
+				continue
+			}
+			if status < 500 {
+				return fmt.Errorf("downloading %s: %w", uri, err)
+			}
+		}
+		if try == attempts-1 {
+			return fmt.Errorf("downloading %s: %w", uri, lastErr)
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.Lookup == nil {
+		c.Lookup = os.Getenv
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			ResponseHeaderTimeout: 30 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+		}}
+	}
+	if c.container == "" {
+		c.container = containerHost
+	}
+	if c.imds == "" {
+		c.imds = imdsEndpoint
+	}
+	return c
+}
+
+// objectURL is the URL of bucket/key: path-style on a custom endpoint and
+// for bucket names with dots (which no wildcard certificate covers),
+// virtual-hosted otherwise.
+func (c Config) objectURL(region, bucket, key string) (*url.URL, error) {
+	var base *url.URL
+	path := "/" + bucket + "/" + key
+	if c.Endpoint != "" {
+		u, err := url.Parse(strings.TrimSuffix(c.Endpoint, "/"))
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("the S3 endpoint %q is not a URL like https://host[:port]", c.Endpoint)
+		}
+		base = u
+		path = u.Path + path
+	} else {
+		suffix := "amazonaws.com"
+		if strings.HasPrefix(region, "cn-") {
+			suffix = "amazonaws.com.cn"
+		}
+		host := "s3." + region + "." + suffix
+		if !strings.Contains(bucket, ".") {
+			host, path = bucket+"."+host, "/"+key
+		}
+		base = &url.URL{Scheme: "https", Host: host}
+	}
+	return &url.URL{Scheme: base.Scheme, Host: base.Host, Path: path, RawPath: escapePath(path)}, nil
+}
+
+// get sends one signed GET and copies a 200's body to w.
+func (c Config) get(ctx context.Context, creds Credentials, region, bucket, key string, w io.Writer) (int, http.Header, error) {
+	u, err := c.objectURL(region, bucket, key)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	sign(req, creds, region, time.Now())
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return resp.StatusCode, resp.Header, fmt.Errorf("reading the object: %w", err)
+		}
+		return resp.StatusCode, resp.Header, nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var x struct {
+		Code    string
+		Message string
+	}
+	_ = xml.Unmarshal(body, &x)
+	return resp.StatusCode, resp.Header, &Error{Status: resp.StatusCode, Code: x.Code, Message: x.Message}
+}
