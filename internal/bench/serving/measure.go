@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,28 @@ func cpuSplit(before, after map[string]time.Duration) (front, workers time.Durat
 // openRates are the open-loop arrival rates, requests per second.
 var openRates = []int{200, 1000}
 
+// relFractions are the open-loop rates relative to the reference's
+// capacity, as perf-anchors' protocol (5.3) asks: 0.5x and 0.8x the best
+// closed-loop requests/s of the sync reference serving the same predictor,
+// measured earlier in the same repetition, so that every stack of a
+// predictor gets the same rates. On a machine where the reference saturates
+// below 1,000 requests/s these are the rates at which tails compare.
+var relFractions = []float64{0.5, 0.8}
+
+// baseline reports whether s sets the relative rates of its predictor.
+func (s stack) baseline() bool { return s.kind == kindRef && s.class == "sync" }
+
+// capacity is a sample's best closed-loop requests/s with the 1-row payload.
+func capacity(sm sample) float64 {
+	best := 0.0
+	for key, r := range sm.Closed {
+		if strings.HasPrefix(key, "rows1-") {
+			best = max(best, r.RPS)
+		}
+	}
+	return best
+}
+
 // openPool bounds the open-loop generator's connections.
 const openPool = 64
 
@@ -68,13 +91,17 @@ type sample struct {
 	// worker processes (gunicorn's, sagekit's Python workers).
 	CPUFront, CPUWorkers time.Duration
 	Open                 map[int]load.Result
-	PingSat              load.Result // /ping while /invocations is saturated
-	InvSat               load.Result // the saturating load itself
-	Big                  load.Result // sequential 6 MB posts
-	Over                 int         // status of a post one byte over 6 MiB
-	Body100              []byte      `json:"-"` // the answer to rows100
-	Leftover             []int       // processes alive after the kill
-	Err                  error       `json:"-"`
+	// RelRates are the rates of relFractions for this repetition, and Rel
+	// the open loops at them; empty when the baseline did not run.
+	RelRates []int
+	Rel      []load.Result
+	PingSat  load.Result // /ping while /invocations is saturated
+	InvSat   load.Result // the saturating load itself
+	Big      load.Result // sequential 6 MB posts
+	Over     int         // status of a post one byte over 6 MiB
+	Body100  []byte      `json:"-"` // the answer to rows100
+	Leftover []int       // processes alive after the kill
+	Err      error       `json:"-"`
 }
 
 type payloads struct {
@@ -92,8 +119,10 @@ func (p payloads) get(name string) []byte {
 	return p.rows1
 }
 
-// measure runs every cell against one fresh start of s.
-func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payloads) (sm sample) {
+// measure runs every cell against one fresh start of s. base is the
+// capacity relFractions apply to; 0 when s is the baseline (its own is
+// used) or when the baseline did not run (no relative cells).
+func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payloads, base float64) (sm sample) {
 	sm.Idle = waitIdle(ctx, c.idleWait)
 	sm.Load = loadavg()
 	sm.Parse, _ = bestParse(p.big, parseTries)
@@ -152,6 +181,16 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 		// A server slower than the rate has a backlog when the schedule ends;
 		// what it has not answered one cell later counts as errors.
 		sm.Open[rate] = load.OpenLoop(ctx, inv(p.rows1), float64(rate), c.cell, openPool, max(c.cell, 2*time.Second))
+	}
+	if s.baseline() {
+		base = capacity(sm)
+	}
+	if base > 0 {
+		for _, f := range relFractions {
+			rate := max(1, int(f*base))
+			sm.RelRates = append(sm.RelRates, rate)
+			sm.Rel = append(sm.Rel, load.OpenLoop(ctx, inv(p.rows1), float64(rate), c.cell, openPool, max(c.cell, 2*time.Second)))
+		}
 	}
 
 	// /ping every 10 ms while 64 connections keep /invocations busy.

@@ -439,6 +439,8 @@ func (rp *report) markdown() string {
 		w(" | %s |\n", over)
 	}
 
+	rp.relativeTable(w)
+
 	w("\n### Payload parsing\n\n")
 	best, median := parseStats(rp.parses)
 	w("`go test -run '^$' -bench 6MB -benchtime 5x -count %s ./sdk/payload` in the same run, best of the %[1]s runs (each the mean of 5 parses; one goroutine): ", benchCount(c))
@@ -508,4 +510,52 @@ func idleNote(c config) string {
 		return "without waiting for idle CPUs (quick mode)"
 	}
 	return fmt.Sprintf("after waiting up to %s for the CPUs to be at least 90%% idle, as each stack does", c.idleWait)
+}
+
+// relativeTable writes the open loops at fractions of the reference's
+// capacity, for the stacks that had a baseline.
+func (rp *report) relativeTable(w func(string, ...any)) {
+	var rows []*row
+	for _, r := range rp.rows {
+		for _, sm := range r.ok() {
+			if len(sm.Rel) == len(relFractions) {
+				rows = append(rows, r)
+				break
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	w("\n### Latency at fractions of the reference's capacity\n\n")
+	w("Open loop as above, at 0.5x and 0.8x the best closed-loop rows1 requests/s of the sync reference serving the same predictor, measured earlier in the same repetition (perf-anchors' protocol, 5.3): every stack of a predictor gets the same rates, whatever this machine's speed. Rates and latencies are medians over the repetitions.\n\n")
+	w("| Stack | rates req/s | p50 / p99 / p99.9 ms at 0.5x | p50 / p99 / p99.9 ms at 0.8x | errors |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		var ok []sample
+		for _, sm := range r.ok() {
+			if len(sm.Rel) == len(relFractions) {
+				ok = append(ok, sm)
+			}
+		}
+		sub := &row{s: r.s, samples: ok}
+		var rates []string
+		for i := range relFractions {
+			rates = append(rates, fmt.Sprintf("%.0f", sub.med(func(sm sample) float64 { return float64(sm.RelRates[i]) })))
+		}
+		w("| %s | %s |", r.s.name, strings.Join(rates, " / "))
+		for i := range relFractions {
+			p50 := sub.med(func(sm sample) float64 { return ms(sm.Rel[i].P50) })
+			p99 := sub.med(func(sm sample) float64 { return ms(sm.Rel[i].P99) })
+			p999 := sub.med(func(sm sample) float64 { return ms(sm.Rel[i].P999) })
+			w(" %s / %s / %s |", fmtMs(p50), fmtMs(p99), fmtMs(p999))
+		}
+		errs := sub.med(func(sm sample) float64 {
+			n := 0
+			for _, res := range sm.Rel {
+				n += res.Errors()
+			}
+			return float64(n)
+		})
+		w(" %.0f |\n", errs)
+	}
 }

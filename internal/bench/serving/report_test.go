@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"errors"
+	"testing"
+
+	"github.com/sagekit/sagekit/internal/bench/load"
+)
 
 func TestReplaceSection(t *testing.T) {
 	const sec = "## Serving\n\nnew table\n"
@@ -36,5 +41,32 @@ func TestFormat(t *testing.T) {
 	}
 	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
 		t.Errorf("median(4,1,2,3) = %v, want 2.5", m)
+	}
+}
+
+func TestBaseFor(t *testing.T) {
+	closed := func(c1, c16, c100 float64) sample {
+		return sample{Closed: map[string]load.Result{"rows1-c1": {RPS: c1}, "rows1-c16": {RPS: c16}, "rows100-c16": {RPS: c100}}}
+	}
+	syncTree := &row{s: stack{key: "ref-sync-tree", kind: kindRef, class: "sync", pred: "tree"},
+		samples: []sample{closed(300, 800, 900), {Err: errors.New("failed")}}}
+	syncNoop := &row{s: stack{key: "ref-sync-noop", kind: kindRef, class: "sync", pred: "noop"},
+		samples: []sample{closed(3000, 8000, 7000)}}
+	worker := stack{key: "worker-tree", kind: kindWorker, pred: "tree"}
+	rows := []*row{syncNoop, syncTree}
+	if got := capacity(syncTree.samples[0]); got != 800 {
+		t.Errorf("capacity = %v, want 800 (the best rows1 cell; rows100 does not count)", got)
+	}
+	if got := baseFor(rows, worker, 0); got != 800 {
+		t.Errorf("baseFor(worker-tree, rep 0) = %v, want the tree baseline's 800", got)
+	}
+	if got := baseFor(rows, worker, 1); got != 0 {
+		t.Errorf("baseFor(worker-tree, rep 1) = %v, want 0: the baseline failed", got)
+	}
+	if got := baseFor(rows, syncTree.s, 0); got != 0 {
+		t.Errorf("baseFor(the baseline) = %v, want 0: it measures its own", got)
+	}
+	if got := baseFor([]*row{syncNoop}, worker, 0); got != 0 {
+		t.Errorf("baseFor without a tree baseline = %v, want 0", got)
 	}
 }

@@ -79,12 +79,24 @@ func run(ctx context.Context, c config) error {
 			rows = append(rows, &row{s: s})
 		}
 	}
+	// The baselines run first in each repetition: they set the relative
+	// open-loop rates of the stacks of their predictor.
+	order := slices.Clone(rows)
+	slices.SortStableFunc(order, func(a, b *row) int {
+		if a.s.baseline() == b.s.baseline() {
+			return 0
+		}
+		if a.s.baseline() {
+			return -1
+		}
+		return 1
+	})
 	interrupted := false
 reps:
 	for rep := range c.reps {
-		for _, r := range rows {
+		for _, r := range order {
 			t0 := time.Now()
-			sm := e.measure(ctx, c, r.s, rep, p)
+			sm := e.measure(ctx, c, r.s, rep, p, baseFor(rows, r.s, rep))
 			if ctx.Err() != nil {
 				// Interrupted: report the repetitions that finished.
 				interrupted = true
@@ -141,6 +153,21 @@ reps:
 		return fmt.Errorf("processes %v survived the benchmark", leftover)
 	}
 	return nil
+}
+
+// baseFor is the capacity the relative open-loop rates of s apply to in
+// repetition rep: the baseline's of its predictor, 0 when s is the baseline
+// or the baseline did not run or failed.
+func baseFor(rows []*row, s stack, rep int) float64 {
+	if s.baseline() {
+		return 0
+	}
+	for _, r := range rows {
+		if r.s.baseline() && r.s.pred == s.pred && len(r.samples) > rep && r.samples[rep].Err == nil {
+			return capacity(r.samples[rep])
+		}
+	}
+	return 0
 }
 
 // benchLine matches one result line of go test -bench.
