@@ -1,20 +1,17 @@
 package launch
 
 import (
-	"archive/tar"
-	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/sagekit/sagekit/internal/codedir"
 	"github.com/sagekit/sagekit/internal/s3get"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/toolkit"
@@ -57,8 +54,11 @@ type install struct {
 // resolution takes over.
 func prepareToolkit(ctx context.Context, p *prepared, tenv *toolkit.Environment, env *environ, name string, args []string, opts Options) (bool, int, error) {
 	code := opts.Paths.Code()
-	if err := downloadAndExtract(ctx, tenv.ModuleDir, code, s3Config(tenv, env)); err != nil {
-		return false, ExitConfigError, err
+	if err := codedir.Fill(ctx, tenv.ModuleDir, code, s3Config(tenv, env)); err != nil {
+		if strings.HasPrefix(tenv.ModuleDir, "s3://") {
+			err = fmt.Errorf("%w (or put the code in %s, in the image or through a channel)", err, code)
+		}
+		return false, ExitConfigError, fmt.Errorf("sagemaker_submit_directory: %w", err)
 	}
 	python, perr := lookPath(opts.Python, opts.Dir)
 	if mod, _ := env.lookup(toolkit.EnvTrainingModule); mod != "" {
@@ -178,130 +178,6 @@ func s3Config(tenv *toolkit.Environment, env *environ) s3get.Config {
 		c.Endpoint = e
 	}
 	return c
-}
-
-// downloadAndExtract is the toolkit's files.download_and_extract(uri, code):
-// nothing unless code is missing or empty; then a local directory is
-// copied, a local or S3 tar (gzip or not) extracted, and any other file
-// copied into code.
-func downloadAndExtract(ctx context.Context, uri, code string, s3 s3get.Config) error {
-	if uri == "" || filepath.Clean(uri) == filepath.Clean(code) {
-		return nil
-	}
-	if err := os.MkdirAll(code, 0o755); err != nil {
-		return fmt.Errorf("creating the code directory: %w", err)
-	}
-	entries, err := os.ReadDir(code)
-	if err != nil {
-		return fmt.Errorf("reading the code directory: %w", err)
-	}
-	if len(entries) > 0 {
-		return nil
-	}
-	if strings.HasPrefix(uri, "s3://") {
-		tmp, err := os.MkdirTemp("", "sagekit-submit-")
-		if err != nil {
-			return fmt.Errorf("sagemaker_submit_directory: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		_, key, err := s3get.ParseURI(uri)
-		if err != nil {
-			return fmt.Errorf("sagemaker_submit_directory: %w", err)
-		}
-		local := filepath.Join(tmp, path.Base(key))
-		if err := s3.Download(ctx, uri, local); err != nil {
-			return fmt.Errorf("sagemaker_submit_directory: %w (or put the code in %s, in the image or through a channel)", err, code)
-		}
-		uri = local
-	}
-	fi, err := os.Stat(uri)
-	if err != nil {
-		return fmt.Errorf("sagemaker_submit_directory: %w", err)
-	}
-	if fi.IsDir() {
-		return os.CopyFS(code, os.DirFS(uri))
-	}
-	ok, err := extractTar(uri, code)
-	if err != nil || ok {
-		return err
-	}
-	b, err := os.ReadFile(uri)
-	if err != nil {
-		return fmt.Errorf("sagemaker_submit_directory: %w", err)
-	}
-	return os.WriteFile(filepath.Join(code, filepath.Base(uri)), b, fi.Mode().Perm())
-}
-
-// extractTar extracts the tar (gzip-compressed or not) at path into dir; it
-// reports false when the file is not a tar.
-func extractTar(path, dir string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, fmt.Errorf("sagemaker_submit_directory: %w", err)
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return false, fmt.Errorf("sagemaker_submit_directory %s: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	tr := tar.NewReader(r)
-	first := true
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return !first, nil
-		}
-		if err != nil {
-			if first {
-				return false, nil
-			}
-			return true, fmt.Errorf("extracting %s: %w", path, err)
-		}
-		first = false
-		name := filepath.Clean(strings.TrimPrefix(h.Name, "/"))
-		if name == "." {
-			continue
-		}
-		if name == ".." || strings.HasPrefix(name, "../") {
-			return true, fmt.Errorf("extracting %s: %q leaves the code directory", path, h.Name)
-		}
-		target := filepath.Join(dir, name)
-		mode := os.FileMode(h.Mode).Perm()
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, mode|0o700); err != nil {
-				return true, err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return true, err
-			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-			if err != nil {
-				return true, err
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return true, fmt.Errorf("extracting %s: %w", h.Name, err)
-			}
-		case tar.TypeSymlink:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return true, err
-			}
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return true, err
-			}
-		}
-	}
 }
 
 // pipEnv is the environment of the install steps: Debian's pip refuses to

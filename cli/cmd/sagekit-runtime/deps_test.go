@@ -20,7 +20,8 @@ var allowedRuntimeDeps = []string{
 	module + "sdk/",
 	module + "serving",
 	module + "internal/version",
-	module + "internal/s3get", // the standard library only: SigV4 GETs for sagemaker_submit_directory
+	module + "internal/s3get",   // the standard library only: SigV4 GETs for sagemaker_submit_directory
+	module + "internal/codedir", // the standard library and s3get: the toolkits' download_and_extract
 	"github.com/gorilla/mux",
 }
 
