@@ -99,6 +99,10 @@ const (
 	// index (0, 1, ...) and the directory the model is loaded from.
 	EnvWorkerID = "SAGEKIT_WORKER_ID"
 	EnvModelDir = "SAGEKIT_MODEL_DIR"
+	// EnvCodeDir tells the Python adapter, in handler mode, where the
+	// handler module's code is: /opt/ml/model/code, or the directory
+	// SAGEMAKER_SUBMIT_DIRECTORY names or was downloaded into.
+	EnvCodeDir = "SAGEKIT_CODE_DIR"
 	// EnvPreload chooses whether the Python adapters fork their workers
 	// from one process that loaded the app once ("true"; the default for a
 	// WSGI app without GPUs) or start each worker as an interpreter of its

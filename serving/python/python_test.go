@@ -1,6 +1,9 @@
 package python_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -486,6 +489,58 @@ func TestRuntimeServesFlaskPredictor(t *testing.T) {
 	if code != 200 || ct != "text/csv; charset=utf-8" || body != "2\n" {
 		t.Errorf("invoke = %d %q %q, want 200 text/csv \"2\\n\"", code, ct, body)
 	}
+	stopAndWait(t, cmd, exited)
+}
+
+// TestRuntimeServesSubmitDirectoryFromS3: a model whose code the Python
+// SDK left in S3 (SAGEMAKER_SUBMIT_DIRECTORY=s3://.../sourcedir.tar.gz, as
+// for scikit-learn models) is downloaded into /opt/ml/code at start and its
+// module served ahead of the image's module of the same name. The S3
+// endpoint is a local server speaking GetObject.
+func TestRuntimeServesSubmitDirectoryFromS3(t *testing.T) {
+	t.Parallel()
+	py := interpreter(t)
+	module := func(from string) string {
+		return "def model_fn(model_dir):\n    return None\n\n" +
+			"def transform_fn(model, data, content_type, accept):\n    return \"" + from + "\", \"text/plain\"\n"
+	}
+	var archive bytes.Buffer
+	zw := gzip.NewWriter(&archive)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "entry.py", Mode: 0o644, Size: int64(len(module("s3")))})
+	io.WriteString(tw, module("s3"))
+	tw.Close()
+	zw.Close()
+	var mu sync.Mutex
+	var auth []string
+	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if r.URL.Path != "/bucket/job/sourcedir.tar.gz" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Write(archive.Bytes())
+	}))
+	defer s3.Close()
+	image := t.TempDir() // the working directory, with a module of the same name
+	os.WriteFile(filepath.Join(image, "entry.py"), []byte(module("image")), 0o644)
+	base := t.TempDir()
+	cmd, url, exited := runtimeServe(t, image, "SAGEMAKER_BASE_DIR="+base, "SAGEKIT_PYTHON="+py, "SAGEMAKER_MODEL_SERVER_WORKERS=1",
+		"SAGEMAKER_PROGRAM=entry.py", "SAGEMAKER_SUBMIT_DIRECTORY=s3://bucket/job/sourcedir.tar.gz", "SAGEMAKER_REGION=eu-west-3",
+		"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=secret", "AWS_ENDPOINT_URL_S3="+s3.URL)
+	if code, _, body := invoke(t, url, "text/plain", "", "x"); code != 200 || body != "s3" {
+		t.Errorf("invoke = %d %q, want 200 \"s3\" (the downloaded entry.py, not the working directory's)", code, body)
+	}
+	if b, err := os.ReadFile(filepath.Join(base, "code", "entry.py")); err != nil || string(b) != module("s3") {
+		t.Errorf("code/entry.py = %q, %v", b, err)
+	}
+	mu.Lock()
+	if len(auth) != 1 || !strings.Contains(auth[0], "/eu-west-3/s3/aws4_request") {
+		t.Errorf("S3 requests' Authorization = %q, want one signed for SAGEMAKER_REGION eu-west-3", auth)
+	}
+	mu.Unlock()
 	stopAndWait(t, cmd, exited)
 }
 

@@ -580,8 +580,9 @@ def search_path(mode, base):
     comes from the working directory, then from the model's code directory.
     A handler module comes from the model's code directory first, as the
     inference toolkit prepends it: a model's own inference.py wins over an
-    image's module of the same name."""
-    code = os.path.join(base, "model", "code")
+    image's module of the same name. sagekit-runtime names the code
+    directory in SAGEKIT_CODE_DIR when SAGEMAKER_SUBMIT_DIRECTORY moves it."""
+    code = os.environ.get("SAGEKIT_CODE_DIR") or os.path.join(base, "model", "code")
     if mode == "handler":
         return (os.getcwd(), code)
     return (code, os.getcwd())
@@ -634,8 +635,11 @@ def load_app(mode, target):
     base = os.environ.get("SAGEMAKER_BASE_DIR") or "/opt/ml"
     model_dir = os.environ.get("SAGEKIT_MODEL_DIR") or os.path.join(base, "model")
     for d in search_path(mode, base):
-        if d not in sys.path:
-            sys.path.insert(0, d)
+        # Moved to the front even when PYTHONPATH already holds it: there it
+        # would come after the working directory inserted before it.
+        while d in sys.path:
+            sys.path.remove(d)
+        sys.path.insert(0, d)
     if mode == "wsgi":
         return load_wsgi(target)
     install_toolkit_shim()

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/s3get"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/serving"
 	"github.com/sagekit/sagekit/serving/python"
@@ -38,6 +39,12 @@ type serveOptions struct {
 	scriptsDir string
 	codeDir    string // the model's code directory (inference-toolkit mode)
 	adapter    string // a Python adapter file used instead of the embedded one
+	// In inference-toolkit mode, SAGEMAKER_SUBMIT_DIRECTORY's s3:// URI,
+	// downloaded into codeDir at start, and what picks the module then.
+	fetch       string
+	s3          s3get.Config
+	imageModule string // SAGEKIT_HANDLER
+	program     string // SAGEMAKER_PROGRAM
 }
 
 func runServe(ctx context.Context, args []string) int {
@@ -112,11 +119,17 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 		o.python = "python3"
 	}
 	cmdLine := get(optml.EnvWorkerCommand)
-	o.codeDir, o.adapter = optml.FromLookup(lookup).ModelCode(), get(optml.EnvPythonAdapter)
+	paths := optml.FromLookup(lookup)
+	o.codeDir, o.adapter = paths.ModelCode(), get(optml.EnvPythonAdapter)
 	if o.wsgiApp == "" && cmdLine == "" {
 		// Inference-toolkit mode (toolkit.go): the model's code can choose
 		// the module.
-		o.handler = handlerModule(o.codeDir, o.handler, get(optml.EnvProgram))
+		o.imageModule, o.program = o.handler, get(optml.EnvProgram)
+		o.codeDir, o.fetch = submitDirectory(get(optml.EnvSubmitDirectory), o.codeDir, paths.Code())
+		if o.fetch != "" {
+			o.s3 = s3Config(get)
+		}
+		o.handler = handlerModule(o.codeDir, o.imageModule, o.program)
 	}
 	set := 0
 	for _, v := range []string{o.wsgiApp, o.handler, cmdLine} {
@@ -167,6 +180,11 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 }
 
 func serve(ctx context.Context, log *slog.Logger, o serveOptions) error {
+	if o.fetch != "" {
+		if err := fetchCode(ctx, log, &o); err != nil {
+			return err
+		}
+	}
 	if o.command == nil {
 		dir, err := os.MkdirTemp("", "sagekit-py")
 		if err != nil {

@@ -29,6 +29,9 @@ func TestServeOptionsFromEnv(t *testing.T) {
 		{name: "command", env: map[string]string{"SAGEKIT_WORKER_COMMAND": `./serve --name "my model"`}, command: []string{"./serve", "--name", "my model"}},
 		{name: "SAGEMAKER_PROGRAM", env: map[string]string{"SAGEMAKER_PROGRAM": "entry.py"}, handler: "entry"},
 		{name: "inference.py in model/code", env: map[string]string{"SAGEMAKER_BASE_DIR": withCode}, handler: "inference"},
+		{name: "local submit directory", env: map[string]string{"SAGEMAKER_BASE_DIR": t.TempDir(), "SAGEMAKER_SUBMIT_DIRECTORY": filepath.Join(withCode, "model", "code")}, handler: "inference"},
+		// Until the code arrives, SAGEMAKER_PROGRAM names the module.
+		{name: "s3 submit directory", env: map[string]string{"SAGEMAKER_BASE_DIR": t.TempDir(), "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/k.tar.gz", "SAGEMAKER_PROGRAM": "entry.py"}, handler: "entry"},
 		{name: "bad workers and timeout", env: map[string]string{"SAGEKIT_HANDLER": "inference", "SAGEMAKER_MODEL_SERVER_WORKERS": "many", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "0"}, err: "SAGEMAKER_MODEL_SERVER_WORKERS"},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/codedir"
+	"github.com/sagekit/sagekit/internal/s3get"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
@@ -48,6 +50,57 @@ func handlerModule(codeDir, handler, program string) string {
 	return prog
 }
 
+// submitDirectory is where the handler module's code comes from, given
+// SAGEMAKER_SUBMIT_DIRECTORY (sub), the model's code directory and the
+// image's code directory: the model's unless sub names another. The Python
+// SDK sets sub to the model's code directory when it repacks the code into
+// the model, to an s3:// sourcedir.tar.gz when it does not (scikit-learn
+// and XGBoost models), and local mode mounts a file:// one at /opt/ml/code.
+// An s3:// URI is returned as fetch, to be downloaded into code at start
+// (fetchCode) as the toolkits' download_and_extract does.
+func submitDirectory(sub, modelCode, code string) (dir, fetch string) {
+	switch {
+	case sub == "" || filepath.Clean(sub) == filepath.Clean(modelCode):
+		return modelCode, ""
+	case strings.HasPrefix(sub, "s3://"):
+		return code, sub
+	}
+	return strings.TrimPrefix(sub, "file://"), ""
+}
+
+// s3Config is where SAGEMAKER_SUBMIT_DIRECTORY is downloaded from: the
+// region from AWS_REGION, else SAGEMAKER_REGION (which the Python SDK sets
+// for such models), else AWS_DEFAULT_REGION.
+func s3Config(get func(string) string) s3get.Config {
+	c := s3get.FromEnv(get)
+	if get("AWS_REGION") == "" && get(optml.EnvRegion) != "" {
+		c.Region = get(optml.EnvRegion)
+	}
+	return c
+}
+
+// fetchCode fills o.codeDir from the s3:// SAGEMAKER_SUBMIT_DIRECTORY
+// (nothing when it already holds code), within the start-up timeout, and
+// picks the handler module again from what arrived.
+func fetchCode(ctx context.Context, log *slog.Logger, o *serveOptions) error {
+	timeout := o.ready
+	if timeout <= 0 {
+		timeout = optml.DefaultStartupTimeoutSeconds * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	if err := codedir.Fill(ctx, o.fetch, o.codeDir, o.s3); err != nil {
+		return fmt.Errorf("%s=%s: %w", optml.EnvSubmitDirectory, o.fetch, err)
+	}
+	log.Info("code ready", "from", o.fetch, "dir", o.codeDir, "ms", time.Since(start).Milliseconds())
+	o.handler = handlerModule(o.codeDir, o.imageModule, o.program)
+	if o.handler == "" {
+		return fmt.Errorf("%s=%s holds no inference.py and %s names no module: set %s or %s", optml.EnvSubmitDirectory, o.fetch, optml.EnvProgram, optml.EnvProgram, optml.EnvHandler)
+	}
+	return nil
+}
+
 func hasModule(dir, module string) bool {
 	if strings.ContainsAny(module, `/\`) {
 		return false
@@ -62,12 +115,17 @@ func hasModule(dir, module string) bool {
 
 // toolkitEnv is the workers' environment in handler mode: env with the
 // model's code directory first on PYTHONPATH, as the toolkit puts it, so
-// that processes the handler starts import from it too.
+// that processes the handler starts import from it too, and named to the
+// Python adapter (SAGEKIT_CODE_DIR), which puts it first on sys.path.
 func toolkitEnv(env []string, codeDir string) []string {
-	out := make([]string, 0, len(env)+1)
+	out := make([]string, 0, len(env)+2)
+	out = append(out, optml.EnvCodeDir+"="+codeDir)
 	pp := codeDir
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
+		if k == optml.EnvCodeDir {
+			continue
+		}
 		if k != "PYTHONPATH" {
 			out = append(out, kv)
 			continue

@@ -40,13 +40,13 @@ func TestHandlerModule(t *testing.T) {
 }
 
 func TestToolkitEnv(t *testing.T) {
-	got := toolkitEnv([]string{"A=1", "PYTHONPATH=/opt/program:/opt/ml/model/code", "B=2"}, "/opt/ml/model/code")
-	want := []string{"A=1", "B=2", "PYTHONPATH=/opt/ml/model/code:/opt/program"}
+	got := toolkitEnv([]string{"A=1", "PYTHONPATH=/opt/program:/opt/ml/model/code", "SAGEKIT_CODE_DIR=/elsewhere", "B=2"}, "/opt/ml/model/code")
+	want := []string{"SAGEKIT_CODE_DIR=/opt/ml/model/code", "A=1", "B=2", "PYTHONPATH=/opt/ml/model/code:/opt/program"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("toolkitEnv (-want +got):\n%s", diff)
 	}
 	got = toolkitEnv([]string{"A=1"}, "/c")
-	if diff := cmp.Diff([]string{"A=1", "PYTHONPATH=/c"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"SAGEKIT_CODE_DIR=/c", "A=1", "PYTHONPATH=/c"}, got); diff != "" {
 		t.Errorf("toolkitEnv without PYTHONPATH (-want +got):\n%s", diff)
 	}
 }
@@ -69,5 +69,37 @@ func TestInstallRequirements(t *testing.T) {
 	err = installRequirements(context.Background(), log, o, 60e9)
 	if err == nil || !strings.Contains(err.Error(), "requirements.txt") {
 		t.Errorf("unsatisfiable requirements: error = %v, want one naming requirements.txt\n%s", err, out.String())
+	}
+}
+
+func TestSubmitDirectory(t *testing.T) {
+	const model, code = "/opt/ml/model/code", "/opt/ml/code"
+	tests := []struct{ sub, dir, fetch string }{
+		{"", model, ""},
+		{"/opt/ml/model/code/", model, ""}, // repacked by the Python SDK
+		{"s3://bucket/job/source/sourcedir.tar.gz", code, "s3://bucket/job/source/sourcedir.tar.gz"},
+		{"/opt/ml/code", code, ""},        // local mode's mount
+		{"file:///opt/ml/code", code, ""}, // before local mode rewrites it
+	}
+	for _, tt := range tests {
+		dir, fetch := submitDirectory(tt.sub, model, code)
+		if dir != tt.dir || fetch != tt.fetch {
+			t.Errorf("submitDirectory(%q) = %q, %q, want %q, %q", tt.sub, dir, fetch, tt.dir, tt.fetch)
+		}
+	}
+}
+
+func TestS3ConfigRegion(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"AWS_REGION": "eu-west-1", "SAGEMAKER_REGION": "us-west-2"}, "eu-west-1"},
+		{map[string]string{"SAGEMAKER_REGION": "us-west-2", "AWS_DEFAULT_REGION": "ap-south-1"}, "us-west-2"},
+		{map[string]string{"AWS_DEFAULT_REGION": "ap-south-1"}, "ap-south-1"},
+	} {
+		if got := s3Config(func(k string) string { return tt.env[k] }).Region; got != tt.want {
+			t.Errorf("s3Config(%v).Region = %q, want %q", tt.env, got, tt.want)
+		}
 	}
 }
