@@ -26,7 +26,8 @@ import (
 const stagingPrefix = ".sagekit-staging-"
 
 // Fill fills dir from uri, as the toolkits do: nothing when uri is empty or
-// dir itself, or when dir already holds anything. Otherwise an s3:// URI is
+// dir itself, or when dir already holds anything (but the staging
+// directory of a Fill that was killed, which is removed). Otherwise an s3:// URI is
 // downloaded first; then a tar (gzip-compressed or not) is extracted into
 // dir, a directory copied, and any other file copied in.
 func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
@@ -40,8 +41,16 @@ func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
 	if err != nil {
 		return fmt.Errorf("reading the code directory: %w", err)
 	}
-	if len(entries) > 0 {
-		return nil
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), stagingPrefix) {
+			return nil
+		}
+	}
+	// Only what a Fill that was killed left behind: start again.
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("removing an unfinished fill: %w", err)
+		}
 	}
 	// Staged inside dir itself: the same file system, so the entries move
 	// into place by rename even when dir is a mount point.

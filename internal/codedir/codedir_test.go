@@ -137,6 +137,16 @@ func TestFillLeavesCodeAlone(t *testing.T) {
 	if got := tree(t, dir); got != "old.py=old" {
 		t.Errorf("code present: %s, want it untouched", got)
 	}
+	// A Fill killed half-way left only its staging directory: that is no code.
+	killed := filepath.Join(t.TempDir(), "code")
+	os.MkdirAll(filepath.Join(killed, stagingPrefix+"123", "sub"), 0o755)
+	os.WriteFile(filepath.Join(killed, stagingPrefix+"123", "sub", "half.py"), []byte("half"), 0o644)
+	if err := Fill(context.Background(), src, killed, s3get.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, killed); got != "new.py=new" {
+		t.Errorf("after an unfinished fill: %s, want new.py=new", got)
+	}
 	if err := Fill(context.Background(), dir, dir, s3get.Config{}); err != nil {
 		t.Errorf("Fill(dir, dir) = %v, want nothing done", err)
 	}

@@ -130,6 +130,10 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 			o.s3 = s3Config(get)
 		}
 		o.handler = handlerModule(o.codeDir, o.imageModule, o.program)
+		if o.handler == "" && o.fetch != "" {
+			// The code to come may hold inference.py; fetchCode decides.
+			o.handler = defaultToolkitModule
+		}
 	}
 	set := 0
 	for _, v := range []string{o.wsgiApp, o.handler, cmdLine} {

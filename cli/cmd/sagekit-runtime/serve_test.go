@@ -32,6 +32,7 @@ func TestServeOptionsFromEnv(t *testing.T) {
 		{name: "local submit directory", env: map[string]string{"SAGEMAKER_BASE_DIR": t.TempDir(), "SAGEMAKER_SUBMIT_DIRECTORY": filepath.Join(withCode, "model", "code")}, handler: "inference"},
 		// Until the code arrives, SAGEMAKER_PROGRAM names the module.
 		{name: "s3 submit directory", env: map[string]string{"SAGEMAKER_BASE_DIR": t.TempDir(), "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/k.tar.gz", "SAGEMAKER_PROGRAM": "entry.py"}, handler: "entry"},
+		{name: "s3 submit directory, no program", env: map[string]string{"SAGEMAKER_BASE_DIR": t.TempDir(), "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/k.tar.gz"}, handler: "inference"},
 		{name: "bad workers and timeout", env: map[string]string{"SAGEKIT_HANDLER": "inference", "SAGEMAKER_MODEL_SERVER_WORKERS": "many", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "0"}, err: "SAGEMAKER_MODEL_SERVER_WORKERS"},
 	}
 	for _, tt := range tests {

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,4 +108,66 @@ func TestS3ConfigRegion(t *testing.T) {
 			t.Errorf("s3Config(%v).Region = %q, want %q", tt.env, got, tt.want)
 		}
 	}
+}
+
+// TestFetchCode: the s3:// SAGEMAKER_SUBMIT_DIRECTORY is downloaded into the
+// code directory and the module picked from it; S3's refusal and code
+// without a module are errors that say so. The S3 endpoint is a local
+// server speaking GetObject.
+func TestFetchCode(t *testing.T) {
+	archives := map[string][]byte{
+		"/b/with-inference.tar.gz": tarGz(t, "inference.py", "def model_fn(d): pass\n"),
+		"/b/other.tar.gz":          tarGz(t, "helpers.py", "X = 1\n"),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a, ok := archives[r.URL.Path]; ok {
+			w.Write(a)
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
+	}))
+	defer srv.Close()
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_ENDPOINT_URL_S3": srv.URL}
+	tests := []struct {
+		name, uri, program, handler, want, err string
+	}{
+		{name: "inference.py arrives", uri: "s3://b/with-inference.tar.gz", handler: "mine", want: "inference"},
+		{name: "no module in the code: the image's", uri: "s3://b/other.tar.gz", handler: "mine", want: "mine"},
+		{name: "no module at all", uri: "s3://b/other.tar.gz", err: "holds no inference.py"},
+		{name: "S3 refuses", uri: "s3://b/secret.tar.gz", handler: "mine", err: "SAGEMAKER_SUBMIT_DIRECTORY=s3://b/secret.tar.gz: downloading s3://b/secret.tar.gz: S3 answered 403 AccessDenied: Access Denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := serveOptions{codeDir: filepath.Join(t.TempDir(), "code"), fetch: tt.uri, imageModule: tt.handler, program: tt.program,
+				s3: s3Config(func(k string) string { return env[k] })}
+			err := fetchCode(t.Context(), slog.New(slog.DiscardHandler), &o)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("fetchCode = %v, want an error containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.handler != tt.want {
+				t.Errorf("module = %q, want %q", o.handler, tt.want)
+			}
+		})
+	}
+}
+
+func tarGz(t *testing.T, name, body string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(tw, body)
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
 }
