@@ -2,7 +2,6 @@ package s3get
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -229,10 +228,25 @@ func (c Config) get(ctx context.Context, creds Credentials, region, bucket, key 
 		return resp.StatusCode, resp.Header, nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var x struct {
-		Code    string
-		Message string
+	return resp.StatusCode, resp.Header, &Error{Status: resp.StatusCode, Code: element(body, "Code"), Message: element(body, "Message")}
+}
+
+// xmlText undoes the escapes XML text may hold.
+var xmlText = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&quot;", `"`, "&apos;", "'", "&amp;", "&")
+
+// element is the text of the first <name> element of S3's error document,
+// a flat one, read without encoding/xml, which would add about 100 KB to
+// the runtime binary.
+func element(doc []byte, name string) string {
+	s := string(doc)
+	i := strings.Index(s, "<"+name+">")
+	if i < 0 {
+		return ""
 	}
-	_ = xml.Unmarshal(body, &x)
-	return resp.StatusCode, resp.Header, &Error{Status: resp.StatusCode, Code: x.Code, Message: x.Message}
+	s = s[i+len(name)+2:]
+	j := strings.Index(s, "</"+name+">")
+	if j < 0 {
+		return ""
+	}
+	return xmlText.Replace(s[:j])
 }

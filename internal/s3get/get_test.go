@@ -378,3 +378,16 @@ func TestParseURI(t *testing.T) {
 		}
 	}
 }
+
+func TestElement(t *testing.T) {
+	doc := []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>AccessDenied</Code><Message>Access &amp; &lt;denied&gt; &quot;here&quot;</Message><Key>a/b</Key></Error>`)
+	for name, want := range map[string]string{"Code": "AccessDenied", "Message": `Access & <denied> "here"`, "Key": "a/b", "RequestId": ""} {
+		if got := element(doc, name); got != want {
+			t.Errorf("element(%s) = %q, want %q", name, got, want)
+		}
+	}
+	if got := element([]byte("<Code>unterminated"), "Code"); got != "" {
+		t.Errorf("element of an unterminated element = %q, want \"\"", got)
+	}
+}
