@@ -452,6 +452,9 @@ func TestDirectCache(t *testing.T) {
 		return res, &s
 	}
 	first, s := build()
+	// The changed build takes the tag: the first image is then untagged,
+	// and removing the tag at the end would leave it behind.
+	removeImages(t, dc, first.Images[0].ID)
 	if made, cached := s.copies(); len(made) != 2 || len(cached) != 0 {
 		t.Errorf("first build: made %q, cached %q; want both COPY layers made", made, cached)
 	}
