@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/internal/s3get"
+	"github.com/sagekit/sagekit/internal/testenv"
 )
 
 type entry struct {
@@ -191,15 +190,7 @@ func TestFillFailsWhole(t *testing.T) {
 
 func TestFillFromS3(t *testing.T) {
 	archive := tarball(t, true, entry{name: "inference.py", body: "def model_fn(d): pass"})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/bucket/job/sourcedir.tar.gz" || !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
-			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"))
-			return
-		}
-		w.Write(archive)
-	}))
-	defer srv.Close()
+	srv := testenv.NewS3(t, map[string][]byte{"/bucket/job/sourcedir.tar.gz": archive})
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_ENDPOINT_URL_S3": srv.URL}
 	cfg := s3get.FromEnv(func(k string) string { return env[k] })
 	dir := filepath.Join(t.TempDir(), "code")
@@ -208,6 +199,9 @@ func TestFillFromS3(t *testing.T) {
 	}
 	if got := tree(t, dir); got != "inference.py=def model_fn(d): pass" {
 		t.Errorf("code directory = %s", got)
+	}
+	if auth := srv.Authorizations(); len(auth) != 1 || !strings.HasPrefix(auth[0], "AWS4-HMAC-SHA256 Credential=AKID/") {
+		t.Errorf("S3 requests' Authorization = %q, want one signed by AKID", auth)
 	}
 	dir = filepath.Join(t.TempDir(), "code")
 	err := Fill(context.Background(), "s3://bucket/nope.tar.gz", dir, cfg)

@@ -33,16 +33,24 @@ type Config struct {
 	container, imds string
 }
 
+// The AWS SDKs' environment variables that FromEnv reads.
+const (
+	EnvRegion        = "AWS_REGION"
+	EnvDefaultRegion = "AWS_DEFAULT_REGION"
+	EnvEndpointS3    = "AWS_ENDPOINT_URL_S3"
+	EnvEndpoint      = "AWS_ENDPOINT_URL"
+)
+
 // FromEnv is the Config the AWS SDKs would use in an environment read by
 // lookup: AWS_REGION, else AWS_DEFAULT_REGION; AWS_ENDPOINT_URL_S3, else
 // AWS_ENDPOINT_URL.
 func FromEnv(lookup func(string) string) Config {
-	c := Config{Lookup: lookup, Region: lookup("AWS_REGION"), Endpoint: lookup("AWS_ENDPOINT_URL_S3")}
+	c := Config{Lookup: lookup, Region: lookup(EnvRegion), Endpoint: lookup(EnvEndpointS3)}
 	if c.Region == "" {
-		c.Region = lookup("AWS_DEFAULT_REGION")
+		c.Region = lookup(EnvDefaultRegion)
 	}
 	if c.Endpoint == "" {
-		c.Endpoint = lookup("AWS_ENDPOINT_URL")
+		c.Endpoint = lookup(EnvEndpoint)
 	}
 	return c
 }

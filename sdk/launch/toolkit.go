@@ -165,7 +165,7 @@ func isDir(path string) bool {
 func s3Config(tenv *toolkit.Environment, env *environ) s3get.Config {
 	lookup := func(k string) string { v, _ := env.lookup(k); return v }
 	c := s3get.FromEnv(lookup)
-	if r := lookup("AWS_REGION"); r != "" {
+	if r := lookup(s3get.EnvRegion); r != "" {
 		c.Region = r
 	} else {
 		for _, v := range tenv.ProcessVars {
@@ -174,7 +174,7 @@ func s3Config(tenv *toolkit.Environment, env *environ) s3get.Config {
 			}
 		}
 	}
-	if e := lookup("S3_ENDPOINT_URL"); e != "" {
+	if e := lookup(toolkit.EnvS3Endpoint); e != "" {
 		c.Endpoint = e
 	}
 	return c

@@ -1,13 +1,7 @@
 package launch
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
@@ -205,23 +200,9 @@ func TestToolkitTrainingModuleReplacesEntryPoint(t *testing.T) {
 	}
 }
 
-func tarGz(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for name, body := range files {
-		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
-		tw.Write([]byte(body))
-	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
-}
-
 func TestToolkitSubmitDirectory(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "sourcedir.tar.gz")
-	if err := os.WriteFile(src, tarGz(t, map[string]string{"train.sh": "echo ran > \"$SM_MODEL_DIR/ran\"\n", "sub/data.txt": "x"}), 0o644); err != nil {
+	if err := os.WriteFile(src, testenv.TarGz(t, map[string]string{"train.sh": "echo ran > \"$SM_MODEL_DIR/ran\"\n", "sub/data.txt": "x"}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Empty code directory: the tarball is extracted there.
@@ -245,18 +226,8 @@ func TestToolkitSubmitDirectory(t *testing.T) {
 	// No code: the s3:// URI is downloaded and extracted, signed for the
 	// job's region. The endpoint is a local server speaking S3's GetObject
 	// (internal/s3get's tests check the signatures themselves).
-	tarball := tarGz(t, map[string]string{"train.sh": "echo from-s3 > \"$SM_MODEL_DIR/ran\"\n"})
-	var scopes []string
-	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scopes = append(scopes, r.Header.Get("Authorization"))
-		if r.URL.Path != "/bucket/job/source/sourcedir.tar.gz" {
-			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>`)
-			return
-		}
-		w.Write(tarball)
-	}))
-	defer s3.Close()
+	tarball := testenv.TarGz(t, map[string]string{"train.sh": "echo from-s3 > \"$SM_MODEL_DIR/ran\"\n"})
+	s3 := testenv.NewS3(t, map[string][]byte{"/bucket/job/source/sourcedir.tar.gz": tarball})
 	s3Env := []string{"S3_ENDPOINT_URL=" + s3.URL, "AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=secret", "SAGEMAKER_PROGRAM=train.sh"}
 	p = setup(t, optml.Hyperparameters{"sagemaker_submit_directory": `"s3://bucket/job/source/sourcedir.tar.gz"`, "sagemaker_region": `"eu-central-1"`}, "", "")
 	if code, err := Run(context.Background(), toolkitOptions(p, s3Env...)); code != 0 || err != nil {
@@ -265,8 +236,8 @@ func TestToolkitSubmitDirectory(t *testing.T) {
 	if got := readFile(t, filepath.Join(p.Model(), "ran")); got != "from-s3\n" {
 		t.Errorf("program output = %q", got)
 	}
-	if len(scopes) != 1 || !strings.Contains(scopes[0], "Credential=AKID/") || !strings.Contains(scopes[0], "/eu-central-1/s3/aws4_request") {
-		t.Errorf("S3 requests' Authorization = %q, want one signed by AKID for eu-central-1", scopes)
+	if auth := s3.Authorizations(); len(auth) != 1 || !strings.Contains(auth[0], "Credential=AKID/") || !strings.Contains(auth[0], "/eu-central-1/s3/aws4_request") {
+		t.Errorf("S3 requests' Authorization = %q, want one signed by AKID for eu-central-1", auth)
 	}
 
 	// No code and no such object: the job fails with S3's reason.

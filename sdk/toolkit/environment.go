@@ -51,9 +51,12 @@ var distributionFlags = []string{
 
 // Environment variables the toolkit reads.
 const (
-	EnvTrainingModule   = optml.EnvTrainingModule
-	EnvModelParallel    = "SM_HP_MP_PARAMETERS"
-	EnvDefaultRegion    = "AWS_DEFAULT_REGION"
+	EnvTrainingModule = optml.EnvTrainingModule
+	EnvModelParallel  = "SM_HP_MP_PARAMETERS"
+	EnvDefaultRegion  = "AWS_DEFAULT_REGION"
+	// EnvS3Endpoint sends the toolkit's S3 downloads (an s3://
+	// sagemaker_submit_directory) to another endpoint.
+	EnvS3Endpoint       = "S3_ENDPOINT_URL"
 	defaultLogLevel     = 20 // logging.INFO
 	defaultInstanceType = optml.DefaultInstanceType
 )

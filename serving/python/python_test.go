@@ -1,9 +1,6 @@
 package python_test
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -504,26 +501,7 @@ func TestRuntimeServesSubmitDirectoryFromS3(t *testing.T) {
 		return "def model_fn(model_dir):\n    return None\n\n" +
 			"def transform_fn(model, data, content_type, accept):\n    return \"" + from + "\", \"text/plain\"\n"
 	}
-	var archive bytes.Buffer
-	zw := gzip.NewWriter(&archive)
-	tw := tar.NewWriter(zw)
-	tw.WriteHeader(&tar.Header{Name: "entry.py", Mode: 0o644, Size: int64(len(module("s3")))})
-	io.WriteString(tw, module("s3"))
-	tw.Close()
-	zw.Close()
-	var mu sync.Mutex
-	var auth []string
-	s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		auth = append(auth, r.Header.Get("Authorization"))
-		mu.Unlock()
-		if r.URL.Path != "/bucket/job/sourcedir.tar.gz" {
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		w.Write(archive.Bytes())
-	}))
-	defer s3.Close()
+	s3 := testenv.NewS3(t, map[string][]byte{"/bucket/job/sourcedir.tar.gz": testenv.TarGz(t, map[string]string{"entry.py": module("s3")})})
 	image := t.TempDir() // the working directory, with a module of the same name
 	os.WriteFile(filepath.Join(image, "entry.py"), []byte(module("image")), 0o644)
 	base := t.TempDir()
@@ -536,11 +514,9 @@ func TestRuntimeServesSubmitDirectoryFromS3(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(base, "code", "entry.py")); err != nil || string(b) != module("s3") {
 		t.Errorf("code/entry.py = %q, %v", b, err)
 	}
-	mu.Lock()
-	if len(auth) != 1 || !strings.Contains(auth[0], "/eu-west-3/s3/aws4_request") {
+	if auth := s3.Authorizations(); len(auth) != 1 || !strings.Contains(auth[0], "/eu-west-3/s3/aws4_request") {
 		t.Errorf("S3 requests' Authorization = %q, want one signed for SAGEMAKER_REGION eu-west-3", auth)
 	}
-	mu.Unlock()
 	stopAndWait(t, cmd, exited)
 }
 

@@ -73,7 +73,7 @@ func submitDirectory(sub, modelCode, code string) (dir, fetch string) {
 // for such models), else AWS_DEFAULT_REGION.
 func s3Config(get func(string) string) s3get.Config {
 	c := s3get.FromEnv(get)
-	if get("AWS_REGION") == "" && get(optml.EnvRegion) != "" {
+	if get(s3get.EnvRegion) == "" && get(optml.EnvRegion) != "" {
 		c.Region = get(optml.EnvRegion)
 	}
 	return c

@@ -1,14 +1,8 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sagekit/sagekit/internal/testenv"
 )
 
 func TestHandlerModule(t *testing.T) {
@@ -111,23 +107,14 @@ func TestS3ConfigRegion(t *testing.T) {
 }
 
 // TestFetchCode: the s3:// SAGEMAKER_SUBMIT_DIRECTORY is downloaded into the
-// code directory and the module picked from it; S3's refusal and code
+// code directory and the module picked from it; a missing object and code
 // without a module are errors that say so. The S3 endpoint is a local
 // server speaking GetObject.
 func TestFetchCode(t *testing.T) {
-	archives := map[string][]byte{
-		"/b/with-inference.tar.gz": tarGz(t, "inference.py", "def model_fn(d): pass\n"),
-		"/b/other.tar.gz":          tarGz(t, "helpers.py", "X = 1\n"),
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a, ok := archives[r.URL.Path]; ok {
-			w.Write(a)
-			return
-		}
-		w.WriteHeader(http.StatusForbidden)
-		io.WriteString(w, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
-	}))
-	defer srv.Close()
+	srv := testenv.NewS3(t, map[string][]byte{
+		"/b/with-inference.tar.gz": testenv.TarGz(t, map[string]string{"inference.py": "def model_fn(d): pass\n"}),
+		"/b/other.tar.gz":          testenv.TarGz(t, map[string]string{"helpers.py": "X = 1\n"}),
+	})
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_ENDPOINT_URL_S3": srv.URL}
 	tests := []struct {
 		name, uri, program, handler, want, err string
@@ -135,7 +122,7 @@ func TestFetchCode(t *testing.T) {
 		{name: "inference.py arrives", uri: "s3://b/with-inference.tar.gz", handler: "mine", want: "inference"},
 		{name: "no module in the code: the image's", uri: "s3://b/other.tar.gz", handler: "mine", want: "mine"},
 		{name: "no module at all", uri: "s3://b/other.tar.gz", err: "holds no inference.py"},
-		{name: "S3 refuses", uri: "s3://b/secret.tar.gz", handler: "mine", err: "SAGEMAKER_SUBMIT_DIRECTORY=s3://b/secret.tar.gz: downloading s3://b/secret.tar.gz: S3 answered 403 AccessDenied: Access Denied"},
+		{name: "no such object", uri: "s3://b/missing.tar.gz", handler: "mine", err: "SAGEMAKER_SUBMIT_DIRECTORY=s3://b/missing.tar.gz: downloading s3://b/missing.tar.gz: S3 answered 404 NoSuchKey: The specified key does not exist."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,18 +143,4 @@ func TestFetchCode(t *testing.T) {
 			}
 		})
 	}
-}
-
-func tarGz(t *testing.T, name, body string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(tw, body)
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
 }
