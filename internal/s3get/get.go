@@ -70,10 +70,12 @@ func ParseURI(uri string) (bucket, key string, err error) {
 
 // Error is S3's answer to a request it refused.
 type Error struct {
-	URI     string
 	Status  int
 	Code    string // NoSuchKey, AccessDenied, ...
 	Message string
+	// BucketRegion is the bucket's region when S3 names it
+	// (x-amz-bucket-region): a request signed for another is refused.
+	BucketRegion string
 }
 
 func (e *Error) Error() string {
@@ -110,45 +112,40 @@ func (c Config) Download(ctx context.Context, uri, dst string) error {
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	region := c.Region
-	var lastErr error
-	for try, redirected := 0, false; try < attempts; try++ {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("downloading %s: %w", uri, ctx.Err())
-			case <-time.After(time.Duration(try) * 250 * time.Millisecond):
-			}
-		}
+	region, redirected := c.Region, false
+	for failures := 0; ; {
 		if err := tmp.Truncate(0); err != nil {
 			return err
 		}
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		status, answer, err := c.get(ctx, creds, region, bucket, key, tmp)
+		err := c.get(ctx, creds, region, bucket, key, tmp)
 		if err == nil {
 			break
 		}
-		lastErr = err
 		if ctx.Err() != nil {
 			return fmt.Errorf("downloading %s: %w", uri, ctx.Err())
 		}
 		var se *Error
 		if errors.As(err, &se) {
-			se.URI = uri
-			// The bucket lives elsewhere: S3 says where, once.
-			if r := answer.Get("X-Amz-Bucket-Region"); r != "" && r != region && !redirected {
-				region, redirected = r, true
-				try--
+			// The bucket lives elsewhere: S3 says where, and the request
+			// is signed again for that region, once.
+			if se.BucketRegion != "" && se.BucketRegion != region && !redirected {
+				region, redirected = se.BucketRegion, true
 				continue
 			}
-			if status < 500 {
+			if se.Status < 500 {
 				return fmt.Errorf("downloading %s: %w", uri, err)
 			}
 		}
-		if try == attempts-1 {
-			return fmt.Errorf("downloading %s: %w", uri, lastErr)
+		if failures++; failures == attempts {
+			return fmt.Errorf("downloading %s: %w", uri, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("downloading %s: %w", uri, ctx.Err())
+		case <-time.After(time.Duration(failures) * 250 * time.Millisecond):
 		}
 	}
 	if err := tmp.Sync(); err != nil {
@@ -214,29 +211,30 @@ func (c Config) objectURL(region, bucket, key string) (*url.URL, error) {
 }
 
 // get sends one signed GET and copies a 200's body to w.
-func (c Config) get(ctx context.Context, creds Credentials, region, bucket, key string, w io.Writer) (int, http.Header, error) {
+func (c Config) get(ctx context.Context, creds Credentials, region, bucket, key string, w io.Writer) error {
 	u, err := c.objectURL(region, bucket, key)
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	sign(req, creds, region, time.Now())
 	resp, err := c.Client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
 		if _, err := io.Copy(w, resp.Body); err != nil {
-			return resp.StatusCode, resp.Header, fmt.Errorf("reading the object: %w", err)
+			return fmt.Errorf("reading the object: %w", err)
 		}
-		return resp.StatusCode, resp.Header, nil
+		return nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, resp.Header, &Error{Status: resp.StatusCode, Code: element(body, "Code"), Message: element(body, "Message")}
+	return &Error{Status: resp.StatusCode, Code: element(body, "Code"), Message: element(body, "Message"),
+		BucketRegion: resp.Header.Get("X-Amz-Bucket-Region")}
 }
 
 // xmlText undoes the escapes XML text may hold.
