@@ -26,8 +26,8 @@ import (
 const stagingPrefix = ".sagekit-staging-"
 
 // Fill fills dir from uri, as the toolkits do: nothing when uri is empty or
-// dir itself, or when dir already holds anything (but the staging
-// directory of a Fill that was killed, which is removed). Otherwise an s3:// URI is
+// dir itself, or when dir already holds anything but other Fills' staging
+// directories. Otherwise an s3:// URI is
 // downloaded first; then a tar (gzip-compressed or not) is extracted into
 // dir, a directory copied, and any other file copied in.
 func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
@@ -41,15 +41,12 @@ func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
 	if err != nil {
 		return fmt.Errorf("reading the code directory: %w", err)
 	}
+	// Another Fill's staging directory is no code: it may be a fill that
+	// was killed, or one still running (hosts sharing a mounted code
+	// directory), so it is neither counted nor touched.
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), stagingPrefix) {
 			return nil
-		}
-	}
-	// Only what a Fill that was killed left behind: start again.
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("removing an unfinished fill: %w", err)
 		}
 	}
 	// Staged inside dir itself: the same file system, so the entries move
@@ -83,7 +80,11 @@ func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
 		return err
 	}
 	for _, e := range moved {
-		if err := os.Rename(filepath.Join(staging, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+		dst := filepath.Join(dir, e.Name())
+		if err := os.Rename(filepath.Join(staging, e.Name()), dst); err != nil {
+			if _, serr := os.Lstat(dst); serr == nil {
+				continue // a concurrent Fill of the same uri moved it in first
+			}
 			return fmt.Errorf("moving %s into the code directory: %w", e.Name(), err)
 		}
 	}

@@ -136,15 +136,16 @@ func TestFillLeavesCodeAlone(t *testing.T) {
 	if got := tree(t, dir); got != "old.py=old" {
 		t.Errorf("code present: %s, want it untouched", got)
 	}
-	// A Fill killed half-way left only its staging directory: that is no code.
-	killed := filepath.Join(t.TempDir(), "code")
-	os.MkdirAll(filepath.Join(killed, stagingPrefix+"123", "sub"), 0o755)
-	os.WriteFile(filepath.Join(killed, stagingPrefix+"123", "sub", "half.py"), []byte("half"), 0o644)
-	if err := Fill(context.Background(), src, killed, s3get.Config{}); err != nil {
+	// Another Fill's staging directory (killed, or still running) is no
+	// code, and is left alone.
+	other := filepath.Join(t.TempDir(), "code")
+	os.MkdirAll(filepath.Join(other, stagingPrefix+"123", "sub"), 0o755)
+	os.WriteFile(filepath.Join(other, stagingPrefix+"123", "sub", "half.py"), []byte("half"), 0o644)
+	if err := Fill(context.Background(), src, other, s3get.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := tree(t, killed); got != "new.py=new" {
-		t.Errorf("after an unfinished fill: %s, want new.py=new", got)
+	if got := tree(t, other); got != stagingPrefix+"123/ "+stagingPrefix+"123/sub/ "+stagingPrefix+"123/sub/half.py=half new.py=new" {
+		t.Errorf("beside another fill's staging directory: %s", got)
 	}
 	if err := Fill(context.Background(), dir, dir, s3get.Config{}); err != nil {
 		t.Errorf("Fill(dir, dir) = %v, want nothing done", err)
@@ -210,5 +211,24 @@ func TestFillFromS3(t *testing.T) {
 	}
 	if got := tree(t, dir); got != "" {
 		t.Errorf("after the failure the code directory holds %s", got)
+	}
+}
+
+// TestFillConcurrently: hosts sharing one mounted code directory fill it
+// at once from the same archive; each succeeds and the code is whole.
+func TestFillConcurrently(t *testing.T) {
+	src := write(t, "s.tar.gz", tarball(t, true, entry{name: "a.py", body: "a"}, entry{name: "pkg/", dir: true}, entry{name: "pkg/b.py", body: "b"}))
+	dir := filepath.Join(t.TempDir(), "code")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { errs <- Fill(context.Background(), src, dir, s3get.Config{}) }()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("Fill: %v", err)
+		}
+	}
+	if got := tree(t, dir); got != "a.py=a pkg/ pkg/b.py=b" {
+		t.Errorf("code directory = %s, want a.py=a pkg/ pkg/b.py=b", got)
 	}
 }
