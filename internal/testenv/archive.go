@@ -8,19 +8,19 @@ import (
 	"testing"
 )
 
-// bombMember is one gzip member of 64 MiB of zeros (about 64 KB).
+// bombMember is one gzip member of 4 MiB of zeros (about 4 KB).
 var bombMember = sync.OnceValue(func() []byte {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	zw.Write(make([]byte, 64<<20))
+	zw.Write(make([]byte, 4<<20))
 	zw.Close()
 	return buf.Bytes()
 })
 
 // GzipBomb is a tar.gz of about 1 MB holding one file, name, of 1 GiB of
 // zeros. It is built of gzip members (one for the tar header, then members
-// of 64 MiB of zeros, whose trailing zeros end the tar), so making it costs
-// one 64 MiB compression.
+// of 4 MiB of zeros, whose trailing zeros end the tar), so making it costs
+// one 4 MiB compression.
 func GzipBomb(t testing.TB, name string) []byte {
 	t.Helper()
 	var hdr bytes.Buffer
@@ -34,7 +34,7 @@ func GzipBomb(t testing.TB, name string) []byte {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for range 1<<30/(64<<20) + 1 {
+	for range 1<<30/(4<<20) + 1 {
 		out.Write(bombMember())
 	}
 	return out.Bytes()
