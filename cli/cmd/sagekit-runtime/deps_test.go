@@ -22,6 +22,7 @@ var allowedRuntimeDeps = []string{
 	module + "internal/version",
 	module + "internal/s3get",   // the standard library only: SigV4 GETs for sagemaker_submit_directory
 	module + "internal/codedir", // the standard library and s3get: the toolkits' download_and_extract
+	module + "internal/extract", // the standard library only: archives unpacked within their directory
 	"github.com/gorilla/mux",
 }
 
