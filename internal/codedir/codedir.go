@@ -102,7 +102,10 @@ func assemble(ctx context.Context, src, staging string, limits extract.Limits) e
 		}
 		return nil
 	}
-	err = extract.File(ctx, src, staging, extract.WithLimits(limits))
+	err = extract.ErrNotTar // an empty file is code, not an empty archive
+	if fi.Size() > 0 {
+		err = extract.File(ctx, src, staging, extract.WithLimits(limits))
+	}
 	if !errors.Is(err, extract.ErrNotTar) {
 		if err != nil {
 			return fmt.Errorf("extracting %s: %w", filepath.Base(src), err)

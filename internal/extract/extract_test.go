@@ -293,9 +293,15 @@ func TestBomb(t *testing.T) {
 }
 
 func TestNotTar(t *testing.T) {
-	for name, b := range map[string][]byte{"empty": nil, "text": []byte("print('hello')\n"), "empty tar": tarOf(t)} {
+	for name, b := range map[string][]byte{"text": []byte("print('hello')\n" + strings.Repeat("x = 1\n", 200)), "short text": []byte("x = 1\n"), "bad gzip": gz(t, []byte(strings.Repeat("not a tar\n", 100)))} {
 		if err := Stream(context.Background(), bytes.NewReader(b), t.TempDir()); !errors.Is(err, ErrNotTar) {
 			t.Errorf("%s: Stream = %v, want ErrNotTar", name, err)
+		}
+	}
+	// A training job that saved nothing has an empty model.tar.gz.
+	for name, b := range map[string][]byte{"empty": nil, "empty tar": tarOf(t), "empty tar.gz": gz(t, tarOf(t))} {
+		if err := Stream(context.Background(), bytes.NewReader(b), t.TempDir()); err != nil {
+			t.Errorf("%s: Stream = %v, want an empty directory", name, err)
 		}
 	}
 }

@@ -9,8 +9,9 @@ import (
 	"io"
 )
 
-// ErrNotTar is returned when the input holds no tar entry: not a tar, or an
-// empty one.
+// ErrNotTar is returned when the input does not start as a tar does. An
+// empty input, or a tar with no entry, is an empty archive instead: Next
+// returns io.EOF at once.
 var ErrNotTar = errors.New("not a tar archive")
 
 // Reader reads the entries of a tar archive, gzip-compressed or not (told
@@ -61,10 +62,7 @@ func (x *Reader) Next() (*tar.Header, error) {
 		return nil, x.err
 	}
 	if err != nil {
-		if first {
-			if errors.Is(err, io.EOF) {
-				return nil, ErrNotTar
-			}
+		if first && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: %v", ErrNotTar, err)
 		}
 		return nil, err
