@@ -30,13 +30,41 @@ type Reader struct {
 }
 
 // NewReader returns a Reader of the archive r. Only WithLimits and
-// WithFlags matter here.
+// WithFlags matter here. When r is an uncompressed file (an io.ReadSeeker),
+// entries skipped by Next are skipped by seeking, as with tar.NewReader.
 func NewReader(r io.Reader, opts ...Option) *Reader {
 	x := &Reader{o: newOptions(opts)}
 	x.raw.r = r
+	if rs, ok := r.(io.ReadSeeker); ok && !isGzip(rs) {
+		x.raw.check = x.checkRatio
+		x.tr = tar.NewReader(&seekCounter{&x.raw, rs})
+		return x
+	}
 	x.br = bufio.NewReaderSize(&x.raw, 64<<10)
 	return x
 }
+
+// isGzip reads the first two bytes of rs and seeks back.
+func isGzip(rs io.ReadSeeker) bool {
+	start, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return true // cannot seek back: read it as a stream
+	}
+	var magic [2]byte
+	n, _ := io.ReadFull(rs, magic[:])
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return true
+	}
+	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+}
+
+// seekCounter is a counter whose reader can also seek.
+type seekCounter struct {
+	*counter
+	s io.Seeker
+}
+
+func (c *seekCounter) Seek(off int64, whence int) (int64, error) { return c.s.Seek(off, whence) }
 
 // Next advances to the next entry, as tar.Reader.Next does. Past a limit it
 // returns a *LimitError; a stream that is no tar at all gives ErrNotTar.
@@ -115,7 +143,10 @@ func (x *Reader) checkRatio() error {
 		return nil
 	}
 	// What bufio holds ahead is not read yet.
-	in := x.raw.n - int64(x.br.Buffered())
+	in := x.raw.n
+	if x.br != nil {
+		in -= int64(x.br.Buffered())
+	}
 	out := max(x.dec.n, x.produced)
 	if out > ratioFloor && out/l > in {
 		return x.fail("ratio", l, EnvMaxRatio, FlagMaxRatio)

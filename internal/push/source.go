@@ -1,7 +1,6 @@
 package push
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -245,7 +244,8 @@ func tarNames(path string) (map[string]bool, error) {
 	}
 	defer f.Close()
 	names := map[string]bool{}
-	tr := tar.NewReader(f)
+	tr := extract.NewReader(f)
+	defer tr.Close()
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
