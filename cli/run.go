@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/internal/extract"
+	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/platform"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -502,11 +503,13 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	if err != nil {
 		return err
 	}
+	errLog := redact.Logger(stderr, "sagekit run endpoint: ", 0)
 	proxy := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		FlushInterval: -1, // streaming responses go out as they come
+		ErrorLog:      errLog,
 	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 	go srv.Serve(ln)
 	local := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, local, h.Elapsed.Round(10*time.Millisecond))
