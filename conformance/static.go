@@ -74,7 +74,10 @@ func listFilesOf(ctx context.Context, dc *client.Client, ref string) (fileFacts,
 	defer rc.Close()
 	layers := map[string][]string{} // blob path in the archive → file paths
 	var manifest []struct{ Layers []string }
-	tr := tar.NewReader(rc)
+	// The image may be larger than any one archive sagekit unpacks; each
+	// layer is read within the limits below.
+	tr := extract.NewReader(rc, extract.WithLimits(extract.Limits{Bytes: -1}))
+	defer tr.Close()
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
