@@ -103,10 +103,12 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		Handler: h,
 		// Headers come from SageMaker's own front end, quickly.
 		ReadHeaderTimeout: 10 * time.Second,
-		// The body counts against the request's time.
-		ReadTimeout: s.o.timeout + 5*time.Second,
-		// Long enough to write the 504 that ends a request at the timeout.
-		WriteTimeout: s.o.timeout + 10*time.Second,
+		// /invocations sets its own deadline for the body (the body
+		// timeout); this bounds the other routes' bodies.
+		ReadTimeout: s.o.bodyTimeout + 10*time.Second,
+		// Long enough to write the 504 that ends a request at the timeout,
+		// after the body and the wait for a slot.
+		WriteTimeout: s.o.bodyTimeout + s.o.queueTimeout + s.o.timeout + 10*time.Second,
 		// Above the 60 s idle timeout of common load balancers, so the
 		// client, not the server, closes idle connections.
 		IdleTimeout: 65 * time.Second,
