@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -395,6 +396,21 @@ func TestMultiModelHandlerModule(t *testing.T) {
 	os.WriteFile(filepath.Join(dirA, "name.txt"), []byte("A2"), 0o644)
 	load("a", dirA)
 	both("A2")
+
+	// A name outside ASCII reaches the module as the same text (UTF-8 in
+	// the path, not read as latin-1) on every worker, and unloads.
+	for _, name := range []string{"modèle-ü", "模型 1"} {
+		load(name, dirA)
+		path := "/models/" + neturl.PathEscape(name)
+		for i := 0; i < 2; i++ {
+			if code, body := call("POST", path+"/invoke", "x"); code != 200 || body != "A2/application/octet-stream/x" {
+				t.Errorf("invoke %q = %d %q, want 200 from model A2", name, code, body)
+			}
+		}
+		if code, body := call("DELETE", path, ""); code != 200 {
+			t.Errorf("unload %q = %d %s, want 200", name, code, body)
+		}
+	}
 }
 
 func TestTransformModuleAndBadModule(t *testing.T) {
