@@ -344,6 +344,15 @@ func TestRunLauncherErrors(t *testing.T) {
 			reason: []string{"resourceconfig.json", `"current_host" is missing`},
 		},
 		{
+			name: "hyperparameter name with =",
+			prepare: func(t *testing.T, p optml.Paths) Options {
+				os.WriteFile(p.Hyperparameters(), []byte(`{"x=y": "z", "ok": "1"}`), 0o644)
+				return options(p, "SAGEMAKER_PROGRAM=train.sh")
+			},
+			code:   ExitConfigError,
+			reason: []string{"ConfigError: ", "hyperparameters.json", `hyperparameter "x=y"`, "SM_HP_X=Y", "rename it"},
+		},
+		{
 			name:    "no program",
 			prepare: func(t *testing.T, p optml.Paths) Options { return options(p) },
 			code:    ExitNoProgram,
