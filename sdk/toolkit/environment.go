@@ -416,7 +416,9 @@ func New(p optml.Paths, cfg Config, sys System, lookup func(string) (string, boo
 			bad = append(bad, fmt.Errorf("hyperparameter %q: a name with \"=\" or a NUL byte cannot become the environment variable %s: rename it", m.Key, strings.ReplaceAll(envName("hp_"+m.Key), "\x00", `\0`)))
 			continue
 		}
-		env = setKey(env, "hp_"+m.Key, m.Value)
+		// Keys of one object are unique, and no other key starts with
+		// "hp_": appending is setting, without a scan per key.
+		env = append(env, hyperparam.Member{Key: "hp_" + m.Key, Value: m.Value})
 	}
 	if len(bad) > 0 {
 		return nil, &optml.FileError{File: p.Hyperparameters(), Err: errors.Join(bad...)}
