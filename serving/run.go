@@ -81,6 +81,12 @@ wait:
 	defer cancel()
 	s.o.logger.Info("shutting down", "grace", s.o.shutdownTimeout.String())
 	if err := srv.Shutdown(sctx); err != nil {
+		// A request cut off by the end of the grace period is a failed
+		// drain: Run returns an error and the runtime exits 1. One that
+		// ended in time is the contract's drain: nil, exit 0.
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("requests were still running when the shutdown grace of %s ended (SAGEKIT_SHUTDOWN_GRACE) and were cut off: %w", s.o.shutdownTimeout, err)
+		}
 		runErr = errors.Join(runErr, fmt.Errorf("draining requests: %w", err))
 	}
 	if msrv != nil {
