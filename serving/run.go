@@ -113,8 +113,9 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		// timeout); this bounds the other routes' bodies.
 		ReadTimeout: s.o.bodyTimeout + 10*time.Second,
 		// Long enough to write the 504 that ends a request at the timeout,
-		// after the body and the wait for a slot.
-		WriteTimeout: s.o.bodyTimeout + s.o.queueTimeout + s.o.timeout + 10*time.Second,
+		// after the body, the wait for a slot and a worker pool's wait for
+		// a restarting worker (bounded by the timeout too).
+		WriteTimeout: s.o.bodyTimeout + s.o.queueTimeout + 2*s.o.timeout + 10*time.Second,
 		// Above the 60 s idle timeout of common load balancers, so the
 		// client, not the server, closes idle connections.
 		IdleTimeout: 65 * time.Second,

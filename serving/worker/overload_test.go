@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sagekit/sagekit/serving"
+	"github.com/sagekit/sagekit/serving/worker"
 )
 
 // overloadRequests is how many requests TestOverloadKillsNoWorker waits
@@ -180,4 +181,24 @@ func metricValue(text, name string) int {
 		}
 	}
 	return -1
+}
+
+// TestWaitForRestartingWorkerIsNotItsTime: a request that reaches the pool
+// while its only worker restarts waits for it; that wait is not the
+// worker's time, so the new worker gets the whole timeout and is not
+// killed.
+func TestWaitForRestartingWorkerIsNotItsTime(t *testing.T) {
+	f := startPool(t, 1, []serving.Option{serving.WithTimeout(time.Second)}, worker.WithBackoff(600*time.Millisecond, time.Second))
+	if code, _, body := f.invoke(t, "crash"); code != http.StatusBadGateway {
+		t.Fatalf("crash: %d %q, want 502", code, body)
+	}
+	// About 600 ms of waiting for the restart, then 700 ms of work: over
+	// the 1 s timeout in all, within it on the worker.
+	code, _, body := f.invoke(t, "sleep:700")
+	if code != http.StatusOK {
+		t.Errorf("request that waited for the restart: %d %q, want 200", code, body)
+	}
+	if kills := metricValue(f.metrics(), "sagekit_worker_kills_total"); kills != 0 {
+		t.Errorf("%d workers killed, want none", kills)
+	}
 }
