@@ -200,6 +200,21 @@ func (s *Server) takeSlot(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// setReadDeadline is http.ResponseController's SetReadDeadline without its
+// allocation: it unwraps w down to the connection's writer.
+func setReadDeadline(w http.ResponseWriter, t time.Time) bool {
+	for {
+		switch x := w.(type) {
+		case interface{ SetReadDeadline(time.Time) error }:
+			return x.SetReadDeadline(t) == nil
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
 // eagerBody is the largest body allocated in one piece from its
 // Content-Length before it arrives; a larger one grows as it arrives, so a
 // client that announces 6 MiB and sends nothing costs little.
@@ -217,10 +232,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return []byte{}, nil
 	}
 	// A ResponseWriter that cannot set deadlines (a test recorder) leaves
-	// the server's ReadTimeout as the bound.
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(s.o.bodyTimeout)) == nil {
-		defer rc.SetReadDeadline(time.Time{})
+	// the server's ReadTimeout as the bound. The deadline is lifted once the
+	// body is in: the connection's background read must not end the request
+	// while the handler runs.
+	if setReadDeadline(w, time.Now().Add(s.o.bodyTimeout)) {
+		defer setReadDeadline(w, time.Time{})
 	}
 	if r.ContentLength > 0 && r.ContentLength <= eagerBody {
 		buf := make([]byte, r.ContentLength)
