@@ -216,13 +216,14 @@ func setReadDeadline(w http.ResponseWriter, t time.Time) bool {
 }
 
 // eagerBody is the largest body allocated in one piece from its
-// Content-Length before it arrives; a larger one grows as it arrives, so a
-// client that announces 6 MiB and sends nothing costs little.
+// Content-Length before it arrives; a larger one gets its full buffer once
+// that much has arrived, so a client that announces 6 MiB and sends nothing
+// costs little.
 const eagerBody = 64 << 10
 
-// readBody reads the whole body within the body timeout: one allocation of
-// exactly Content-Length bytes when it is known and small, and a 413 before
-// reading anything past the limit.
+// readBody reads the whole body within the body timeout: a buffer of
+// exactly Content-Length bytes when it is known, and a 413 before reading
+// anything past the limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	limit := s.o.maxBody
 	if r.ContentLength > limit {
@@ -245,8 +246,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		}
 		return buf, nil
 	}
-	// Unknown or large: grow by doubling up to Content-Length (exact) or
-	// one byte past the limit (to tell a body that is too long).
+	// Large: the first eagerBody bytes, then, once they have arrived,
+	// exactly Content-Length. Unknown length: doubling up to one byte past
+	// the limit (to tell a body that is too long).
 	end := limit + 1
 	if r.ContentLength > 0 {
 		end = r.ContentLength
@@ -257,7 +259,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 			if int64(len(buf)) >= end {
 				break
 			}
-			grown := make([]byte, len(buf), min(end, 2*int64(cap(buf))))
+			next := end
+			if r.ContentLength < 0 {
+				next = min(end, 2*int64(cap(buf)))
+			}
+			grown := make([]byte, len(buf), next)
 			copy(grown, buf)
 			buf = grown
 		}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -695,5 +697,52 @@ func TestBodyTimeout(t *testing.T) {
 	}
 	if body := readBody(t, answer); answer.StatusCode != http.StatusRequestTimeout || !strings.Contains(body, "did not arrive") {
 		t.Errorf("stalled body = %d %q, want 408 saying it did not arrive", answer.StatusCode, body)
+	}
+}
+
+// TestBodyArrivesWhole: bodies around the size allocated up front arrive
+// whole, in pieces or at once, with and without Content-Length; with it,
+// the handler's buffer is exactly that long.
+func TestBodyArrivesWhole(t *testing.T) {
+	digest := serve.HandlerFunc(func(ctx context.Context, req *serve.Request) (*serve.Response, error) {
+		return &serve.Response{Body: []byte(fmt.Sprintf("%d %d %x", len(req.Body), cap(req.Body), sha256.Sum256(req.Body)))}, nil
+	})
+	ts := start(t, digest)
+	for _, n := range []int{1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 200_000, optml.MaxPayloadBytes} {
+		body := make([]byte, n)
+		rand.Read(body)
+		sum := fmt.Sprintf("%x", sha256.Sum256(body))
+		for _, chunked := range []bool{false, true} {
+			pr, pw := io.Pipe()
+			go func() {
+				// In pieces, as a network delivers them.
+				for b := body; len(b) > 0; {
+					k := min(len(b), 7919)
+					pw.Write(b[:k])
+					b = b[k:]
+				}
+				pw.Close()
+			}()
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/invocations", pr)
+			if !chunked {
+				req.ContentLength = int64(n)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readBody(t, resp)
+			want := fmt.Sprintf("%d %d %s", n, n, sum)
+			if chunked {
+				f := strings.Fields(got)
+				if len(f) == 3 {
+					f[1] = fmt.Sprint(n) // capacity is free without a length
+				}
+				got = strings.Join(f, " ")
+			}
+			if resp.StatusCode != http.StatusOK || got != want {
+				t.Errorf("%d bytes (chunked %v): %d %q, want 200 %q", n, chunked, resp.StatusCode, got, want)
+			}
+		}
 	}
 }
