@@ -14,10 +14,11 @@ all: build
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: runtime ## build bin/sagekit and the runtimes (host, linux/amd64, linux/arm64)
+build: runtime ## build bin/sagekit (carrying the runtimes and its own Go module) and the runtimes (host, linux/amd64, linux/arm64)
 	mkdir -p internal/runtimebin/linux-amd64 internal/runtimebin/linux-arm64
 	cp bin/linux-amd64/sagekit-runtime internal/runtimebin/linux-amd64/sagekit-runtime
 	cp bin/linux-arm64/sagekit-runtime internal/runtimebin/linux-arm64/sagekit-runtime
+	$(GO) run ./internal/sdkmod/mksdk -o internal/sdkmod/embedded
 	$(GOBUILD) -tags sagekit_embed -o bin/sagekit ./cli/cmd/sagekit
 
 runtime:
