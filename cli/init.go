@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/moby/moby/client"
+	"github.com/sagekit/sagekit/internal/sdkmod"
 	"github.com/sagekit/sagekit/templates"
 	"github.com/spf13/cobra"
 )
@@ -56,7 +59,7 @@ DIR must be empty or missing unless --force is given.`,
 	return cmd
 }
 
-func runInit(_ context.Context, w io.Writer, o initOptions) error {
+func runInit(ctx context.Context, w io.Writer, o initOptions) error {
 	if o.template == "" {
 		return fmt.Errorf("no template: pass --template with one of %s", strings.Join(templates.Names(), ", "))
 	}
@@ -79,22 +82,73 @@ func runInit(_ context.Context, w io.Writer, o initOptions) error {
 		}
 		sdk = abs
 	}
-	files, err := templates.Render(o.template, templates.Options{
+	topts := templates.Options{
 		Name:       name,
 		GPU:        o.gpu,
 		Base:       o.base,
 		MultiModel: o.multiModel,
 		SDKDir:     sdk,
-	})
+	}
+	var carried *sdkmod.SDK
+	if o.template == templates.Go && sdk == "" {
+		s, err := sdkmod.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("writing a go project: %w", err)
+		}
+		carried = s
+		topts.SDKVersion = s.Version
+		topts.SDKSum = s.Sum
+		for _, r := range s.Requires {
+			topts.SDKRequires = append(topts.SDKRequires, templates.Requirement{Path: r.Path, Version: r.Version})
+		}
+	}
+	files, err := templates.Render(o.template, topts)
 	if err != nil {
 		return err
 	}
 	if err := templates.Write(o.dir, files, templates.WithForce(o.force)); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "wrote the %s project %s to %s (%d files)\nnext: cd %s && sagekit build -t %s .\n",
-		o.template, name, o.dir, len(files), o.dir, name)
+	fmt.Fprintf(w, "wrote the %s project %s to %s (%d files)\n", o.template, name, o.dir, len(files))
+	if carried != nil {
+		// go build and go test in the project find the SDK in the module
+		// cache; sagekit build does not need it there.
+		if err := carried.Download(ctx); err != nil {
+			fmt.Fprintf(w, "note: go build and go test need the SDK in the Go module cache, and adding it failed (sagekit build works without it; `sagekit sdk download` retries): %v\n", err)
+		} else {
+			fmt.Fprintf(w, "added %s@%s to the Go module cache\n", sdkmod.Module, carried.Version)
+		}
+	}
+	base := o.base
+	if base == "" {
+		base = templates.DefaultBase(o.template, o.gpu)
+	}
+	if hint := baseHint(ctx, base); hint != "" {
+		fmt.Fprintln(w, hint)
+	}
+	fmt.Fprintf(w, "next: cd %s && sagekit build -t %s .\n", o.dir, name)
 	return nil
+}
+
+// baseHint says how to make a local sagekit/* base that the Docker Engine
+// does not have; "" when it has it, when base is another image, or when no
+// engine answers (build says so then).
+func baseHint(ctx context.Context, base string) string {
+	if !strings.HasPrefix(base, "sagekit/") {
+		return ""
+	}
+	dc, err := client.New(client.FromEnv)
+	if err != nil {
+		return ""
+	}
+	defer dc.Close()
+	_, err = dc.ImageInspect(ctx, base)
+	var notFound interface{ NotFound() }
+	if err == nil || !errors.As(err, &notFound) {
+		return ""
+	}
+	only, _, _ := strings.Cut(strings.TrimPrefix(base, "sagekit/"), ":")
+	return fmt.Sprintf("note: the base image %s is not in the Docker Engine: make it from Debian's mirror with `sudo sagekit base --only %s` before building", base, only)
 }
 
 var nameJunk = regexp.MustCompile(`[^a-z0-9]+`)

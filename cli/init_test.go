@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sagekit/sagekit/internal/sdkmod"
 )
 
 func TestInit(t *testing.T) {
@@ -82,6 +85,49 @@ func TestProjectName(t *testing.T) {
 	for in, want := range map[string]string{"My Iris": "my-iris", "algo_v2": "algo-v2", "---": "algorithm", "x.y": "x-y"} {
 		if got := projectName(in); got != want {
 			t.Errorf("projectName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestInitGoProjectBuildsWithoutCheckout writes a go project with no --sdk
+// and builds and tests it with the go command alone, with every proxy
+// off: go.mod requires the SDK this sagekit carries, go.sum holds its
+// checksums, and init put it in the module cache.
+func TestInitGoProjectBuildsWithoutCheckout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and tests a generated project")
+	}
+	s, err := sdkmod.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "iris")
+	var out bytes.Buffer
+	root := NewRoot()
+	root.SetOut(&out)
+	root.SetArgs([]string{"init", dir, "--template", "go"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("sagekit init = %v", err)
+	}
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "require " + sdkmod.Module + " " + s.Version + "\n"; !strings.Contains(string(mod), want) {
+		t.Errorf("go.mod lacks %q:\n%s", want, mod)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+		t.Errorf("init without --sdk wrote a go.work")
+	}
+	if !strings.Contains(out.String(), "added "+sdkmod.Module+"@"+s.Version+" to the Go module cache") {
+		t.Errorf("init output = %q, want the module cache line", out.String())
+	}
+	for _, args := range [][]string{{"build", "./..."}, {"test", "./..."}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=readonly", "GOWORK=off")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("go %s in the project = %v\n%s", strings.Join(args, " "), err, b)
 		}
 	}
 }
