@@ -49,6 +49,8 @@ def main():
     clf = clf.fit(x, y)
     print(f"train_accuracy={clf.score(x, y):.4f}")
 
+    # SageMaker creates /opt/ml/model; a hand-made local/ tree may not have it.
+    os.makedirs(MODEL_DIR, exist_ok=True)
     # Write under a temporary name, then rename: a reader never sees half a model.
     path = os.path.join(MODEL_DIR, "decision-tree-model.pkl")
     tmp = path + ".tmp"
