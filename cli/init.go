@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,6 +42,10 @@ Templates:
   python   a scikit-learn decision tree served by sagekit-runtime's Python adapter
   generic  train and serve as your own programs (a shell, awk and perl example)
 
+A go project's go.mod requires the Go SDK this sagekit binary carries (see
+sagekit sdk); init writes its checksums to go.sum and adds it to the Go
+module cache, so go build, go test and sagekit build work with no checkout.
+
 DIR must be empty or missing unless --force is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,11 +56,11 @@ DIR must be empty or missing unless --force is given.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.template, "template", "t", "", "the skeleton: "+strings.Join(templates.Names(), ", "))
 	f.StringVar(&o.name, "name", "", "project and image name (default: DIR's base name)")
-	f.StringVar(&o.base, "base", "", "base image (default: scratch for go, "+templates.DefaultPythonBase+" for python, "+templates.DefaultGenericBase+" for generic, "+templates.DefaultGPUBase+" with --gpu)")
+	f.StringVar(&o.base, "base", "", "base image (default: scratch for go, "+templates.DefaultPythonBase+" for python, "+templates.DefaultGenericBase+" for generic; with --gpu "+templates.DefaultGPUBase+" for go and generic; `sagekit base` makes these)")
 	f.BoolVar(&o.gpu, "gpu", false, "a CUDA base image with the NVIDIA runtime variables set")
 	f.BoolVar(&o.multiModel, "multi-model", false, "label the image for multi-model endpoints")
 	f.BoolVar(&o.force, "force", false, "write into a non-empty DIR, replacing the files the template writes")
-	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source in this directory (writes a go.work)")
+	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source in this directory (writes a go.work), for SDK development; by default go.mod requires the SDK this binary carries")
 	return cmd
 }
 
@@ -123,32 +128,47 @@ func runInit(ctx context.Context, w io.Writer, o initOptions) error {
 	if base == "" {
 		base = templates.DefaultBase(o.template, o.gpu)
 	}
-	if hint := baseHint(ctx, base); hint != "" {
+	if hint := baseHint(ctx, base, engineHas); hint != "" {
 		fmt.Fprintln(w, hint)
 	}
 	fmt.Fprintf(w, "next: cd %s && sagekit build -t %s .\n", o.dir, name)
 	return nil
 }
 
-// baseHint says how to make a local sagekit/* base that the Docker Engine
+// baseHint says how to make a local sagekit base that the Docker Engine
 // does not have; "" when it has it, when base is another image, or when no
 // engine answers (build says so then).
-func baseHint(ctx context.Context, base string) string {
-	if !strings.HasPrefix(base, "sagekit/") {
+func baseHint(ctx context.Context, base string, has func(context.Context, string) (bool, error)) string {
+	var only string
+	switch base {
+	case templates.DefaultGenericBase:
+		only = "base"
+	case templates.DefaultPythonBase:
+		only = "python"
+	case templates.DefaultGPUBase:
+		only = "cuda"
+	default:
 		return ""
 	}
+	if ok, err := has(ctx, base); ok || err != nil {
+		return ""
+	}
+	return fmt.Sprintf("note: the base image %s is not in the Docker Engine: make it from Debian's mirror with `sudo sagekit base --only %s` before building", base, only)
+}
+
+// engineHas reports whether the Docker Engine holds image ref.
+func engineHas(ctx context.Context, ref string) (bool, error) {
 	dc, err := client.New(client.FromEnv)
 	if err != nil {
-		return ""
+		return false, err
 	}
 	defer dc.Close()
-	_, err = dc.ImageInspect(ctx, base)
+	_, err = dc.ImageInspect(ctx, ref)
 	var notFound interface{ NotFound() }
-	if err == nil || !errors.As(err, &notFound) {
-		return ""
+	if errors.As(err, &notFound) {
+		return false, nil
 	}
-	only, _, _ := strings.Cut(strings.TrimPrefix(base, "sagekit/"), ":")
-	return fmt.Sprintf("note: the base image %s is not in the Docker Engine: make it from Debian's mirror with `sudo sagekit base --only %s` before building", base, only)
+	return err == nil, err
 }
 
 var nameJunk = regexp.MustCompile(`[^a-z0-9]+`)
@@ -161,4 +181,17 @@ func projectName(dir string) string {
 		return "algorithm"
 	}
 	return n
+}
+
+// projectPayload is where a project written by init keeps its sample
+// request, relative to the project directory.
+const projectPayload = "local/payload.csv"
+
+// samplePayload names the request file for the curl line run endpoint
+// prints: the project's sample when run in a project directory.
+func samplePayload() string {
+	if fi, err := os.Stat(projectPayload); err == nil && fi.Mode().IsRegular() {
+		return projectPayload
+	}
+	return "payload.csv"
 }

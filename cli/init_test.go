@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/internal/sdkmod"
+	"github.com/sagekit/sagekit/templates"
 )
 
 func TestInit(t *testing.T) {
@@ -129,5 +130,61 @@ func TestInitGoProjectBuildsWithoutCheckout(t *testing.T) {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("go %s in the project = %v\n%s", strings.Join(args, " "), err, b)
 		}
+	}
+}
+
+func TestSamplePayload(t *testing.T) {
+	dir := t.TempDir()
+	if err := templates.Write(filepath.Join(dir, "p"), []templates.File{{Path: "local/payload.csv", Data: []byte("1\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if got := samplePayload(); got != "payload.csv" {
+		t.Errorf("samplePayload() outside a project = %q, want payload.csv", got)
+	}
+	t.Chdir(filepath.Join(dir, "p"))
+	if got := samplePayload(); got != "local/payload.csv" {
+		t.Errorf("samplePayload() in a project = %q, want local/payload.csv", got)
+	}
+}
+
+func TestInitGPUDefaults(t *testing.T) {
+	for _, tmpl := range []string{"go", "python", "generic"} {
+		dir := filepath.Join(t.TempDir(), "g")
+		root := NewRoot()
+		root.SetOut(&bytes.Buffer{})
+		args := []string{"init", dir, "--template", tmpl, "--gpu"}
+		if tmpl == "go" {
+			args = append(args, "--sdk", ".")
+		}
+		root.SetArgs(args)
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("sagekit init --template %s --gpu = %v", tmpl, err)
+		}
+		df, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "ARG BASE_IMAGE=" + templates.DefaultGPUBase
+		if tmpl == "python" {
+			want = "ARG BASE_IMAGE=" + templates.DefaultPythonBase
+		}
+		if !strings.Contains(string(df), want) || !strings.Contains(string(df), "NVIDIA_VISIBLE_DEVICES=all") {
+			t.Errorf("%s --gpu Dockerfile lacks %q or the NVIDIA variables:\n%s", tmpl, want, df)
+		}
+	}
+}
+
+func TestBaseHint(t *testing.T) {
+	missing := func(context.Context, string) (bool, error) { return false, nil }
+	present := func(context.Context, string) (bool, error) { return true, nil }
+	if got := baseHint(context.Background(), templates.DefaultGPUBase, missing); !strings.Contains(got, "sudo sagekit base --only cuda") {
+		t.Errorf("baseHint(missing cuda) = %q", got)
+	}
+	if got := baseHint(context.Background(), templates.DefaultGPUBase, present); got != "" {
+		t.Errorf("baseHint(present) = %q, want none", got)
+	}
+	if got := baseHint(context.Background(), "nvidia/cuda:12", missing); got != "" {
+		t.Errorf("baseHint(another image) = %q, want none", got)
 	}
 }
