@@ -68,7 +68,7 @@ func TestToolkitFailureExitsOneWithToolkitText(t *testing.T) {
 	if code != 1 || err != nil {
 		t.Fatalf("Run = %d, %v; want 1, nil (the toolkit exits 1 whatever the code)", code, err)
 	}
-	want := "ExecuteUserScriptError:\nExitCode 3\nErrorMessage \"boom\"\nCommand \"['python3', 'train.py', '--epochs', '2']\"\n"
+	want := "ExecuteUserScriptError:\nExitCode 3\nErrorMessage \"boom\"\nCommand \"python3 train.py --epochs 2\""
 	if diff := cmp.Diff(want, readFile(t, p.Failure())); diff != "" {
 		t.Errorf("failure file mismatch (-want +got):\n%s", diff)
 	}
