@@ -86,7 +86,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 
 	req := &serve.Request{
 		Body:        body,
-		ContentType: r.Header.Get("Content-Type"),
+		ContentType: contentType(r.Header),
 		Accept:      r.Header.Get("Accept"),
 		Header:      sagemakerHeaders(r.Header),
 	}
@@ -196,6 +196,16 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 
 // sagemakerHeaders returns the X-Amzn-SageMaker-* request headers, or nil
 // (no allocation) when there are none.
+// contentType is the request's Content-Type, else its ContentType header
+// (any letter case), which the inference toolkit also reads
+// (^[Cc]ontent-?[Tt]ype): clients written for it send that spelling.
+func contentType(h http.Header) string {
+	if ct := h.Get("Content-Type"); ct != "" {
+		return ct
+	}
+	return h.Get("ContentType")
+}
+
 func sagemakerHeaders(h http.Header) http.Header {
 	var out http.Header
 	for k, v := range h {
