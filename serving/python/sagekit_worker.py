@@ -315,7 +315,10 @@ def default_decode(data, content_type):
                 rows.append([_number(x) for x in line.split(",")])
         return rows
     if mt == NPY and np is not None:
-        return np.load(io.BytesIO(data), allow_pickle=True)
+        # Unlike the toolkit, no pickles: an object array in a request body
+        # would run code the caller chose. Numeric, string and structured
+        # arrays load as before.
+        return np.load(io.BytesIO(data), allow_pickle=False)
     if mt == NPZ:
         import scipy.sparse
         return scipy.sparse.load_npz(io.BytesIO(data))
@@ -581,10 +584,12 @@ def default_predict_fn(data, model):
 
 def default_output_fn(prediction, accept):
     # Comma-split, first supported type, no q-values: the toolkit's rule.
+    # Parameters and letter case do not hide a supported type (the toolkit
+    # compares the text exactly); the answer names the bare media type.
     for ct in accept.split(","):
-        ct = ct.strip()
-        if media_type(ct) in (JSON, CSV, NPY):
-            return default_encode(prediction, ct), ct
+        mt = media_type(ct)
+        if mt in (JSON, CSV, NPY):
+            return default_encode(prediction, mt), mt
     raise UnsupportedFormatError(accept)
 
 
