@@ -114,13 +114,18 @@ func prepareToolkit(ctx context.Context, p *prepared, tenv *toolkit.Environment,
 		}
 		p.path, p.argv = "/bin/sh", []string{"/bin/sh", "-c", line}
 	}
-	// The toolkit strips double quotes from both ends of the last element
-	// of the command it runs (meant for its quoted shell line), so the last
-	// argument of a Python entry point loses them too. Programs written for
-	// the toolkit see that value; so do they here.
-	last := len(p.argv) - 1
-	p.argv[last] = strings.Trim(p.argv[last], `"`)
 	return true, 0, nil
+}
+
+// stripLastQuotes is the toolkit's cmd[-1].strip('"'): it strips double
+// quotes from both ends of the last element of the command it runs (meant
+// for its quoted shell line), so the last argument of a Python entry point
+// loses them too. Programs written for the toolkit see that value; so do
+// they here.
+func stripLastQuotes(argv []string) {
+	if n := len(argv); n > 0 {
+		argv[n-1] = strings.Trim(argv[n-1], `"`)
+	}
 }
 
 // entryType is the toolkit's _entry_point_type.get.
