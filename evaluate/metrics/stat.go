@@ -24,14 +24,15 @@ func MeanStd(x []float64) (mean, std float64) {
 type PairedT struct {
 	// MeanDiff is the mean of a[i]-b[i]; StdDiff their sample standard
 	// deviation.
-	MeanDiff, StdDiff float64
-	T                 float64
-	DF                int
-	P                 float64
+	MeanDiff float64 `json:"mean_diff"`
+	StdDiff  float64 `json:"std_diff"`
+	T        float64 `json:"t"`
+	DF       int     `json:"df"`
+	P        float64 `json:"p"`
 	// Degenerate is set when every difference is the same, so the test
 	// has no variance to work with: T is then 0, and P is 1 when the
 	// differences are all zero, else 0.
-	Degenerate bool
+	Degenerate bool `json:"degenerate,omitempty"`
 }
 
 // PairedTTest tests whether the mean of a[i]-b[i] differs from zero. It
