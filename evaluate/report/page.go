@@ -140,7 +140,7 @@ func withHardScores(m Model, classes []string) Model {
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"f4":     func(v float64) string { return fmt.Sprintf("%.4f", v) },
-	"f3":     func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"f3":     func(v float64) string { return fmt.Sprintf("%.3f", noNegativeZero(v, 3)) },
 	"signed": func(v float64) string { return fmt.Sprintf("%+.4f", v) },
 	"score": func(f Fold, name string) string {
 		if !f.OK() {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 )
@@ -55,7 +56,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if met.Direction == "minimize" {
 				goal = "min"
 			}
-			gap := fmt.Sprintf("%.3f", s.Gap)
+			gap := fmt.Sprintf("%.3f", noNegativeZero(s.Gap, 3))
 			if s.Overfit {
 				gap += " !"
 				flagged = append(flagged, met.Name)
@@ -118,4 +119,13 @@ func label(image, a, b string) string {
 		return "B"
 	}
 	return image
+}
+
+// noNegativeZero keeps a value that rounds to zero at the given decimals
+// from printing as -0.000.
+func noNegativeZero(v float64, decimals int) float64 {
+	if math.Abs(v) < 0.5*math.Pow(10, -float64(decimals)) {
+		return 0
+	}
+	return v
 }
