@@ -187,11 +187,9 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 	o.OnEvent = func(ev evaluate.Event) {
 		who := ev.Model
 		switch ev.Stage {
+		case evaluate.StageNote:
+			fmt.Fprintf(stderr, "note: %v\n", ev.Err)
 		case evaluate.StageTrain:
-			if ev.Fold == 0 {
-				fmt.Fprintf(stderr, "note: %v\n", ev.Err)
-				return
-			}
 			fmt.Fprintf(stderr, "fold %d/%d %s: training\n", ev.Fold, ev.Folds, who)
 		case evaluate.StageTransform:
 			fmt.Fprintf(stderr, "fold %d/%d %s: batch transform of the held-out and training rows\n", ev.Fold, ev.Folds, who)

@@ -89,7 +89,7 @@ func Run(ctx context.Context, e *platform.Engine, o Options) (*report.Report, er
 	}
 	n, note := bound(ctx, e, o.Parallel, len(jobs))
 	if note != "" {
-		r.event(Event{Stage: StageTrain, Err: errors.New(note)})
+		r.event(Event{Stage: StageNote, Err: errors.New(note)})
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
@@ -138,9 +138,16 @@ func prepare(e *platform.Engine, o Options) (*run, error) {
 	if r.problem, r.metrics, r.explicit, err = chooseMetrics(o.Metrics, o.Problem, r.labels); err != nil {
 		return nil, err
 	}
+	// A header read as data shows as a first row whose label is odd.
+	headerHint := func(err error, firstRow bool) error {
+		if firstRow && !header {
+			return fmt.Errorf("%w (if the first row is a header, pass --header or give the label column by name)", err)
+		}
+		return err
+	}
 	if r.problem == metrics.Regression {
 		if err := checkRegressionLabels(t, col, r.labels); err != nil {
-			return nil, err
+			return nil, headerHint(err, !isNumber(r.labels[0]))
 		}
 	} else {
 		r.classes = metrics.Classes(r.labels)
@@ -170,7 +177,11 @@ func prepare(e *platform.Engine, o Options) (*run, error) {
 	}
 	if r.problem != metrics.Regression {
 		if err := split.CheckClasses(r.folds, r.labels); err != nil {
-			return nil, err
+			var mc *split.MissingClassError
+			if errors.As(err, &mc) {
+				mc.Stratified = o.Stratify
+			}
+			return nil, headerHint(err, mc != nil && mc.Rows == 1 && mc.Class == r.labels[0])
 		}
 	}
 	hp := optml.Hyperparameters(maps.Clone(o.Hyperparameters))
@@ -190,6 +201,11 @@ func prepare(e *platform.Engine, o Options) (*run, error) {
 	}
 	r.rep = r.newReport()
 	return r, nil
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return err == nil
 }
 
 func first(s []string, n int) []string {

@@ -39,6 +39,8 @@ func TestBadInputBeforeRunning(t *testing.T) {
 		{"metric of another problem", iris, Options{Label: "species", Metrics: []string{"auc", "rmse"}}, "metric rmse is for regression problems, and this one is multiclass"},
 		{"folds larger than rows", iris, Options{Label: "species", Folds: 7}, "--folds 7 is more than the 6 rows of the data"},
 		{"class missing from a fold", iris + "rare,7\n", Options{Label: "species", Folds: 3, Stratify: true}, `class "rare" has no rows in the`},
+		{"header read as data", "species,x\n" + strings.Repeat("a,1\nb,2\n", 4), Options{Label: "0", Folds: 2, Stratify: true}, `class "species" has no rows in the training split; the class has 1 rows in all: use fewer folds or more data (if the first row is a header`},
+		{"header read as data, regression", "y,x\n1.5,1\n2.5,2\n", Options{Label: "0", Problem: metrics.Regression}, "pass --header or give the label column by name"},
 		{"binary with three classes", iris, Options{Label: "species", Problem: metrics.Binary}, "binary classification needs 2 classes"},
 		{"unknown metric", iris, Options{Label: "species", Metrics: []string{"r2"}}, `metric "r2": want one of`},
 		{"channel named validation", iris, Options{Label: "species", Channel: "validation"}, `training channel "validation"`},

@@ -101,6 +101,8 @@ const (
 	StageTransform Stage = "transform"
 	StageDone      Stage = "done"
 	StageFailed    Stage = "failed"
+	// StageNote is a remark about the whole run (Err says it; Fold is 0).
+	StageNote Stage = "note"
 )
 
 // Event is progress on one fold of one model.

@@ -148,13 +148,17 @@ type MissingClassError struct {
 	Side  string // "training" or "validation"
 	Class string
 	Rows  int // rows of the class in the whole data
+	// Stratified says the split was stratified already, so the advice
+	// leaves that out.
+	Stratified bool
 }
 
 func (e *MissingClassError) Error() string {
-	hint := "use --stratify"
-	if e.Rows > 0 {
-		hint = fmt.Sprintf("the class has %d rows in all: use --stratify, fewer folds, or more data", e.Rows)
+	fix := "use --stratify, fewer folds, or more data"
+	if e.Stratified {
+		fix = "use fewer folds or more data"
 	}
+	hint := fmt.Sprintf("the class has %d rows in all: %s", e.Rows, fix)
 	return fmt.Sprintf("fold %d: class %q has no rows in the %s split; %s", e.Fold, e.Class, e.Side, hint)
 }
 
