@@ -173,3 +173,37 @@ func TestPairedTTest(t *testing.T) {
 		t.Error("one fold: want an error")
 	}
 }
+
+// FuzzParseOutput feeds arbitrary serving output to the parsers: they
+// return predictions or an error, never panic, and what they return is
+// well-formed.
+func FuzzParseOutput(f *testing.F) {
+	for _, s := range []string{"setosa\n", "0.3\n0.9\n", "1,2,3\n", `{"predictions":[{"score":0.2}]}`, `[[0.1,0.9]]`, `[{"labels":["a"],"probabilities":[1]}]`, "\"a,b\n"} {
+		f.Add([]byte(s), 1)
+	}
+	f.Fuzz(func(t *testing.T, out []byte, n int) {
+		if n < 0 || n > 50 {
+			return
+		}
+		for _, p := range []Problem{Binary, Multiclass} {
+			classes := []string{"0", "1"}
+			if p == Multiclass {
+				classes = []string{"a", "b", "c"}
+			}
+			c := &Classification{Problem: p, Classes: classes, Positive: 1}
+			if err := ParseClassification(out, n, c); err == nil {
+				if len(c.Pred) != n || c.Scores != nil && len(c.Scores) != n {
+					t.Fatalf("%d rows: %d predictions, %d scores", n, len(c.Pred), len(c.Scores))
+				}
+				for i, k := range c.Pred {
+					if k < 0 || k >= len(classes) || c.Scores != nil && len(c.Scores[i]) != len(classes) {
+						t.Fatalf("row %d: class %d of %d, or scores of the wrong width", i, k, len(classes))
+					}
+				}
+			}
+		}
+		if v, err := ParseRegression(out, n); err == nil && len(v) != n {
+			t.Fatalf("%d rows: %d values", n, len(v))
+		}
+	})
+}
