@@ -179,6 +179,8 @@ th { font-weight: 600; color: #57606a; }
 .grid { display: flex; flex-wrap: wrap; gap: 12px; }
 .grid .card { margin: 0; }
 .pair { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.pair .card { margin: 0; }
+.pair .roc { max-width: 440px; }
 .confusion td { text-align: center; min-width: 48px; border: 1px solid #fff; }
 .confusion th.corner { text-align: left; font-weight: 400; }
 .legend span { margin-right: 18px; white-space: nowrap; }
@@ -208,7 +210,7 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 1
 {{range .Folds}}{{if .Error}}<p class="err">Fold {{.Fold}} failed: {{.Error}}</p>{{end}}{{end}}
 </div>
 {{if or .ROC .Confusion .Residuals}}<div class="pair">
-{{if .ROC}}<div class="card"><h3>ROC curve{{if gt (len $.Classes) 2}}s, one class against the rest{{end}}</h3>{{.ROC}}<p class="note">Held-out rows of every fold. {{.ROCNote}}</p></div>{{end}}
+{{if .ROC}}<div class="card roc"><h3>ROC curve{{if gt (len $.Classes) 2}}s, one class against the rest{{end}}</h3>{{.ROC}}<p class="note">Held-out rows of every fold. {{.ROCNote}}</p></div>{{end}}
 {{with .Confusion}}<div class="card"><h3>Confusion matrix</h3>
 <table class="confusion"><tr><th class="corner">actual ↓ predicted →</th>{{range .Classes}}<th>{{.}}</th>{{end}}<th>rows</th></tr>
 {{range .Rows}}<tr><th>{{.Class}}</th>{{range .Cells}}<td style="{{.Style}}">{{.N}}</td>{{end}}<td>{{.Total}}</td></tr>{{end}}
