@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,6 +223,96 @@ func TestFailuresKeepFinishedFolds(t *testing.T) {
 			if !strings.Contains(f.Error, want) || !strings.Contains(f.Error, `"???"`) {
 				t.Errorf("fold %d error = %q, want it to name %q and the bad output", f.Fold, f.Error, want)
 			}
+		}
+	})
+}
+
+// TestScoresAndValues runs the fixture answering probabilities (binary) and
+// numbers (regression), through real containers, so that the metrics that
+// need scores and the regression metrics are computed from a batch
+// transform's output.
+func TestScoresAndValues(t *testing.T) {
+	ctx, e := engine(t)
+	ctx = withDeadline(t, ctx, 8*time.Minute)
+	fixture := evaltest.Fixture(ctx, t, e.Client())
+	var rows []string
+	// 36 rows, a third "yes": every stratified training split of 3 folds
+	// holds exactly a third "yes".
+	for i := range 36 {
+		label := "no"
+		if i%3 == 0 {
+			label = "yes"
+		}
+		rows = append(rows, fmt.Sprintf("%s,%d,%g", label, i, float64(i)*1.5))
+	}
+	dir := t.TempDir()
+	binary := filepath.Join(dir, "binary.csv")
+	os.WriteFile(binary, []byte(strings.Join(rows, "\n")+"\n"), 0o644)
+
+	t.Run("probabilities", func(t *testing.T) {
+		rep, err := evaluate.Run(ctx, e, evaluate.Options{
+			Image: fixture, Data: binary, Label: "0", Folds: 3, Stratify: true, Parallel: 2,
+			Metrics: []string{"validation:logloss", "validation:auc", "accuracy"},
+			Env:     map[string]string{"FIXTURE_OUTPUT": "scores"},
+		})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		m := rep.Models[0]
+		if rep.Problem != "binary" || rep.Positive != "yes" || m.Output != "probabilities" {
+			t.Fatalf("problem %s, positive %q, output %q", rep.Problem, rep.Positive, m.Output)
+		}
+		// Every row gets the training share of "yes", 1/3: a constant score.
+		auc, _ := m.SummaryOf("auc")
+		ll, _ := m.SummaryOf("logloss")
+		want := -(math.Log(1.0/3)/3 + 2*math.Log(2.0/3)/3)
+		if math.Abs(auc.Mean-0.5) > 1e-12 || math.Abs(ll.Mean-want) > 1e-9 {
+			t.Errorf("auc %v, logloss %v; want 0.5 and %v", auc.Mean, ll.Mean, want)
+		}
+		if p := m.Folds[0].Predictions[0]; len(p.Scores) != 2 || math.Abs(p.Scores[1]-1.0/3) > 1e-12 {
+			t.Errorf("first prediction %+v, want scores [2/3 1/3]", p)
+		}
+	})
+
+	t.Run("regression", func(t *testing.T) {
+		var lines []string
+		for i := range 20 {
+			lines = append(lines, fmt.Sprintf("%g,%d", float64(i)+0.5, i))
+		}
+		data := filepath.Join(dir, "regression.csv")
+		os.WriteFile(data, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		rep, err := evaluate.Run(ctx, e, evaluate.Options{
+			Image: fixture, Data: data, Label: "0", Holdout: 0.25, Seed: 3,
+			Env: map[string]string{"FIXTURE_OUTPUT": "mean"},
+		})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if rep.Problem != "regression" || rep.Objective != "rmse" || len(rep.Models[0].Folds) != 1 {
+			t.Fatalf("problem %s, objective %s", rep.Problem, rep.Objective)
+		}
+		f := rep.Models[0].Folds[0]
+		// The prediction is the training rows' mean label, for every row.
+		var sum float64
+		for _, r := range f.Predictions {
+			if r.Predicted != f.Predictions[0].Predicted {
+				t.Fatalf("predictions differ: %v", f.Predictions)
+			}
+		}
+		folds, _ := split.Make(20, split.Plan{Holdout: 0.25, Seed: 3})
+		for _, r := range folds[0].Train {
+			sum += float64(r) + 0.5
+		}
+		mean := sum / float64(len(folds[0].Train))
+		var se float64
+		for _, r := range folds[0].Val {
+			se += (float64(r) + 0.5 - mean) * (float64(r) + 0.5 - mean)
+		}
+		if want := math.Sqrt(se / float64(len(folds[0].Val))); math.Abs(f.Validation["rmse"]-want) > 1e-9 {
+			t.Errorf("rmse %v, want %v", f.Validation["rmse"], want)
+		}
+		if _, err := rep.HTML(); err != nil {
+			t.Errorf("HTML: %v", err)
 		}
 	})
 }

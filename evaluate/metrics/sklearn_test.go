@@ -200,6 +200,7 @@ func TestMetricsMatchScikitLearn(t *testing.T) {
 		t.Fatalf("reading scikit-learn's answer %q: %v", out, err)
 	}
 	checked := map[Problem]map[string]bool{}
+	worst := 0.0
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			w := want[c.Name]
@@ -227,6 +228,7 @@ func TestMetricsMatchScikitLearn(t *testing.T) {
 					t.Errorf("%s: no reference value from scikit-learn", m.Name)
 					continue
 				}
+				worst = max(worst, math.Abs(got-ref))
 				if math.Abs(got-ref) > 1e-9 {
 					t.Errorf("%s = %.15g, scikit-learn says %.15g (diff %.3g)", m.Name, got, ref, got-ref)
 				}
@@ -237,6 +239,7 @@ func TestMetricsMatchScikitLearn(t *testing.T) {
 			}
 		})
 	}
+	t.Logf("largest difference from scikit-learn: %.3g", worst)
 	// Every metric was checked on every problem type it applies to.
 	for _, m := range All {
 		for _, p := range m.Problems {

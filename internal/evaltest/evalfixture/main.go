@@ -1,8 +1,11 @@
 // Command evalfixture is a minimal SageMaker algorithm for the evaluate
-// tests: "train" writes the most common label of the training channel
-// (column 0) as the model, "serve" answers every CSV row with it. Its
-// environment breaks it on purpose:
+// tests: "train" counts the labels of the training channel (column 0),
+// "serve" answers every CSV row with the most common one. Its environment
+// changes what it answers, or breaks it on purpose:
 //
+//	FIXTURE_OUTPUT=scores  answer each class's share, "p1,p2,..." in the
+//	                       classes' lexical order (probabilities)
+//	FIXTURE_OUTPUT=mean    answer the mean of the labels (regression)
 //	FIXTURE_FAIL_MARKER=S  training fails when the validation channel holds S
 //	FIXTURE_GARBAGE=S      serving answers "???" for a row holding S
 //	FIXTURE_TRAIN_SLEEP=D  training sleeps D first (a Go duration)
@@ -14,10 +17,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -72,22 +78,39 @@ func train() error {
 		return fmt.Errorf("reading the training channel: %w", err)
 	}
 	count := map[string]int{}
-	best := ""
+	best, n, sum := "", 0, 0.0
 	for _, line := range strings.Split(string(data), "\n") {
 		label, _, _ := strings.Cut(line, ",")
 		if label == "" {
 			continue
 		}
+		n++
+		v, _ := strconv.ParseFloat(label, 64)
+		sum += v
 		count[label]++
 		if count[label] > count[best] || count[label] == count[best] && label < best {
 			best = label
 		}
 	}
-	return os.WriteFile(filepath.Join(root, "model", "majority"), []byte(best), 0o644)
+	var answer string
+	switch os.Getenv("FIXTURE_OUTPUT") {
+	case "scores":
+		classes := slices.Sorted(maps.Keys(count))
+		shares := make([]string, len(classes))
+		for i, c := range classes {
+			shares[i] = strconv.FormatFloat(float64(count[c])/float64(n), 'g', -1, 64)
+		}
+		answer = strings.Join(shares, ",")
+	case "mean":
+		answer = strconv.FormatFloat(sum/float64(n), 'g', -1, 64)
+	default:
+		answer = best
+	}
+	return os.WriteFile(filepath.Join(root, "model", "answer"), []byte(answer), 0o644)
 }
 
 func serve() {
-	model, err := os.ReadFile(filepath.Join(root, "model", "majority"))
+	model, err := os.ReadFile(filepath.Join(root, "model", "answer"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
