@@ -230,7 +230,17 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 	case ctx.Err() != nil:
 		return &ExitError{Code: 130, Err: errors.New("interrupted; containers removed, the folds that finished are in the report")}
 	case errors.Is(runErr, evaluate.ErrIncomplete):
-		return &ExitError{Code: 1, Err: runErr}
+		// The table above lists each failure.
+		failed, total := 0, 0
+		for _, m := range rep.Models {
+			for _, f := range m.Folds {
+				total++
+				if !f.OK() {
+					failed++
+				}
+			}
+		}
+		return &ExitError{Code: 1, Err: fmt.Errorf("evaluation incomplete: %d of %d folds failed (see above)", failed, total)}
 	}
 	return runErr
 }

@@ -115,6 +115,7 @@ func TestSummarize(t *testing.T) {
 	// A fold that failed leaves the paired test the folds both finished.
 	r.Models[1].Folds[2].Error = "training failed"
 	r.Models[1].Folds[2].Validation = nil
+	r.Complete, r.Errors = false, []string{"fold 3 of algo:b: training failed"}
 	r.Summarize()
 	if got := r.Comparison[0].Folds; len(got) != 4 || got[2] != 4 {
 		t.Errorf("folds compared after a failure = %v, want 1 2 4 5", got)
@@ -123,7 +124,7 @@ func TestSummarize(t *testing.T) {
 	if err := r.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"accuracy *", "! over-fitting", "fold 3 failed: training failed", "paired t-test", "failed"} {
+	for _, want := range []string{"accuracy *", "! over-fitting", "INCOMPLETE", "paired t-test", "failed", "fold 3 of algo:b: training failed"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}

@@ -36,6 +36,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, " (predictions: %s)", m.Output)
 		}
 		fmt.Fprintln(w)
+		if len(m.Summary) == 0 {
+			fmt.Fprintln(w, "no fold finished")
+			continue
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		head := []string{"metric", "goal", "validation", "train", "gap"}
 		for _, f := range m.Folds {
@@ -77,11 +81,6 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if len(flagged) > 0 {
 			fmt.Fprintf(w, "! over-fitting: training scores beat validation by more than %g on %s\n", r.OverfitGap, strings.Join(flagged, ", "))
 		}
-		for _, f := range m.Folds {
-			if f.Error != "" {
-				fmt.Fprintf(w, "fold %d failed: %s\n", f.Fold, f.Error)
-			}
-		}
 	}
 	if len(r.Comparison) > 0 {
 		a, b := r.Models[0].Name, r.Models[1].Name
@@ -103,7 +102,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if !r.Complete {
-		fmt.Fprintln(w, "\nINCOMPLETE: the scores above cover the folds that finished")
+		fmt.Fprintln(w, "\nINCOMPLETE: the scores above cover the folds that finished; the others:")
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "  %s\n", e)
 		}
