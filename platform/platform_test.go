@@ -43,8 +43,10 @@ func fixtureImage(t *testing.T, e *platform.Engine, brk string) string {
 func newEngine(t *testing.T) (*platform.Engine, string) {
 	t.Helper()
 	dc := testenv.Docker(t)
-	run := t.Name()
-	run = strings.NewReplacer("/", "-").Replace(run)
+	// Unique to this process too: another process running the same test
+	// on the same engine (a second checkout, CI) would otherwise see this
+	// test's containers as its own leftovers and remove them mid-run.
+	run := strings.NewReplacer("/", "-").Replace(t.Name()) + "-" + randomSuffix()
 	e, err := platform.New(t.Context(), platform.WithClient(dc), platform.WithLabels(map[string]string{testLabel: run}))
 	if err != nil {
 		t.Fatal(err)
