@@ -120,11 +120,18 @@ func TestTrainAndServe(t *testing.T) {
 func TestMultiHostResolvesPeers(t *testing.T) {
 	e, _ := newEngine(t)
 	img := goodImage(t, e)
-	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, Hosts: 2, PeerDelay: time.Second})
+	var placed []string
+	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, Hosts: 2, PeerDelay: time.Second,
+		WhileRunning: func(ctx context.Context, cs []*platform.Container) {
+			placed = hostAddresses(ctx, t, e, cs)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Remove()
+	for _, p := range placed {
+		t.Error(p)
+	}
 	for _, h := range tr.Hosts {
 		if h.StartErr != nil || h.ExitCode != 0 {
 			t.Fatalf("%s: start error %v, exit %d, logs:\n%s", h.Host, h.StartErr, h.ExitCode, h.Logs)
@@ -148,6 +155,41 @@ func TestMultiHostResolvesPeers(t *testing.T) {
 // handler is installed ends it at once (exit 2 from the Go runtime, or 143),
 // which on a loaded machine can take longer than StopAfter. Its training
 // lasts a minute, so only the stop ends it, however late the signal comes.
+// hostAddresses checks that every host of a job sits, on a network of
+// the job, at the address the /etc/hosts entries of its containers give
+// its name, and returns what is wrong.
+func hostAddresses(ctx context.Context, t *testing.T, e *platform.Engine, cs []*platform.Container) []string {
+	var wrong []string
+	want := map[string]string{} // host -> address in /etc/hosts
+	got := map[string][]string{}
+	for _, c := range cs {
+		ins, err := e.Client().ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Errorf("inspecting %s: %v", c.ID, err)
+			continue
+		}
+		for _, eh := range ins.Container.HostConfig.ExtraHosts {
+			name, addr, _ := strings.Cut(eh, ":")
+			want[name] = addr
+		}
+		host := ins.Container.Config.Hostname
+		got[host] = []string{}
+		for nw, ep := range ins.Container.NetworkSettings.Networks {
+			got[host] = append(got[host], nw+"="+ep.IPAddress.String())
+			if ep.IPAddress.String() == want[host] {
+				got[host] = nil
+				break
+			}
+		}
+	}
+	for host, addrs := range got {
+		if addrs != nil {
+			wrong = append(wrong, fmt.Sprintf("%s is at %v, not at %s where its peers look for it", host, addrs, want[host]))
+		}
+	}
+	return wrong
+}
+
 func TestStopAfterGraceKills(t *testing.T) {
 	e, _ := newEngine(t)
 	img := fixtureImage(t, e, "C-TR-08")
