@@ -23,7 +23,6 @@ import (
 func TestBuildFlags(t *testing.T) {
 	t.Setenv("FROM_ENV", "e")
 	f := buildFlags{
-		progress:   "plain",
 		buildArgs:  []string{"A=1", "FROM_ENV"},
 		labels:     []string{"k=v=w"},
 		secrets:    []string{"id=tok,src=/tmp/t", "id=env,env=HOME"},
@@ -58,12 +57,11 @@ func TestBuildFlags(t *testing.T) {
 		f    buildFlags
 		want string
 	}{
-		{"build-arg", buildFlags{progress: "auto", buildArgs: []string{"UNSET_SAGEKIT_VAR_X"}}, "--build-arg UNSET_SAGEKIT_VAR_X: use K=V"},
-		{"secret", buildFlags{progress: "auto", secrets: []string{"id=x"}}, "use id=ID,src=FILE or id=ID,env=VAR"},
-		{"cache", buildFlags{progress: "auto", cacheTo: []string{"dest=/x"}}, "name the type"},
-		{"epoch", buildFlags{progress: "auto", sourceDate: "yesterday"}, "not a Unix time"},
-		{"progress", buildFlags{progress: "fancy"}, "use auto, plain, tty, quiet or rawjson"},
-		{"via", buildFlags{progress: "auto", via: "fast"}, "--via fast: use auto, buildkit or direct"},
+		{"build-arg", buildFlags{buildArgs: []string{"UNSET_SAGEKIT_VAR_X"}}, "--build-arg UNSET_SAGEKIT_VAR_X: use K=V"},
+		{"secret", buildFlags{secrets: []string{"id=x"}}, "use id=ID,src=FILE or id=ID,env=VAR"},
+		{"cache", buildFlags{cacheTo: []string{"dest=/x"}}, "name the type"},
+		{"epoch", buildFlags{sourceDate: "yesterday"}, "not a Unix time"},
+		{"via", buildFlags{via: "fast"}, "--via fast: use auto, buildkit or direct"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

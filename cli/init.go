@@ -39,6 +39,9 @@ Templates:
   generic  train and serve as your own programs (a shell, awk and perl example)
 
 DIR must be empty or missing unless --force is given.`,
+		Example: `  sagekit init my-algo --template go
+  sagekit init my-algo --template python --gpu
+  sagekit init . --template generic --name my-algo --force`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dir = args[0]
@@ -53,6 +56,8 @@ DIR must be empty or missing unless --force is given.`,
 	f.BoolVar(&o.multiModel, "multi-model", false, "label the image for multi-model endpoints")
 	f.BoolVar(&o.force, "force", false, "write into a non-empty DIR, replacing the files the template writes")
 	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source in this directory (writes a go.work)")
+	cmd.RegisterFlagCompletionFunc("template", completeTemplates)
+	cmd.MarkFlagDirname("sdk")
 	return cmd
 }
 

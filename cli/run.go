@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -41,6 +44,9 @@ func newRunCmd() *cobra.Command {
 		Long: `Plays SageMaker on the local Docker Engine: "run train" runs a training job and
 packs model.tar.gz, "run endpoint" serves a model, "run transform" runs a batch
 transform job over a directory. docs/local-runs.md says how each mirrors SageMaker.`,
+		Example: `  sagekit run train my-algo --data training=local/input/data/training -o out
+  sagekit run endpoint my-algo --model out/model.tar.gz
+  sagekit run transform my-algo --model out/model.tar.gz --input ./batch --output ./batch-out`,
 	}
 	cmd.AddCommand(newRunTrainCmd(), newRunEndpointCmd(), newRunTransformCmd())
 	return cmd
@@ -48,10 +54,13 @@ transform job over a directory. docs/local-runs.md says how each mirrors SageMak
 
 // commonRunOptions are the flags every run command has.
 type commonRunOptions struct {
-	image  string
-	env    []string
-	labels []string
-	gpu    bool
+	image    string
+	env      []string
+	labels   []string
+	gpu      bool
+	pull     bool
+	progress progressFlag
+	mode     string // progress, resolved
 }
 
 func (o *commonRunOptions) flags(cmd *cobra.Command) {
@@ -59,6 +68,50 @@ func (o *commonRunOptions) flags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the container (repeatable)")
 	f.StringArrayVar(&o.labels, "label", nil, "extra label K=V on every container and network (repeatable)")
 	f.BoolVar(&o.gpu, "gpu", false, "attach every GPU of the engine")
+	f.BoolVar(&o.pull, "pull", false, "pull IMAGE from its registry when it is not in the Docker Engine (default: fail and say how to build it)")
+	o.progress.register(cmd)
+	cmd.ValidArgsFunction = completeImages
+}
+
+// resolve checks the shared flags; it runs before the command starts work.
+func (o *commonRunOptions) resolve(cmd *cobra.Command, args []string) error {
+	o.image = args[0]
+	mode, err := o.progress.resolve(cmd.ErrOrStderr())
+	if err != nil {
+		return badFlags(cmd, err)
+	}
+	o.mode = mode
+	return nil
+}
+
+// logger is where the run's own steps go (the containers' logs are
+// always printed).
+func (o *commonRunOptions) logger(stderr io.Writer) *slog.Logger {
+	return progressLogger(o.mode, stderr)
+}
+
+// ensureImage fails, saying how to make it, when image is not in the
+// engine, unless --pull: no run command reaches a registry unasked.
+func ensureImage(ctx context.Context, e *platform.Engine, image string, pull bool, log *slog.Logger) error {
+	_, err := e.Client().ImageInspect(ctx, image)
+	if err == nil {
+		return nil
+	}
+	if !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("inspecting %s: %w", image, err)
+	}
+	if !pull {
+		return fmt.Errorf("image %s is not in the Docker Engine: build it with `sagekit build -t %s DIR` (or pass --pull to pull it from its registry)", image, image)
+	}
+	log.Info("pulling", "image", image)
+	resp, err := e.Client().ImagePull(ctx, image, client.ImagePullOptions{})
+	if err == nil {
+		err = resp.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", image, err)
+	}
+	return nil
 }
 
 var envKey = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -131,10 +184,21 @@ hyperparameters.json, inputdataconfig.json and resourceconfig.json, channels
 mounted read-only, one container per host (algo-1..algo-N on a private network).
 Prints the container logs as they come, then packs /opt/ml/model into
 OUTPUT/model.tar.gz and /opt/ml/output/data into OUTPUT/output.tar.gz, and copies
-/opt/ml/output/failure to OUTPUT/failure. Exits 1 when the job failed.`,
+/opt/ml/output/failure to OUTPUT/failure. Exits 1 when the job failed.
+
+IMAGE must be in the local Docker Engine (sagekit build makes it); --pull
+pulls it from its registry instead.`,
+		Example: `  sagekit run train my-algo --data training=local/input/data/training
+  sagekit run train my-algo --data training=./data --hyperparameter max_depth=5 -o out
+  sagekit run train my-algo --data training=./data --hyperparameters hp.json --hosts 2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.image = args[0]
+			if err := o.resolve(cmd, args); err != nil {
+				return err
+			}
+			if _, err := o.job(); err != nil {
+				return badFlags(cmd, err)
+			}
 			return runTrain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -143,7 +207,9 @@ OUTPUT/model.tar.gz and /opt/ml/output/data into OUTPUT/output.tar.gz, and copie
 	f.IntVar(&o.hosts, "hosts", 1, "instance count: hosts algo-1..algo-N")
 	f.StringArrayVar(&o.data, "data", nil, "channel from a directory, CHANNEL=DIR, mounted read-only at /opt/ml/input/data/CHANNEL (repeatable)")
 	f.StringArrayVar(&o.hyperparameters, "hyperparameter", nil, "hyperparameter K=V (repeatable; wins over --hyperparameters)")
-	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "JSON object of hyperparameters (non-string values are passed as their JSON text)")
+	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "FILE holding a JSON object of hyperparameters, as hyperparameters.json, e.g. {\"max_depth\": \"5\"} (non-string values are passed as their JSON text)")
+	cmd.MarkFlagFilename("hyperparameters", "json")
+	cmd.RegisterFlagCompletionFunc("data", completeChannels)
 	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure")
 	f.BoolVar(&o.networkIsolation, "network-isolation", false, "no outbound network (hosts still reach each other)")
 	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop the job with SIGTERM (SIGKILL 120s later) after this long (default: no limit)")
@@ -230,11 +296,15 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	if err := os.MkdirAll(o.output, 0o755); err != nil {
 		return fmt.Errorf("creating --output: %w", err)
 	}
+	log := o.logger(stderr)
 	e, done, err := runEngine(ctx, o.labels)
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
+		return interrupted(ctx, err)
+	}
 
 	// Follow each host's logs while it runs, prefixed by the host name
 	// when there are several.
@@ -264,7 +334,7 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 			}()
 		}
 	}
-	fmt.Fprintf(stderr, "sagekit run train %s: %s\n", o.image, plural(job.Hosts, "host"))
+	log.Info("starting the training job", "image", o.image, "hosts", job.Hosts)
 	tr, err := e.Train(ctx, job)
 	follow.Wait()
 	if tr != nil {
@@ -306,12 +376,12 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 		if h.StartErr != nil {
 			status = "did not start: " + h.StartErr.Error()
 		}
-		fmt.Fprintf(stderr, "%s: %s after %s\n", h.Host, status, h.Duration.Round(10*time.Millisecond))
+		log.Info("host finished", "host", h.Host, "status", status, "took", h.Duration.Round(10*time.Millisecond))
 	}
 	if reason != "" {
 		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s failed: %s", tr.Job.Name, reason)}
 	}
-	fmt.Fprintf(stderr, "training job %s completed: %s\n", tr.Job.Name, model)
+	log.Info("training job completed", "job", tr.Job.Name, "model", model)
 	return nil
 }
 
@@ -386,33 +456,68 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 type runEndpointOptions struct {
 	commonRunOptions
 	model          string
+	listen         string
 	port           int
 	startupTimeout time.Duration
 }
+
+// pingEvery is how often run endpoint polls /ping while it waits.
+const pingEvery = 200 * time.Millisecond
 
 func newRunEndpointCmd() *cobra.Command {
 	var o runEndpointOptions
 	cmd := &cobra.Command{
 		Use:   "endpoint IMAGE --model DIR|model.tar.gz",
 		Short: "Serve a model locally until Ctrl-C",
-		Long: `Runs "IMAGE serve" as a SageMaker endpoint does: the model (a directory, or a
-model.tar.gz unpacked first) mounted read-only at /opt/ml/model, /ping polled
-every 2 s until it answers 200. Then prints the URL, on 127.0.0.1:PORT, that
-forwards to the container's port 8080, and the container's logs. Ctrl-C sends
-SIGTERM and SIGKILL 30 s later, as SageMaker does, and removes the container.`,
+		Long: fmt.Sprintf(`Runs "IMAGE serve" as a SageMaker endpoint does: the model (a directory, or a
+model.tar.gz unpacked first) mounted read-only at /opt/ml/model, then GET
+/ping polled every %s, each ping with SageMaker's %d s timeout, until one
+answers 200 or --startup-timeout passes; a progress line every 2 s says how
+long it has waited. Then it prints the URL,
+http://LISTEN:PORT (127.0.0.1:%d unless --listen and --port say otherwise),
+which forwards to the container's port %d, and follows the container's logs.
+The container's port itself is published on 127.0.0.1 only.
+
+Ctrl-C sends SIGTERM and SIGKILL %d s later, as SageMaker does, removes the
+container and exits 130. IMAGE must be in the local Docker Engine (sagekit
+build makes it); --pull pulls it from its registry instead.`,
+			pingEvery, optml.PingTimeoutSeconds, optml.DefaultPort, optml.DefaultPort, optml.HostingStopGraceSeconds),
+		Example: `  sagekit run endpoint my-algo --model out/model.tar.gz
+  sagekit run endpoint my-algo --model ./model --port 9000
+  sagekit run endpoint my-algo --model out/model.tar.gz --listen 0.0.0.0   # reachable from other machines`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.image = args[0]
+			if err := o.resolve(cmd, args); err != nil {
+				return err
+			}
+			if err := o.check(); err != nil {
+				return badFlags(cmd, err)
+			}
 			return runEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	o.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
+	f.StringVar(&o.listen, "listen", "127.0.0.1", "address to serve on; 0.0.0.0 makes the endpoint reachable from other machines")
 	f.IntVar(&o.port, "port", optml.DefaultPort, "local port to serve on (0: any free port)")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
 	cmd.MarkFlagRequired("model")
+	cmd.MarkFlagFilename("model", "gz", "tgz")
 	return cmd
+}
+
+func (o runEndpointOptions) check() error {
+	if _, err := parseEnv(o.env); err != nil {
+		return err
+	}
+	if o.port < 0 || o.port > 65535 {
+		return fmt.Errorf("--port %d: want 0 to 65535", o.port)
+	}
+	if _, err := netip.ParseAddr(o.listen); err != nil && o.listen != "localhost" {
+		return fmt.Errorf("--listen %s: want an IP address such as 127.0.0.1 or 0.0.0.0", o.listen)
+	}
+	return nil
 }
 
 func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOptions) error {
@@ -420,13 +525,11 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	if err != nil {
 		return err
 	}
-	if o.port < 0 || o.port > 65535 {
-		return fmt.Errorf("--port %d: want 0 to 65535", o.port)
-	}
+	log := o.logger(stderr)
 	// Listen first, so a port in use is reported before anything starts.
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port)))
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.listen, strconv.Itoa(o.port)))
 	if err != nil {
-		return fmt.Errorf("listening on port %d (use --port to pick another): %w", o.port, err)
+		return fmt.Errorf("listening on %s port %d (use --port to pick another): %w", o.listen, o.port, err)
 	}
 	defer ln.Close()
 	dir, cleanup, err := platform.ModelDir(o.model)
@@ -439,6 +542,10 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 		return err
 	}
 	defer done()
+	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
+		return interrupted(ctx, err)
+	}
+	log.Info("starting the endpoint container", "image", o.image, "model", o.model)
 	ep, err := e.Serve(ctx, platform.EndpointSpec{Image: o.image, ModelDir: dir, Env: env, GPU: o.gpu})
 	if err != nil {
 		return interrupted(ctx, err)
@@ -449,7 +556,8 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 		defer close(logsDone)
 		ep.FollowLogs(context.WithoutCancel(ctx), stderr, stderr)
 	}()
-	h := ep.WaitHealthy(ctx, o.startupTimeout, optml.PingTimeoutSeconds*time.Second)
+	log.Info("waiting for GET /ping to answer 200", "every", pingEvery, "timeout", o.startupTimeout)
+	h := waitHealthy(ctx, ep, o.startupTimeout, log)
 	if !h.Healthy {
 		if ctx.Err() != nil {
 			return interrupted(ctx, ctx.Err())
@@ -473,7 +581,7 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	var result error
 	select {
 	case <-ctx.Done():
-		fmt.Fprintf(stderr, "stopping: SIGTERM, SIGKILL after %ds\n", optml.HostingStopGraceSeconds)
+		log.Info("stopping: SIGTERM, then SIGKILL", "after", time.Duration(optml.HostingStopGraceSeconds)*time.Second)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), (optml.HostingStopGraceSeconds+10)*time.Second)
 		st, err := ep.Stop(sctx, optml.HostingStopGraceSeconds*time.Second)
 		cancel()
@@ -483,7 +591,7 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 		case st.Killed:
 			result = &ExitError{Code: 1, Err: fmt.Errorf("the container ignored SIGTERM for %ds and was killed: handle SIGTERM by finishing requests and exiting", optml.HostingStopGraceSeconds)}
 		default:
-			fmt.Fprintf(stderr, "stopped after %s (exit %d)\n", st.Elapsed.Round(10*time.Millisecond), st.ExitCode)
+			log.Info("stopped", "after", st.Elapsed.Round(10*time.Millisecond), "exit", st.ExitCode)
 		}
 	case <-ep.Done():
 		_, code := ep.Exited()
@@ -497,6 +605,23 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	case <-time.After(2 * time.Second):
 	}
 	return result
+}
+
+// waitHealthy polls /ping as ep.WaitHealthy does and reports every 2 s
+// how long it has waited.
+func waitHealthy(ctx context.Context, ep *platform.Endpoint, deadline time.Duration, log *slog.Logger) platform.Health {
+	res := make(chan platform.Health, 1)
+	go func() { res <- ep.WaitHealthy(ctx, deadline, optml.PingTimeoutSeconds*time.Second) }()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case h := <-res:
+			return h
+		case <-tick.C:
+			log.Info("still waiting for /ping", "waited", time.Since(ep.Started).Round(time.Second), "timeout", deadline)
+		}
+	}
 }
 
 func describeHealth(h platform.Health, deadline time.Duration) string {
@@ -534,10 +659,20 @@ func newRunTransformCmd() *cobra.Command {
 		Long: `Runs "IMAGE serve" as a SageMaker batch transform job does (SAGEMAKER_BATCH=true),
 asks GET /execution-parameters, then sends every file under --input to
 /invocations, split and batched as the flags say, and writes OUTPUT/<file>.out
-for each file whose every record succeeded. Exits 1 when a file failed.`,
+for each file whose every record succeeded. Exits 1 when a file failed.
+
+IMAGE must be in the local Docker Engine (sagekit build makes it); --pull
+pulls it from its registry instead.`,
+		Example: `  sagekit run transform my-algo --model out/model.tar.gz --input ./batch --output ./batch-out
+  sagekit run transform my-algo --model out/model.tar.gz --input ./batch --output ./out --split-type Line --strategy MultiRecord`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.image = args[0]
+			if err := o.resolve(cmd, args); err != nil {
+				return err
+			}
+			if _, err := o.job(); err != nil {
+				return badFlags(cmd, err)
+			}
 			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -609,18 +744,22 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 		}
 		fmt.Fprintf(stdout, "ok   %s -> %s (%s, %s)\n", f.Input, f.Output, plural(f.Records, "record"), plural(f.Requests, "request"))
 	}
+	log := o.logger(stderr)
 	e, done, err := runEngine(ctx, o.labels)
 	if err != nil {
 		return err
 	}
 	defer done()
-	fmt.Fprintf(stderr, "sagekit run transform %s: %s -> %s\n", o.image, o.input, o.output)
+	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
+		return interrupted(ctx, err)
+	}
+	log.Info("starting the transform job", "image", o.image, "input", o.input, "output", o.output)
 	start := time.Now()
 	res, err := e.Transform(ctx, job)
 	if res != nil && res.Files != nil {
 		p := res.Params
-		fmt.Fprintf(stderr, "BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %s in %s\n",
-			p.BatchStrategy, p.MaxPayloadInMB, p.MaxConcurrentTransforms, plural(len(res.Files), "file"), time.Since(start).Round(10*time.Millisecond))
+		log.Info(fmt.Sprintf("BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %s in %s",
+			p.BatchStrategy, p.MaxPayloadInMB, p.MaxConcurrentTransforms, plural(len(res.Files), "file"), time.Since(start).Round(10*time.Millisecond)))
 	}
 	switch {
 	case err == nil:

@@ -77,7 +77,7 @@ func (r *Report) JUnit() JUnitSuites {
 		},
 	}
 	for _, res := range r.Results {
-		c := JUnitCase{Name: res.ID + " " + res.Description, Classname: "sagekit.conformance." + section(res.ID)}
+		c := JUnitCase{Name: res.ID + " " + res.Description, Classname: "sagekit.conformance." + section(res.ID), Time: res.Duration.Seconds()}
 		switch res.Status {
 		case StatusFail:
 			c.Failure = &JUnitMessage{Message: res.Message, Type: string(res.Level), Text: "hint: " + res.Hint}
@@ -89,6 +89,9 @@ func (r *Report) JUnit() JUnitSuites {
 			c.SystemOut = res.Message
 		}
 		s.Cases = append(s.Cases, c)
+	}
+	for _, ph := range r.Phases {
+		s.Properties = append(s.Properties, JUnitProperty{Name: "phase." + ph.Name + ".seconds", Value: fmt.Sprintf("%.3f", ph.Duration.Seconds())})
 	}
 	s.Tests = len(s.Cases)
 	return JUnitSuites{Name: "sagekit conformance", Tests: s.Tests, Failures: s.Failures, Skipped: s.Skipped, Time: s.Time, Suites: []JUnitSuite{s}}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
@@ -230,6 +232,18 @@ func (e *Engine) run(ctx context.Context, s runSpec) (*Container, error) {
 			c.Tty, c.OpenStdin, c.AttachStdin = false, false, false
 		}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			// Ports are published on the loopback address only when the
+			// engine is local: nothing else on the network reaches them.
+			if ip, err := netip.ParseAddr(e.host); err == nil && ip.IsLoopback() {
+				for _, p := range s.ports {
+					if port, err := network.ParsePort(p); err == nil {
+						if hc.PortBindings == nil {
+							hc.PortBindings = network.PortMap{}
+						}
+						hc.PortBindings[port] = []network.PortBinding{{HostIP: ip}}
+					}
+				}
+			}
 			if s.hc != nil {
 				s.hc(hc)
 			}
