@@ -46,6 +46,23 @@ lists them for each command.`,
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].Name() < subs[j].Name() })
 	root.AddCommand(subs...)
+	// cobra adds help and completion when it executes; adding them here
+	// puts them in the generated reference with examples.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Example = "  sagekit help run endpoint"
+		case "completion":
+			c.Example = `  source <(sagekit completion bash)
+  sagekit completion zsh > "${fpath[1]}/_sagekit"
+  sagekit completion fish > ~/.config/fish/completions/sagekit.fish`
+			for _, sh := range c.Commands() {
+				sh.Example = "  sagekit completion " + sh.Name() + " > sagekit-completion." + sh.Name()
+			}
+		}
+	}
 	conventions(root)
 	return root
 }
