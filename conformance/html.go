@@ -24,8 +24,11 @@ var reportHTML = template.Must(template.New("report").Funcs(template.FuncMap{
 		return "skip"
 	},
 	"secs": func(d time.Duration) string {
-		if d == 0 {
+		switch {
+		case d == 0:
 			return ""
+		case d < time.Second:
+			return d.Round(time.Millisecond).String()
 		}
 		return d.Round(10 * time.Millisecond).String()
 	},
