@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/intern
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 HOSTARCH := $(shell $(GO) env GOARCH)
 
-.PHONY: all build runtime check fmt vet tidy-check test help clean deps
+.PHONY: all build runtime check fmt vet tidy-check test help clean deps docs
 
 all: build
 
@@ -42,6 +42,9 @@ test: build ## go test -race ./... (container tests included when Docker runs)
 	$(GO) test -race -timeout 25m ./...
 
 check: fmt vet tidy-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
+
+docs: ## regenerate the CLI reference (docs/cli/) and docs/exit-codes.md from the commands; go test fails when they are stale
+	$(GO) run ./internal/clidoc/gendocs docs
 
 clean:
 	rm -rf bin

@@ -57,6 +57,7 @@ kept unless --force.`,
 	fl.StringVar(&opts.Mirror, "mirror", base.DefaultMirror, "Debian mirror URL")
 	fl.BoolVar(&opts.Force, "force", false, "rebuild the rootfs and the images even when present")
 	fl.StringVar(&opts.CacheDir, "cache-dir", "", "where the rootfs and layers are cached (default ~/.cache/sagekit)")
+	documentExit(cmd, "making an image failed (debootstrap, the mirror, the Docker Engine)")
 	progress.register(cmd)
 	cmd.RegisterFlagCompletionFunc("only", cobra.FixedCompletions([]string{"base", "python", "cuda"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("arch", cobra.FixedCompletions([]string{"amd64", "arm64"}, cobra.ShellCompDirectiveNoFileComp))

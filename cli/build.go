@@ -117,6 +117,7 @@ checked before the build starts.`,
 	fl.StringVar(&f.push, "push", "", "after building, push to REGISTRY/REPO:TAG (ECR or any registry) as sagekit push does; --ecr REPO[:TAG] instead pushes to your account's ECR")
 	fl.StringVar(&f.via, "via", "auto", "how to build: auto (without BuildKit when the Dockerfile only copies context files onto a local base), buildkit, or direct")
 	fl.StringVar(&f.sourceDate, "source-date-epoch", "", "Unix time for reproducible timestamps (default $SOURCE_DATE_EPOCH)")
+	documentExit(cmd, "the build failed, a FROM image or the Docker Engine is missing, or the push after it failed")
 	f.progress.register(cmd)
 	f.registry.register(cmd)
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -43,6 +43,7 @@ Go and AWS are needed for some uses only and are reported without failing.`,
 			return nil
 		},
 	}
+	documentExit(cmd, "something required is missing (the Docker Engine, BuildKit, sagekit/base, sagekit/python)")
 	f := cmd.Flags()
 	f.StringVar(&o.Profile, "profile", "", "AWS profile to check (default: AWS_PROFILE or default)")
 	f.StringVar(&o.Region, "region", "", "AWS region to check (default: from AWS_REGION or the profile)")

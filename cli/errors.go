@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/sagekit/sagekit/internal/clidoc"
 )
 
 // Exit codes, the same for every command (docs/exit-codes.md).
@@ -133,4 +135,13 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// documentExit says what exit code 1 means for c, for the generated
+// reference (docs/exit-codes.md).
+func documentExit(c *cobra.Command, one string) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[clidoc.AnnotationExit+"1"] = one
 }

@@ -48,6 +48,7 @@ DIR must be empty or missing unless --force is given.`,
 			return runInit(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
+	documentExit(cmd, "the project could not be written (DIR is not empty and no --force, or a file could not be written)")
 	f := cmd.Flags()
 	f.StringVarP(&o.template, "template", "t", "", "the skeleton: "+strings.Join(templates.Names(), ", "))
 	f.StringVar(&o.name, "name", "", "project and image name (default: DIR's base name)")

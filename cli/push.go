@@ -110,6 +110,7 @@ to give CreateModel or CreateTrainingJob.`,
 			return runPush(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], dst, pushFlags{registryFlags: f, progress: mode}, deps)
 		},
 	}
+	documentExit(cmd, "the push failed (the source image is missing, credentials, the registry refused it)")
 	f.register(cmd)
 	progress.register(cmd)
 	return cmd

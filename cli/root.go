@@ -60,6 +60,7 @@ lists them for each command.`,
   sagekit completion fish > ~/.config/fish/completions/sagekit.fish`
 			for _, sh := range c.Commands() {
 				sh.Example = "  sagekit completion " + sh.Name() + " > sagekit-completion." + sh.Name()
+				documentExit(sh, "writing the script failed")
 			}
 		}
 	}

@@ -202,6 +202,7 @@ pulls it from its registry instead.`,
 			return runTrain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "the training job failed (OUTPUT/failure holds the reason), or IMAGE is not in the Docker Engine")
 	o.flags(cmd)
 	f := cmd.Flags()
 	f.IntVar(&o.hosts, "hosts", 1, "instance count: hosts algo-1..algo-N")
@@ -470,13 +471,13 @@ func newRunEndpointCmd() *cobra.Command {
 		Use:   "endpoint IMAGE --model DIR|model.tar.gz",
 		Short: "Serve a model locally until Ctrl-C",
 		Long: fmt.Sprintf(`Runs "IMAGE serve" as a SageMaker endpoint does: the model (a directory, or a
-model.tar.gz unpacked first) mounted read-only at /opt/ml/model, then GET
-/ping polled every %s, each ping with SageMaker's %d s timeout, until one
-answers 200 or --startup-timeout passes; a progress line every 2 s says how
-long it has waited. Then it prints the URL,
-http://LISTEN:PORT (127.0.0.1:%d unless --listen and --port say otherwise),
-which forwards to the container's port %d, and follows the container's logs.
-The container's port itself is published on 127.0.0.1 only.
+model.tar.gz unpacked first) mounted read-only at /opt/ml/model. Then it polls
+GET /ping every %s, each ping with SageMaker's %d s timeout, until one answers
+200 or --startup-timeout passes, printing a progress line every 2 s. Once
+healthy it prints the URL http://LISTEN:PORT (127.0.0.1:%d unless --listen
+and --port say otherwise), which forwards to the container's port %d, and
+follows the container's logs. The container's own port is published on
+127.0.0.1 only.
 
 Ctrl-C sends SIGTERM and SIGKILL %d s later, as SageMaker does, removes the
 container and exits 130. IMAGE must be in the local Docker Engine (sagekit
@@ -496,6 +497,7 @@ build makes it); --pull pulls it from its registry instead.`,
 			return runEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "the container did not answer /ping with 200 in time, exited while serving, or ignored SIGTERM; or IMAGE is not in the Docker Engine")
 	o.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
@@ -676,6 +678,7 @@ pulls it from its registry instead.`,
 			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "a file failed (see the FAIL lines), the container did not become healthy, or IMAGE is not in the Docker Engine")
 	o.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")

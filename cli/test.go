@@ -79,6 +79,7 @@ table then goes to stderr). The HTML report is one self-contained page.`,
 			return runTest(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "a must-rule failed, or the run could not be carried out (no Docker Engine, IMAGE not in it)")
 	f := cmd.Flags()
 	f.BoolVar(&o.list, "list", false, "print the rules and exit")
 	f.BoolVar(&o.gpu, "gpu", false, "use the gpu profile: GPU rules apply; runs attach every GPU (skipped without a GPU runtime)")

@@ -47,5 +47,6 @@ sagekit --version prints the same line.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the version as a JSON object")
+	documentExit(cmd, "writing to stdout failed")
 	return cmd
 }
