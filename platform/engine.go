@@ -103,7 +103,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	}
 	if _, err := e.dc.Ping(ctx, client.PingOptions{}); err != nil {
 		e.Close()
-		return nil, fmt.Errorf("connecting to the container engine (is Docker running? DOCKER_HOST=%q): %w", os.Getenv("DOCKER_HOST"), err)
+		return nil, fmt.Errorf("connecting to the container engine at %s: start it with `sudo systemctl start docker` (or set DOCKER_HOST; `sagekit doctor` checks the setup): %w", e.dc.DaemonHost(), err)
 	}
 	return e, nil
 }
