@@ -50,6 +50,8 @@ func TestUsageErrors(t *testing.T) {
 		{"two reports on stdout", []string{"test", "img", "--json", "-", "--junit", "-"}, []string{"only one of --junit, --json and --html"}},
 		{"push flag without push", []string{"build", ".", "--region", "eu-west-1"}, []string{"--region applies to pushing"}},
 		{"bad destination", []string{"build", ".", "--push", "Not A Ref"}, []string{"destination Not A Ref: want REGISTRY/REPO[:TAG]"}},
+		{"no template", []string{"init", "x"}, []string{"no template: pass --template"}},
+		{"template typo", []string{"init", "x", "--template", "pyhton"}, []string{`unknown template "pyhton": did you mean python?`}},
 		{"bad listen", []string{"run", "endpoint", "img", "--model", ".", "--listen", "everywhere"}, []string{"--listen everywhere"}},
 	}
 	for _, tt := range tests {

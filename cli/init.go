@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sagekit/sagekit/templates"
@@ -45,6 +46,9 @@ DIR must be empty or missing unless --force is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dir = args[0]
+			if !slices.Contains(templates.Names(), o.template) {
+				return badFlags(cmd, unknownTemplate(o.template))
+			}
 			return runInit(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
@@ -101,6 +105,20 @@ func runInit(_ context.Context, w io.Writer, o initOptions) error {
 	fmt.Fprintf(w, "wrote the %s project %s to %s (%d files)\nnext: cd %s && sagekit build -t %s .\n",
 		o.template, name, o.dir, len(files), o.dir, name)
 	return nil
+}
+
+// unknownTemplate says which templates there are, and the closest one.
+func unknownTemplate(name string) error {
+	names := strings.Join(templates.Names(), ", ")
+	if name == "" {
+		return fmt.Errorf("no template: pass --template with one of %s", names)
+	}
+	for _, n := range templates.Names() {
+		if editDistance(name, n) <= 2 {
+			return fmt.Errorf("unknown template %q: did you mean %s? (templates: %s)", name, n, names)
+		}
+	}
+	return fmt.Errorf("unknown template %q: choose one of %s", name, names)
 }
 
 var nameJunk = regexp.MustCompile(`[^a-z0-9]+`)
