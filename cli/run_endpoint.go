@@ -201,4 +201,3 @@ func describeHealth(h platform.Health, deadline time.Duration) string {
 		return fmt.Sprintf("nothing answered on port %d within %s (%v): the server must listen on 0.0.0.0:%d", optml.DefaultPort, deadline, h.LastErr, optml.DefaultPort)
 	}
 }
-
