@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/intern
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 HOSTARCH := $(shell $(GO) env GOARCH)
 
-.PHONY: all build runtime check fmt vet tidy-check test help clean deps docs
+.PHONY: all build runtime check fmt vet tidy-check test help clean deps docs docs-check
 
 all: build
 
@@ -41,10 +41,14 @@ tidy-check: ## fail if go mod tidy would change go.mod or go.sum
 test: build ## go test -race ./... (container tests included when Docker runs)
 	$(GO) test -race -timeout 25m ./...
 
-check: fmt vet tidy-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
+check: fmt vet tidy-check docs-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
 
 docs: ## regenerate the CLI reference (docs/cli/) and docs/exit-codes.md from the commands; go test fails when they are stale
 	$(GO) run ./internal/clidoc/gendocs docs
+
+docs-check: ## fail if docs/cli or docs/exit-codes.md differ from what the commands generate
+	@tmp=$$(mktemp -d); cp -r docs/. $$tmp/; $(GO) run ./internal/clidoc/gendocs $$tmp; \
+	if ! diff -r docs $$tmp >/dev/null; then diff -r docs $$tmp | head -20; rm -rf $$tmp; echo "docs/cli is stale: run 'make docs' and commit"; exit 1; fi; rm -rf $$tmp
 
 clean:
 	rm -rf bin
