@@ -39,6 +39,7 @@ func TestUsageErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown subcommand", []string{"run", "trian"}, []string{`unknown command "trian" for "sagekit run"`, "Did you mean this?\n\ttrain"}},
+		{"unknown subcommand of a runnable command", []string{"sdk", "downlaod"}, []string{`unknown command "downlaod" for "sagekit sdk"`, "Did you mean this?\n\tdownload"}},
 		{"unknown command", []string{"biuld"}, []string{`unknown command "biuld"`, "Did you mean this?\n\tbuild"}},
 		{"unknown flag", []string{"build", "--pussh", "x"}, []string{"unknown flag: --pussh", "Did you mean this?\n\t--push"}},
 		{"too many args", []string{"version", "extra"}, []string{"unknown command", "sagekit version --help"}},

@@ -95,6 +95,10 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// annotationGroup marks a command that only groups others: it prints its
+// help, or exits 2 for an unknown subcommand.
+const annotationGroup = "sagekit.dev/group"
+
 // conventions applies what every command shares: usage errors exit 2 with
 // suggestions, commands that only group others reject unknown subcommands,
 // required flags are checked as usage errors.
@@ -117,6 +121,10 @@ func conventions(root *cobra.Command) {
 		c.SuggestionsMinimumDistance = 2
 		switch {
 		case !c.Runnable() && c.HasSubCommands():
+			if c.Annotations == nil {
+				c.Annotations = map[string]string{}
+			}
+			c.Annotations[annotationGroup] = "true"
 			c.Args = cobra.ArbitraryArgs
 			c.RunE = func(c *cobra.Command, args []string) error {
 				if len(args) == 0 {
@@ -128,6 +136,10 @@ func conventions(root *cobra.Command) {
 			check := c.Args
 			c.Args = func(c *cobra.Command, args []string) error {
 				if err := check(c, args); err != nil {
+					if c.HasAvailableSubCommands() && len(args) > 0 {
+						// "sagekit sdk downlaod": a subcommand was meant.
+						err = unknownCommand(c, args[0])
+					}
 					return usageError(c, err)
 				}
 				return nil

@@ -239,7 +239,8 @@ func selectRules(include, exclude []string) ([]*Rule, error) {
 }
 
 func matches(id, pattern string) bool {
-	pattern = strings.ToUpper(strings.TrimSpace(pattern))
+	// "T-" means the same prefix as "T".
+	pattern = strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(pattern)), "-")
 	return id == pattern || strings.HasPrefix(id, pattern+"-")
 }
 
@@ -325,7 +326,7 @@ func evaluate(o *observations, selected []*Rule, em *emitter) []Result {
 		}
 		oc := func() outcome {
 			if r.Advice != "" {
-				return outcome{StatusAdvice, r.Advice}
+				return outcome{status: StatusAdvice, msg: r.Advice}
 			}
 			if why := applies(r, o.opts.profile, o.claims); why != "" {
 				return na("%s", why)
@@ -352,6 +353,9 @@ func evaluate(o *observations, selected []*Rule, em *emitter) []Result {
 		}
 		if oc.status == StatusFail {
 			res.Hint = r.Hint
+			if oc.fix != "" {
+				res.Hint = oc.fix
+			}
 		}
 		out = append(out, res)
 		em.result(res)
