@@ -20,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/sagekit/sagekit/conformance/fixtures"
 	"github.com/sagekit/sagekit/internal/testenv"
 )
 
@@ -339,5 +340,82 @@ func waitCode(t *testing.T, cmd *exec.Cmd, limit time.Duration) int {
 		<-done
 		t.Fatalf("still running %s after SIGINT", limit)
 		return -1
+	}
+}
+
+// TestSecondInterrupt: while a command cleans up after Ctrl-C (here run
+// endpoint waiting out a container that ignores SIGTERM), a second Ctrl-C
+// ends the process at once.
+func TestSecondInterrupt(t *testing.T) {
+	dc := testenv.Docker(t)
+	bin := hostBinary(t)
+	fx := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
+	img, err := fixtures.Build(t.Context(), dc, fixtures.Fixture{Break: "C-IN-13"}, fx, "sagekit-cli-interrupt-"+randomID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := "dev.sagekit.test=" + randomID()
+	t.Cleanup(func() {
+		f := make(client.Filters).Add("label", label)
+		cs, _ := dc.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+		for _, c := range cs.Items {
+			dc.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true})
+		}
+		dc.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	})
+	cmd := exec.Command(bin, "run", "endpoint", img, "--model", t.TempDir(), "--port", "0", "--label", label, "--progress", "plain")
+	var stdout testenv.SyncBuffer
+	cmd.Stdout = &stdout
+	pr, pw := io.Pipe()
+	var stderr testenv.SyncBuffer
+	cmd.Stderr = io.MultiWriter(pw, &stderr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	stopping := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "stopping: SIGTERM") {
+				once = true
+				close(stopping)
+			}
+		}
+	}()
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(stdout.String(), "is serving at"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("never served\nstderr:\n%s", stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-stopping:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no clean-up after the first Ctrl-C\nstderr:\n%s", stderr.String())
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("exit %v, want death by SIGINT", err)
+		}
+		if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+			t.Errorf("exit %v, want death by SIGINT", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("still running %s after the second Ctrl-C\nstderr:\n%s", time.Since(start).Round(time.Second), stderr.String())
 	}
 }

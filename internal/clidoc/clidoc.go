@@ -21,7 +21,7 @@ const AnnotationExit = "sagekit.dev/exit-"
 var Common = map[int]string{
 	0:   "success",
 	2:   "usage error: unknown command or flag, bad argument (nothing was started)",
-	130: "interrupted (Ctrl-C or SIGTERM), after the containers, networks and temporary files it made are removed",
+	130: "interrupted (Ctrl-C or SIGTERM), after the containers, networks and temporary files it made are removed; a second Ctrl-C quits at once",
 }
 
 // Files returns the reference as file names (relative to docs/) and
