@@ -27,7 +27,7 @@ func TestMissingThingsSayTheFix(t *testing.T) {
 	}{
 		{"test image", []string{"test", img}, "build it with `sagekit build -t " + img + " DIR`"},
 		{"push image", []string{"push", img, "example.com/a:b"}, "build it with `sagekit build -t " + img + " DIR`"},
-		{"run image", []string{"run", "train", img}, "build it with `sagekit build -t " + img + " DIR`"},
+		{"run image", []string{"run", "train", img, "-o", filepath.Join(dir, "out")}, "build it with `sagekit build -t " + img + " DIR`"},
 		{"build base", []string{"build", dir}, "pull it with `docker pull sagekit/nosuchbase:bookworm`"},
 	}
 	for _, tt := range tests {
@@ -40,7 +40,7 @@ func TestMissingThingsSayTheFix(t *testing.T) {
 	}
 	t.Run("no engine", func(t *testing.T) {
 		t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no.sock"))
-		for _, args := range [][]string{{"test", img}, {"run", "train", img}, {"build", dir}, {"push", img, "example.com/a:b"}} {
+		for _, args := range [][]string{{"test", img}, {"run", "train", img, "-o", filepath.Join(dir, "out")}, {"build", dir}, {"push", img, "example.com/a:b"}} {
 			code, _, stderr := execCLI(t, args...)
 			if code != ExitFailed || !strings.Contains(stderr, "sudo systemctl start docker") {
 				t.Errorf("sagekit %v without an engine = %d, stderr %q; want 1 and the command that starts it", args, code, stderr)

@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/platform"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -106,6 +107,41 @@ func ensureImage(ctx context.Context, e *platform.Engine, image string, pull boo
 		return fmt.Errorf("pulling %s: %w", image, err)
 	}
 	return nil
+}
+
+// extractFlags are the limits on unpacking a model.tar.gz.
+type extractFlags struct {
+	maxBytes, maxEntries, maxRatio string
+}
+
+func (o *extractFlags) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.maxBytes, extract.FlagMaxBytes, "", "largest total size a model.tar.gz may unpack to, e.g. 80GiB; 0: no limit (default "+extract.EnvMaxBytes+", else 50GiB)")
+	f.StringVar(&o.maxEntries, extract.FlagMaxEntries, "", "most entries a model.tar.gz may hold; 0: no limit (default "+extract.EnvMaxEntries+", else 1000000)")
+	f.StringVar(&o.maxRatio, extract.FlagMaxRatio, "", "most bytes unpacked per byte of model.tar.gz; 0: no limit (default "+extract.EnvMaxRatio+", else 1000)")
+}
+
+// limits are the flags' values, or else the environment's.
+func (o extractFlags) limits() (platform.ExtractLimits, error) {
+	l, err := extract.LimitsFromEnv(os.Getenv)
+	if err != nil {
+		return l, err
+	}
+	for _, v := range []struct {
+		flag, val string
+		dst       *int64
+		size      bool
+	}{{extract.FlagMaxBytes, o.maxBytes, &l.Bytes, true}, {extract.FlagMaxEntries, o.maxEntries, &l.Entries, false}, {extract.FlagMaxRatio, o.maxRatio, &l.Ratio, false}} {
+		if v.val == "" {
+			continue
+		}
+		n, err := extract.ParseLimit(v.val, v.size)
+		if err != nil {
+			return l, fmt.Errorf("--%s %q: %w", v.flag, v.val, err)
+		}
+		*v.dst = n
+	}
+	return l, nil
 }
 
 var envKey = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -288,9 +324,6 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.output, 0o755); err != nil {
-		return fmt.Errorf("creating --output: %w", err)
-	}
 	log := o.logger(stderr)
 	e, done, err := runEngine(ctx, o.labels)
 	if err != nil {
@@ -299,6 +332,9 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	defer done()
 	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
 		return interrupted(ctx, err)
+	}
+	if err := os.MkdirAll(o.output, 0o755); err != nil {
+		return fmt.Errorf("creating --output: %w", err)
 	}
 
 	// Follow each host's logs while it runs, prefixed by the host name
@@ -450,6 +486,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 
 type runTransformOptions struct {
 	commonRunOptions
+	extractFlags
 	model, input, output string
 	contentType, accept  string
 	splitType            string
@@ -488,7 +525,8 @@ pulls it from its registry instead.`,
 		},
 	}
 	documentExit(cmd, "a file failed (see the FAIL lines), the container did not become healthy, or IMAGE is not in the Docker Engine")
-	o.flags(cmd)
+	o.commonRunOptions.flags(cmd)
+	o.extractFlags.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
 	f.StringVar(&o.input, "input", "", "directory of input files (required)")
@@ -529,6 +567,9 @@ func (o runTransformOptions) job() (platform.TransformJob, error) {
 	}
 	if o.maxRetries == 0 {
 		job.InvocationsMaxRetries = platform.NoRetries
+	}
+	if job.ModelLimits, err = o.limits(); err != nil {
+		return job, err
 	}
 	if o.strategy != "" {
 		if job.BatchStrategy, err = platform.ParseBatchStrategy(o.strategy); err != nil {

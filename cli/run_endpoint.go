@@ -15,12 +15,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/platform"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 type runEndpointOptions struct {
 	commonRunOptions
+	extractFlags
 	model          string
 	listen         string
 	port           int
@@ -63,7 +65,8 @@ build makes it); --pull pulls it from its registry instead.`,
 		},
 	}
 	documentExit(cmd, "the container did not answer /ping with 200 in time, exited while serving, or ignored SIGTERM; or IMAGE is not in the Docker Engine")
-	o.flags(cmd)
+	o.commonRunOptions.flags(cmd)
+	o.extractFlags.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1", "address to serve on; 0.0.0.0 makes the endpoint reachable from other machines")
@@ -99,7 +102,11 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 		return fmt.Errorf("listening on %s port %d (use --port to pick another): %w", o.listen, o.port, err)
 	}
 	defer ln.Close()
-	dir, cleanup, err := platform.ModelDir(o.model)
+	limits, err := o.limits()
+	if err != nil {
+		return err
+	}
+	dir, cleanup, err := platform.ModelDir(ctx, o.model, limits)
 	if err != nil {
 		return err
 	}
@@ -135,11 +142,13 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	if err != nil {
 		return err
 	}
+	errLog := redact.Logger(stderr, "sagekit run endpoint: ", 0)
 	proxy := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		FlushInterval: -1, // streaming responses go out as they come
+		ErrorLog:      errLog,
 	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 	go srv.Serve(ln)
 	local := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, local, h.Elapsed.Round(10*time.Millisecond))

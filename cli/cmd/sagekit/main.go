@@ -8,9 +8,13 @@ import (
 	"syscall"
 
 	"github.com/sagekit/sagekit/cli"
+	"github.com/sagekit/sagekit/internal/redact"
 )
 
 func main() {
+	// net/http logs through the standard logger, quoting what a server
+	// sent (an echo of a request's Authorization included).
+	redact.InstallStd()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first Ctrl-C cancels ctx and the command cleans up; from then on
 	// signals act as usual, so a second Ctrl-C ends the process at once
