@@ -50,6 +50,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bad option", []string{"run", "train", "img", "--data", "nodir"}, []string{"want CHANNEL=DIR"}},
 		{"bad progress", []string{"push", "img", "example.com/a:b", "--progress", "json"}, []string{"--progress json: use auto, plain, tty, rawjson, quiet"}},
 		{"two reports on stdout", []string{"test", "img", "--json", "-", "--junit", "-"}, []string{"only one of --junit, --json and --html"}},
+		{"two evaluate reports on stdout", []string{"evaluate", "img", "--data", "x.csv", "--label", "0", "--json", "-", "--html", "-"}, []string{"only one of --json and --html"}},
+		{"bad evaluate option", []string{"evaluate", "img", "--data", "x.csv", "--label", "0", "--folds", "3", "--holdout", "0.2"}, []string{"--folds and --holdout: give one"}},
 		{"push flag without push", []string{"build", ".", "--region", "eu-west-1"}, []string{"--region applies to pushing"}},
 		{"bad destination", []string{"build", ".", "--push", "Not A Ref"}, []string{"destination Not A Ref: want REGISTRY/REPO[:TAG]"}},
 		{"no template", []string{"init", "x"}, []string{"no template: pass --template"}},
@@ -124,7 +126,7 @@ func TestEveryCommandHasExamples(t *testing.T) {
 func TestProgressFlag(t *testing.T) {
 	root := NewRoot()
 	var usage string
-	for _, path := range [][]string{{"build"}, {"base"}, {"test"}, {"push"}, {"run", "train"}, {"run", "endpoint"}, {"run", "transform"}} {
+	for _, path := range [][]string{{"build"}, {"base"}, {"test"}, {"push"}, {"run", "train"}, {"run", "endpoint"}, {"run", "transform"}, {"evaluate"}} {
 		c, _, err := root.Find(path)
 		if err != nil {
 			t.Fatal(err)
