@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/sagekit/sagekit/internal/codedir"
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/s3get"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/toolkit"
@@ -54,7 +55,11 @@ type install struct {
 // resolution takes over.
 func prepareToolkit(ctx context.Context, p *prepared, tenv *toolkit.Environment, env *environ, name string, args []string, opts Options) (bool, int, error) {
 	code := opts.Paths.Code()
-	if err := codedir.Fill(ctx, tenv.ModuleDir, code, s3Config(tenv, env)); err != nil {
+	limits, err := extract.LimitsFromEnv(func(k string) string { v, _ := env.lookup(k); return v })
+	if err != nil {
+		return false, ExitConfigError, err
+	}
+	if err := codedir.Fill(ctx, tenv.ModuleDir, code, s3Config(tenv, env), limits); err != nil {
 		if strings.HasPrefix(tenv.ModuleDir, "s3://") {
 			err = fmt.Errorf("%w (or put the code in %s, in the image or through a channel)", err, code)
 		}
