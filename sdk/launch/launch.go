@@ -289,6 +289,9 @@ func prepare(ctx context.Context, opts Options) (prepared, error) {
 	if opts.Toolkit && p.failKind == "" {
 		p.failKind = errExecuteUserScript
 	}
+	if opts.Toolkit && len(opts.Command) == 0 {
+		stripLastQuotes(p.argv)
+	}
 
 	for _, v := range tenv.ProcessVars {
 		environ.set(v.Name, v.Value)

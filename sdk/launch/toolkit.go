@@ -122,6 +122,17 @@ func prepareToolkit(ctx context.Context, p *prepared, tenv *toolkit.Environment,
 	return true, 0, nil
 }
 
+// stripLastQuotes is the toolkit's cmd[-1].strip('"'): it strips double
+// quotes from both ends of the last element of the command it runs (meant
+// for its quoted shell line), so the last argument of a Python entry point
+// loses them too. Programs written for the toolkit see that value; so do
+// they here.
+func stripLastQuotes(argv []string) {
+	if n := len(argv); n > 0 {
+		argv[n-1] = strings.Trim(argv[n-1], `"`)
+	}
+}
+
 // entryType is the toolkit's _entry_point_type.get.
 func entryType(code, name string) string {
 	switch {
@@ -263,12 +274,22 @@ func toolkitReason(kind string, o outcome) string {
 	if o.code == 137 {
 		extra = "ExtraInfo \"OutOfMemory: Process killed by SIGKILL (signal 9)\"\n"
 	}
-	argv := make([]any, len(o.argv))
-	for i, a := range o.argv {
-		argv[i] = a
-	}
-	cmd := "Command \"" + toolkit.Repr(argv) + "\""
+	cmd := "Command \"" + strings.Join(o.argv, " ") + "\""
 	budget := 1024 - len(head) - len(extra) - len("ErrorMessage \"\"\n")
-	msg := lastBytes(o.stderrLines, budget)
-	return head + "ErrorMessage \"" + msg + "\"\n" + extra + cmd + "\n"
+	msg := lastBytes(uniqueLines(o.stderrLines), budget)
+	return strings.TrimSpace(head + "ErrorMessage \"" + msg + "\"\n" + extra + cmd)
+}
+
+// uniqueLines keeps the first of each repeated line, in order, as the
+// toolkit does with the stderr it quotes.
+func uniqueLines(lines []string) []string {
+	seen := make(map[string]bool, len(lines))
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }
