@@ -179,6 +179,8 @@ func TestDecode(t *testing.T) {
 			[]string{"2 validation errors detected", "'productionVariants.1.member.initialInstanceCount'", "greater than or equal to 1", "productionVariants.1.member.instanceType", "enum value set"}},
 		{"unsupported member", "CreateEndpointConfig", `{"EndpointConfigName":"c","ProductionVariants":[{"VariantName":"v","ModelName":"m","InitialInstanceCount":1,"VolumeSizeInGB":5}]}`, CodeValidation,
 			[]string{"ProductionVariants.VolumeSizeInGB is not supported by sagekit local"}},
+		{"file uri", "CreateTrainingJob", `{"TrainingJobName":"j","RoleArn":"arn:aws:iam::000000000000:role/r","OutputDataConfig":{"S3OutputPath":"file:///tmp/out"},"AlgorithmSpecification":{"TrainingInputMode":"File","TrainingImage":"i"},"ResourceConfig":{"InstanceCount":1,"VolumeSizeInGB":1},"StoppingCondition":{}}`, "", nil},
+		{"http uri", "CreateTrainingJob", `{"TrainingJobName":"j","RoleArn":"arn:aws:iam::000000000000:role/r","OutputDataConfig":{"S3OutputPath":"ftp://x/out"},"AlgorithmSpecification":{"TrainingInputMode":"File","TrainingImage":"i"},"ResourceConfig":{"InstanceCount":1,"VolumeSizeInGB":1},"StoppingCondition":{}}`, CodeValidation, []string{"'outputDataConfig.s3OutputPath'"}},
 		{"not json", "DescribeTrainingJob", `{`, CodeSerialization, nil},
 		{"unknown operation", "Frobnicate", `{}`, CodeUnknownOperation, nil},
 	}

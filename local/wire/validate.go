@@ -162,7 +162,7 @@ func (c *checker) check(v any, shape, path, name string) {
 			return
 		}
 		c.length(v, float64(utf8.RuneCountInString(str)), s, path)
-		if s.Pattern != "" {
+		if s.Pattern != "" && !localURI(s.Pattern, str) {
 			if re := c.m.pattern(s.Pattern); re != nil && !re.MatchString(str) {
 				c.fail(v, path, "satisfy regular expression pattern: "+s.Pattern)
 			}
@@ -199,6 +199,13 @@ func (c *checker) check(v any, shape, path, name string) {
 			c.fail(v, path, "be a timestamp")
 		}
 	}
+}
+
+// localURI reports whether str is a file:// URI where the model wants an
+// S3 URI: sagekit local reads and writes files on this machine there too,
+// as SageMaker's local mode does.
+func localURI(pattern, str string) bool {
+	return strings.HasPrefix(str, "file:///") && strings.Contains(pattern, "s3")
 }
 
 func (c *checker) length(v any, n float64, s *Shape, path string) {
