@@ -42,7 +42,20 @@ func randHex() string {
 // /algorithm as the entrypoint), tagged for this test only.
 func exampleImage(t *testing.T, dc *client.Client) string {
 	t.Helper()
-	bin := testenv.Binary(t, "./examples/go/cmd/algorithm", runtime.GOARCH)
+	return programImage(t, dc, "./examples/go/cmd/algorithm")
+}
+
+// sleeperImage runs testdata/sleeper: training until SIGTERM, serving
+// never.
+func sleeperImage(t *testing.T, dc *client.Client) string {
+	t.Helper()
+	return programImage(t, dc, "./local/testdata/sleeper")
+}
+
+// programImage is a FROM scratch image of the main package pkg.
+func programImage(t *testing.T, dc *client.Client, pkg string) string {
+	t.Helper()
+	bin := testenv.Binary(t, pkg, runtime.GOARCH)
 	b, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +80,7 @@ func exampleImage(t *testing.T, dc *client.Client) string {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
-	return loadImage(t, dc, img, "sagekit-local-test-go:"+randHex())
+	return loadImage(t, dc, img, "sagekit-local-test-"+filepath.Base(pkg)+":"+randHex())
 }
 
 func loadImage(t *testing.T, dc *client.Client, img v1.Image, ref string) string {

@@ -145,8 +145,27 @@ func (s *Server) Close() error {
 	<-wg[0]
 	<-wg[1]
 	s.cancel()
-	_, err := s.engine.Sweep(context.Background(), LabelState, s.stateID)
-	return errors.Join(err, s.engine.Close(), s.st.Close())
+	return errors.Join(s.sweep(), s.engine.Close(), s.st.Close())
+}
+
+// sweep removes every container and network carrying the server's label,
+// looking again until none is left (a container whose start was under way
+// shows up late), for up to 5 s.
+func (s *Server) sweep() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		_, err := s.engine.Sweep(ctx, LabelState, s.stateID)
+		left, lerr := s.engine.Leftovers(ctx, LabelState, s.stateID)
+		if err == nil && lerr == nil && len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, lerr, fmt.Errorf("removing containers and networks labelled %s=%s: %d left: %v", LabelState, s.stateID, len(left), left))
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
 
 // Serve answers on ln until ctx ends, then shuts the HTTP server down

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sagekit/sagekit/local/data"
@@ -30,6 +31,10 @@ const (
 	Stopping   = "Stopping"
 	Stopped    = "Stopped"
 )
+
+// interrupted is the FailureReason of a job that sagekit local's exit cut
+// short.
+const interrupted = "sagekit local stopped while the job ran; its containers were removed"
 
 // Job is a training job's record, shaped as DescribeTrainingJob's answer.
 type Job struct {
@@ -160,6 +165,9 @@ type Manager struct {
 	// hostLogs receives each host's log, when set (CloudWatch Logs).
 	hostLogs func(job, host string, started time.Time, logs []byte)
 
+	// closing is set by StopAll: jobs it stops end Failed, not Stopped.
+	closing atomic.Bool
+
 	mu      sync.Mutex
 	running map[string]*run
 	wg      sync.WaitGroup
@@ -209,7 +217,7 @@ func New(o Options) (*Manager, error) {
 	}
 	for _, j := range orphans {
 		now := wire.Now()
-		j.TrainingJobStatus, j.FailureReason = Failed, "sagekit local stopped while the job ran; its containers were removed"
+		j.TrainingJobStatus, j.FailureReason = Failed, interrupted
 		j.LastModifiedTime, j.TrainingEndTime = now, now
 		j.transition(Failed, j.FailureReason)
 		if err := o.Store.Put(store.TrainingJobs, j.TrainingJobName, &j); err != nil {
@@ -417,8 +425,9 @@ func (m *Manager) Wait(ctx context.Context) bool {
 }
 
 // StopAll stops every running job with SIGTERM (SIGKILL after the grace
-// period), as on shutdown.
+// period), as on shutdown; they end Failed, saying why.
 func (m *Manager) StopAll() {
+	m.closing.Store(true)
 	m.mu.Lock()
 	var names []string
 	for n := range m.running {
@@ -502,7 +511,7 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 	tr, err := m.engine.Train(ctx, job)
 	if err != nil {
 		if ctx.Err() != nil {
-			fail("sagekit local stopped while the job ran; its containers were removed")
+			fail(interrupted)
 			return
 		}
 		fail(fmt.Sprintf("InternalServerError: running the job: %v", err))
@@ -558,6 +567,9 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 			j.FinalMetricDataList = append(j.FinalMetricDataList, MetricData{MetricName: mt.Name, Value: mt.Value, Timestamp: now})
 		}
 		switch {
+		case stopped && m.closing.Load():
+			j.TrainingJobStatus, j.FailureReason = Failed, interrupted
+			j.transition(Failed, "Training job failed")
 		case stopped:
 			j.TrainingJobStatus = Stopped
 			j.transition(Stopped, "Training job stopped")
