@@ -103,6 +103,9 @@ func (m *Mover) client(ctx context.Context) (*s3.Client, error) {
 			// S3-compatible servers on this machine have no bucket
 			// subdomains.
 			o.UsePathStyle = custom
+			// S3-compatible servers often send no checksum; the SDK
+			// would log that on every download.
+			o.DisableLogOutputChecksumValidationSkipped = true
 		})
 	})
 	return m.s3, m.err
