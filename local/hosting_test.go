@@ -132,6 +132,9 @@ c, m = code(lambda: sm.describe_endpoint(EndpointName="nope"))
 assert c == "ValidationException" and "Could not find endpoint" in m, (c, m)
 c, m = code(lambda: sm.update_endpoint_weights_and_capacities(EndpointName="iris", DesiredWeightsAndCapacities=[{"VariantName": "Z", "DesiredWeight": 1}]))
 assert c == "ValidationException" and "Z" in m, (c, m)
+logs = boto3.client("logs", endpoint_url=url)
+streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName="/aws/sagemaker/Endpoints/iris")["logStreams"]]
+assert len(streams) == 3 and sum(s.startswith("A/i-") for s in streams) == 2 and sum(s.startswith("B/i-") for s in streams) == 1, streams
 names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
 assert names == ["iris"], names
 print(json.dumps({"in_service": in_service, "split1": split1, "split2": split2, "during": during[0], "failures": failures[:5], "targeted": sorted(targeted)}))

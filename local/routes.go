@@ -72,7 +72,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeUnknownOperation, Status: http.StatusBadRequest, Message: "Unknown operation " + target})
 		return
 	}
-	h := s.handlers()[target]
+	h := s.ops[target]
 	if h == nil {
 		wire.WriteError(w, wire.Validation("%s is not supported by sagekit local (docs/local.md lists what is)", target))
 		return
@@ -93,9 +93,32 @@ func (s *Server) decode(op string, body []byte, v any) *wire.Error {
 	return s.sm.Decode(op, body, wire.Supported[wire.SageMaker][op], v)
 }
 
+// logsOp is a CloudWatch Logs operation: validated against the Logs
+// model, then answered by f.
+func logsOp[T any](op string, f func(T) (any, *wire.Error)) handler {
+	return func(_ context.Context, b []byte) (any, *wire.Error) {
+		m, err := wire.LoadModel(wire.Logs)
+		if err != nil {
+			return nil, wire.Internal("%v", err)
+		}
+		var in T
+		if e := m.Decode(op, b, wire.Supported[wire.Logs][op], &in); e != nil {
+			if e.Code == wire.CodeValidation {
+				e.Code = wire.CodeLogsInvalidParam
+			}
+			return nil, e
+		}
+		return f(in)
+	}
+}
+
 func (s *Server) handlers() map[string]handler {
 	return map[string]handler{
-		"SageMaker.CreateTrainingJob": s.createTrainingJob,
+		"Logs_20140328.DescribeLogGroups":  logsOp("DescribeLogGroups", s.logs.DescribeLogGroups),
+		"Logs_20140328.DescribeLogStreams": logsOp("DescribeLogStreams", s.logs.DescribeLogStreams),
+		"Logs_20140328.GetLogEvents":       logsOp("GetLogEvents", s.logs.GetLogEvents),
+		"Logs_20140328.FilterLogEvents":    logsOp("FilterLogEvents", s.logs.FilterLogEvents),
+		"SageMaker.CreateTrainingJob":      s.createTrainingJob,
 		"SageMaker.DescribeTrainingJob": func(_ context.Context, b []byte) (any, *wire.Error) {
 			var in struct{ TrainingJobName string }
 			if e := s.decode("DescribeTrainingJob", b, &in); e != nil {

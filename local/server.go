@@ -15,6 +15,7 @@ import (
 
 	"github.com/sagekit/sagekit/local/data"
 	"github.com/sagekit/sagekit/local/hosting"
+	"github.com/sagekit/sagekit/local/logs"
 	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/training"
 	"github.com/sagekit/sagekit/local/wire"
@@ -33,6 +34,8 @@ type Server struct {
 	training *training.Manager
 	hosting  *hosting.Manager
 	sm       *wire.Model
+	ops      map[string]handler
+	logs     *logs.Store
 	log      *slog.Logger
 	stateID  string
 	cancel   context.CancelFunc
@@ -110,9 +113,10 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	mover := &data.Mover{}
-	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace})
+	s.logs = logs.New()
+	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs})
 	if err == nil {
-		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout})
+		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs})
 	}
 	if err != nil {
 		cancel()
@@ -120,6 +124,7 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 		s.st.Close()
 		return nil, err
 	}
+	s.ops = s.handlers()
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package local_test
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -140,6 +141,23 @@ assert c == "ValidationException" and "not supported by sagekit local" in m, (c,
 	}
 	if len(l.TrainingJobSummaries) != 1 || l.TrainingJobSummaries[0].TrainingJobName != "iris-2hosts" {
 		t.Errorf("aws sagemaker list-training-jobs = %+v, want iris-2hosts only", l)
+	}
+
+	// CloudWatch Logs: one stream per host, named as SageMaker names them.
+	var streams struct{ LogStreams []struct{ LogStreamName string } }
+	json.Unmarshal([]byte(awsCLI(t, srv.URL, "logs", "describe-log-streams", "--log-group-name", "/aws/sagemaker/TrainingJobs", "--log-stream-name-prefix", "iris-2hosts/")), &streams)
+	if len(streams.LogStreams) != 2 || !regexp.MustCompile(`^iris-2hosts/algo-1-\d+$`).MatchString(streams.LogStreams[0].LogStreamName) ||
+		!strings.HasPrefix(streams.LogStreams[1].LogStreamName, "iris-2hosts/algo-2-") {
+		t.Fatalf("aws logs describe-log-streams = %+v, want iris-2hosts/algo-1-EPOCH and algo-2-EPOCH", streams)
+	}
+	var events struct{ Events []struct{ Message string } }
+	json.Unmarshal([]byte(awsCLI(t, srv.URL, "logs", "get-log-events", "--log-group-name", "/aws/sagemaker/TrainingJobs", "--log-stream-name", streams.LogStreams[0].LogStreamName, "--start-from-head")), &events)
+	if len(events.Events) == 0 {
+		t.Error("aws logs get-log-events: no event for algo-1")
+	}
+	json.Unmarshal([]byte(awsCLI(t, srv.URL, "logs", "filter-log-events", "--log-group-name", "/aws/sagemaker/TrainingJobs", "--filter-pattern", "#metric train:accuracy")), &events)
+	if len(events.Events) == 0 || !strings.Contains(events.Events[0].Message, "#metric name=train:accuracy value=") {
+		t.Errorf("aws logs filter-log-events found %+v, want the metric line", events.Events)
 	}
 }
 

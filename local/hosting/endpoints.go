@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sagekit/sagekit/local/data"
+	"github.com/sagekit/sagekit/local/logs"
 	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/wire"
 	"github.com/sagekit/sagekit/platform"
@@ -69,6 +70,7 @@ type Manager struct {
 	log    *slog.Logger
 	health time.Duration
 	client *http.Client
+	logs   *logs.Store
 
 	mu   sync.RWMutex
 	live map[string]*live
@@ -86,6 +88,10 @@ type Options struct {
 	// HealthTimeout is how long a new instance has to answer /ping
 	// (default 4 minutes, SageMaker's).
 	HealthTimeout time.Duration
+	// Logs receives each instance's output, in
+	// /aws/sagemaker/Endpoints/NAME, stream VARIANT/i-<container id>
+	// (default: a store of its own).
+	Logs *logs.Store
 }
 
 // live is a running endpoint.
@@ -130,7 +136,10 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	if o.HealthTimeout <= 0 {
 		o.HealthTimeout = 4 * time.Minute
 	}
-	m := &Manager{ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{},
+	if o.Logs == nil {
+		o.Logs = logs.New()
+	}
+	m := &Manager{logs: o.Logs, ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{},
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024, IdleConnTimeout: 90 * time.Second}, Timeout: 60 * time.Second}}
 	var again []Endpoint
 	err := o.Store.Each(store.Endpoints, func(_ string, raw []byte) bool {
@@ -244,7 +253,7 @@ func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig)
 			m.stopRouting(r)
 			return nil, nil, fmt.Errorf("production variant %s: %w", pv.VariantName, err)
 		}
-		insts, err := m.startInstances(ctx, v, pv.InitialInstanceCount)
+		insts, err := m.startInstances(ctx, name, v, pv.InitialInstanceCount)
 		v.instances.Store(&insts)
 		if err != nil {
 			m.stopRouting(r)
@@ -301,7 +310,7 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 // startInstances starts n instances of v at once and waits until each
 // answers /ping. On error it returns the instances that are healthy;
 // the others are removed.
-func (m *Manager) startInstances(ctx context.Context, v *variant, n int) ([]*instance, error) {
+func (m *Manager) startInstances(ctx context.Context, endpoint string, v *variant, n int) ([]*instance, error) {
 	type res struct {
 		in  *instance
 		err error
@@ -309,7 +318,7 @@ func (m *Manager) startInstances(ctx context.Context, v *variant, n int) ([]*ins
 	ch := make(chan res, n)
 	for range n {
 		go func() {
-			in, err := m.startInstance(ctx, v)
+			in, err := m.startInstance(ctx, endpoint, v)
 			ch <- res{in, err}
 		}()
 	}
@@ -332,12 +341,17 @@ func (m *Manager) startInstances(ctx context.Context, v *variant, n int) ([]*ins
 	return out, nil
 }
 
-func (m *Manager) startInstance(ctx context.Context, v *variant) (*instance, error) {
+func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant) (*instance, error) {
 	c := v.model.PrimaryContainer
 	ep, err := m.engine.Serve(ctx, platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDir, Env: c.Environment, Role: "endpoint"})
 	if err != nil {
 		return nil, err
 	}
+	w := m.logs.Writer(logs.GroupEndpoints+endpoint, v.name+"/i-"+ep.ID[:17])
+	go func() {
+		ep.FollowLogs(context.WithoutCancel(ctx), w, w)
+		w.Flush()
+	}()
 	h := ep.WaitHealthy(ctx, m.health, 2*time.Second)
 	if !h.Healthy {
 		logs, _ := ep.Logs(context.WithoutCancel(ctx))

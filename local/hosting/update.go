@@ -137,7 +137,7 @@ func (m *Manager) resize(ctx context.Context, l *live, variantName string, n int
 	cur := *v.instances.Load()
 	switch {
 	case n > len(cur):
-		more, err := m.startInstances(ctx, v, n-len(cur))
+		more, err := m.startInstances(ctx, l.name, v, n-len(cur))
 		if err != nil {
 			return fmt.Errorf("adding instances to variant %s: %w", variantName, err)
 		}

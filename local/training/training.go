@@ -12,11 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sagekit/sagekit/local/data"
+	"github.com/sagekit/sagekit/local/logs"
 	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/wire"
 	"github.com/sagekit/sagekit/platform"
@@ -162,8 +164,8 @@ type Manager struct {
 	log    *slog.Logger
 	// grace is the SIGTERM→SIGKILL window of StopTrainingJob.
 	grace time.Duration
-	// hostLogs receives each host's log, when set (CloudWatch Logs).
-	hostLogs func(job, host string, started time.Time, logs []byte)
+	// logs receives each host's output as it is written.
+	logs *logs.Store
 
 	// closing is set by StopAll: jobs it stops end Failed, not Stopped.
 	closing atomic.Bool
@@ -190,8 +192,9 @@ type Options struct {
 	Log *slog.Logger
 	// StopGrace is the SIGTERM→SIGKILL window (default 120 s).
 	StopGrace time.Duration
-	// HostLogs, when set, receives each host's log once it exits.
-	HostLogs func(job, host string, started time.Time, logs []byte)
+	// Logs receives each host's output, in /aws/sagemaker/TrainingJobs,
+	// stream JOB/algo-N-<epoch seconds> (default: a store of its own).
+	Logs *logs.Store
 }
 
 // New returns a Manager. Jobs a previous process left InProgress or
@@ -203,7 +206,10 @@ func New(o Options) (*Manager, error) {
 	if o.StopGrace <= 0 {
 		o.StopGrace = optml.TrainingStopGraceSeconds * time.Second
 	}
-	m := &Manager{ctx: o.Context, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, grace: o.StopGrace, hostLogs: o.HostLogs, running: map[string]*run{}}
+	if o.Logs == nil {
+		o.Logs = logs.New()
+	}
+	m := &Manager{ctx: o.Context, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, grace: o.StopGrace, logs: o.Logs, running: map[string]*run{}}
 	var orphans []Job
 	err := o.Store.Each(store.TrainingJobs, func(_ string, raw []byte) bool {
 		var j Job
@@ -483,6 +489,7 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 	for k, v := range r.HyperParameters {
 		hp[k] = v
 	}
+	var following sync.WaitGroup
 	job := platform.TrainingJob{
 		Image:            r.AlgorithmSpecification.TrainingImage,
 		Name:             name,
@@ -500,15 +507,25 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 				rc.CurrentInstanceType = r.ResourceConfig.InstanceType
 			}
 		},
-		WhileRunning: func(context.Context, []*platform.Container) {
+		WhileRunning: func(ctx context.Context, hosts []*platform.Container) {
 			m.update(name, func(j *Job) {
 				j.TrainingStartTime = wire.Now()
 				j.transition("Training", "Training image download completed. Training in progress.")
 			})
+			epoch := strconv.FormatInt(time.Now().Unix(), 10)
+			for _, c := range hosts {
+				host := c.Label(platform.LabelHost)
+				w := m.logs.Writer(logs.GroupTraining, name+"/"+host+"-"+epoch)
+				following.Go(func() {
+					c.FollowLogs(ctx, w, w)
+					w.Flush()
+				})
+			}
 		},
 	}
 	start := time.Now()
 	tr, err := m.engine.Train(ctx, job)
+	following.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
 			fail(interrupted)
@@ -517,14 +534,11 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 		fail(fmt.Sprintf("InternalServerError: running the job: %v", err))
 		return
 	}
-	var logs [][]byte
+	var hostLogs [][]byte
 	for _, h := range tr.Hosts {
-		logs = append(logs, h.Logs)
-		if m.hostLogs != nil {
-			m.hostLogs(name, h.Host, start, h.Logs)
-		}
+		hostLogs = append(hostLogs, h.Logs)
 	}
-	metrics, _ := platform.FinalMetrics(r.metricDefs(), logs...)
+	metrics, _ := platform.FinalMetrics(r.metricDefs(), hostLogs...)
 	stopped := false
 	select {
 	case <-rn.stop:

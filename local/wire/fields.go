@@ -49,6 +49,13 @@ var Supported = map[string]map[string][]string{
 			"DesiredWeightsAndCapacities.VariantName", "DesiredWeightsAndCapacities.DesiredWeight",
 			"DesiredWeightsAndCapacities.DesiredInstanceCount"},
 	},
+	Logs: {
+		"DescribeLogGroups":  {"logGroupNamePrefix", "nextToken", "limit"},
+		"DescribeLogStreams": {"logGroupName", "logGroupIdentifier", "logStreamNamePrefix", "orderBy", "descending", "nextToken", "limit"},
+		"GetLogEvents":       {"logGroupName", "logGroupIdentifier", "logStreamName", "startTime", "endTime", "nextToken", "limit", "startFromHead"},
+		"FilterLogEvents": {"logGroupName", "logGroupIdentifier", "logStreamNames", "logStreamNamePrefix", "startTime", "endTime",
+			"filterPattern", "nextToken", "limit", "interleaved"},
+	},
 }
 
 // SupportedOperations returns the sorted operation names of service that
