@@ -144,7 +144,9 @@ assert c == "ValidationException" and "not supported by sagekit local" in m, (c,
 	}
 
 	// CloudWatch Logs: one stream per host, named as SageMaker names them.
-	var streams struct{ LogStreams []struct{ LogStreamName string } }
+	var streams struct {
+		LogStreams []struct{ LogStreamName string }
+	}
 	json.Unmarshal([]byte(awsCLI(t, srv.URL, "logs", "describe-log-streams", "--log-group-name", "/aws/sagemaker/TrainingJobs", "--log-stream-name-prefix", "iris-2hosts/")), &streams)
 	if len(streams.LogStreams) != 2 || !regexp.MustCompile(`^iris-2hosts/algo-1-\d+$`).MatchString(streams.LogStreams[0].LogStreamName) ||
 		!strings.HasPrefix(streams.LogStreams[1].LogStreamName, "iris-2hosts/algo-2-") {
