@@ -132,6 +132,13 @@ c, m = code(lambda: sm.describe_endpoint(EndpointName="nope"))
 assert c == "ValidationException" and "Could not find endpoint" in m, (c, m)
 c, m = code(lambda: sm.update_endpoint_weights_and_capacities(EndpointName="iris", DesiredWeightsAndCapacities=[{"VariantName": "Z", "DesiredWeight": 1}]))
 assert c == "ValidationException" and "Z" in m, (c, m)
+import urllib.request
+prom = urllib.request.urlopen(url + "/metrics").read().decode()
+assert 'sagemaker_invocation_4xx_errors_total{endpoint="iris",variant="' in prom, prom
+assert 'sagemaker_variant_instances{endpoint="iris",variant="A"} 2' in prom, prom
+inv = sum(float(l.split()[-1]) for l in prom.splitlines() if l.startswith('sagemaker_invocations_total{endpoint="iris"'))
+assert inv >= 14000, inv
+assert 'sagemaker_overhead_latency_seconds_bucket{endpoint="iris",variant="A",le="0.001"}' in prom, prom
 logs = boto3.client("logs", endpoint_url=url)
 streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName="/aws/sagemaker/Endpoints/iris")["logStreams"]]
 assert len(streams) == 3 and sum(s.startswith("A/i-") for s in streams) == 2 and sum(s.startswith("B/i-") for s in streams) == 1, streams

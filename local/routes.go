@@ -25,6 +25,7 @@ func (s *Server) Handler() http.Handler {
 		s.hosting.Invoke(w, r, r.PathValue("name"))
 	})
 	mux.HandleFunc("POST /{$}", s.control)
+	mux.Handle("GET /metrics", s.hosting.MetricsHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeUnknownOperation, Status: http.StatusNotFound,
 			Message: r.Method + " " + r.URL.Path + " is not a route of sagekit local (POST / with X-Amz-Target, or POST /endpoints/NAME/invocations)"})

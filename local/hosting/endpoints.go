@@ -62,15 +62,16 @@ type DeployedImage struct {
 // Manager runs endpoints. Its methods are safe for concurrent use.
 type Manager struct {
 	// ctx is the server's life: containers and creations end with it.
-	ctx    context.Context
-	st     *store.Store
-	engine *platform.Engine
-	mover  *data.Mover
-	dir    string
-	log    *slog.Logger
-	health time.Duration
-	client *http.Client
-	logs   *logs.Store
+	ctx     context.Context
+	st      *store.Store
+	engine  *platform.Engine
+	mover   *data.Mover
+	dir     string
+	log     *slog.Logger
+	health  time.Duration
+	client  *http.Client
+	logs    *logs.Store
+	metrics *metrics
 
 	mu   sync.RWMutex
 	live map[string]*live
@@ -139,7 +140,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	if o.Logs == nil {
 		o.Logs = logs.New()
 	}
-	m := &Manager{logs: o.Logs, ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{},
+	m := &Manager{logs: o.Logs, metrics: newMetrics(), ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{},
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024, IdleConnTimeout: 90 * time.Second}, Timeout: 60 * time.Second}}
 	var again []Endpoint
 	err := o.Store.Each(store.Endpoints, func(_ string, raw []byte) bool {
@@ -229,6 +230,7 @@ func (m *Manager) start(name, configName string, created *wire.Time, status stri
 			return
 		}
 		l.routing.Store(r)
+		m.gauge(name, r)
 		m.log.Info("endpoint in service", "endpoint", name)
 	}()
 	return nil
@@ -391,6 +393,13 @@ func (m *Manager) stopRouting(r *routing) {
 	wg.Wait()
 }
 
+// gauge sets the instance-count series of the endpoint's variants.
+func (m *Manager) gauge(endpoint string, r *routing) {
+	for _, v := range r.variants {
+		m.metrics.instances.WithLabelValues(endpoint, v.name).Set(float64(len(*v.instances.Load())))
+	}
+}
+
 // DescribeEndpoint returns the endpoint's record.
 func (m *Manager) DescribeEndpoint(name string) (*Endpoint, *wire.Error) {
 	var r Endpoint
@@ -417,7 +426,12 @@ func (m *Manager) DeleteEndpoint(name string) *wire.Error {
 	if l != nil {
 		l.cancel()
 		l.mu.Lock()
-		m.stopRouting(l.routing.Load())
+		if r := l.routing.Load(); r != nil {
+			m.stopRouting(r)
+			for _, v := range r.variants {
+				m.metrics.instances.DeleteLabelValues(name, v.name)
+			}
+		}
 		l.mu.Unlock()
 	}
 	os.RemoveAll(filepath.Join(m.dir, name))

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sagekit/sagekit/local/wire"
 )
@@ -29,6 +30,7 @@ const MaxPayload = 6 << 20
 
 // Invoke answers POST /endpoints/{name}/invocations.
 func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
+	start := time.Now()
 	for _, h := range []string{HeaderTargetModel, HeaderTargetContainer, HeaderEnableExplanation, HeaderInferenceComp, HeaderSessionID} {
 		if r.Header.Get(h) != "" {
 			wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest,
@@ -79,8 +81,10 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 			req.Header.Set(h, x)
 		}
 	}
+	sent := time.Now()
 	resp, err := m.client.Do(req)
 	if err != nil {
+		m.metrics.observe(name, v.name, http.StatusInternalServerError, time.Since(sent), time.Since(start))
 		wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
 			Message: fmt.Sprintf("An error occurred while sending the request to the %s container of variant %s: %v", "primary", v.name, err),
 			Fields:  map[string]any{"OriginalStatusCode": 0, "OriginalMessage": err.Error(), "LogStreamArn": logStreamARN(name, v.name)}})
@@ -88,6 +92,8 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
+	modelTime := time.Since(sent)
+	defer func() { m.metrics.observe(name, v.name, resp.StatusCode, modelTime, time.Since(start)) }()
 	if err != nil {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
 			Message: fmt.Sprintf("reading the answer of variant %s: %v", v.name, err),

@@ -105,6 +105,7 @@ func (m *Manager) UpdateWeightsAndCapacities(name string, desired []DesiredWeigh
 			}
 		}
 		cur := l.routing.Load()
+		m.gauge(name, cur)
 		m.update(name, func(r *Endpoint) {
 			r.EndpointStatus, r.LastModifiedTime = InService, wire.Now()
 			if failure != nil {
