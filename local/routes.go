@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sagekit/sagekit/local/hosting"
 	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/wire"
 )
@@ -167,6 +168,20 @@ func (s *Server) handlers() map[string]handler {
 		"SageMaker.DescribeEndpoint": s.describe("DescribeEndpoint", "EndpointName", func(n string) (any, *wire.Error) { return s.hosting.DescribeEndpoint(n) }),
 		"SageMaker.DeleteEndpoint":   s.describe("DeleteEndpoint", "EndpointName", func(n string) (any, *wire.Error) { return nil, s.hosting.DeleteEndpoint(n) }),
 		"SageMaker.ListEndpoints":    s.list("ListEndpoints", store.Endpoints, "Endpoints"),
+		"SageMaker.UpdateEndpoint": func(_ context.Context, b []byte) (any, *wire.Error) {
+			var in struct {
+				EndpointName, EndpointConfigName string
+				DeploymentConfig                 *hosting.DeploymentConfig
+			}
+			if e := s.decode("UpdateEndpoint", b, &in); e != nil {
+				return nil, e
+			}
+			arn, e := s.hosting.UpdateEndpoint(in.EndpointName, in.EndpointConfigName, in.DeploymentConfig)
+			if e != nil {
+				return nil, e
+			}
+			return map[string]string{"EndpointArn": arn}, nil
+		},
 		"SageMaker.UpdateEndpointWeightsAndCapacities": func(_ context.Context, b []byte) (any, *wire.Error) {
 			var in struct {
 				EndpointName                string

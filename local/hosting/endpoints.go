@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,6 +112,13 @@ type live struct {
 type routing struct {
 	variants []*variant
 	total    float64
+	// green, during a blue/green update, is the new fleet, which takes
+	// share of the requests.
+	green *routing
+	share float64
+	// requests and failures (5xx or no answer) count what this fleet
+	// served, for the rollback check.
+	requests, failures *atomic.Int64
 }
 
 type variant struct {
@@ -239,7 +247,7 @@ func (m *Manager) start(name, configName string, created *wire.Time, status stri
 // bringUp starts every variant's instances and waits for them to answer
 // /ping; on failure it removes what it started.
 func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig) (*routing, []VariantSummary, error) {
-	r := &routing{}
+	r := &routing{requests: new(atomic.Int64), failures: new(atomic.Int64)}
 	var sums []VariantSummary
 	for _, pv := range cfg.ProductionVariants {
 		mdl, e := m.DescribeModel(pv.ModelName)
@@ -286,8 +294,9 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 	if err != nil {
 		return err
 	}
-	base := filepath.Join(m.dir, endpoint, v.name)
-	os.RemoveAll(base)
+	// A directory per fleet: a blue/green update unpacks beside the
+	// model the old fleet still has mounted.
+	base := filepath.Join(m.dir, endpoint, strconv.FormatInt(time.Now().UnixNano(), 36), v.name)
 	if loc.Scheme == "file" {
 		if fi, err := os.Stat(loc.Path); err == nil && fi.IsDir() {
 			v.modelDir = loc.Path

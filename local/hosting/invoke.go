@@ -50,6 +50,10 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 			Message: fmt.Sprintf("Endpoint %s of account %s not found.", name, wire.Account)})
 		return
 	}
+	if rt.green != nil && rand.Float64() < rt.share {
+		rt = rt.green
+	}
+	rt.requests.Add(1)
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
 	if err != nil {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest, Message: "reading the request body: " + err.Error()})
@@ -85,6 +89,7 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 	resp, err := m.client.Do(req)
 	if err != nil {
 		m.metrics.observe(name, v.name, http.StatusInternalServerError, time.Since(sent), time.Since(start))
+		rt.failures.Add(1)
 		wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
 			Message: fmt.Sprintf("An error occurred while sending the request to the %s container of variant %s: %v", "primary", v.name, err),
 			Fields:  map[string]any{"OriginalStatusCode": 0, "OriginalMessage": err.Error(), "LogStreamArn": logStreamARN(name, v.name)}})
@@ -94,6 +99,9 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 	out, err := io.ReadAll(resp.Body)
 	modelTime := time.Since(sent)
 	defer func() { m.metrics.observe(name, v.name, resp.StatusCode, modelTime, time.Since(start)) }()
+	if resp.StatusCode >= 500 {
+		rt.failures.Add(1)
+	}
 	if err != nil {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
 			Message: fmt.Sprintf("reading the answer of variant %s: %v", v.name, err),
