@@ -26,7 +26,7 @@ var Supported = map[string]map[string][]string{
 		"ListTrainingJobs": {"NextToken", "MaxResults", "SortBy", "SortOrder", "NameContains", "StatusEquals",
 			"CreationTimeAfter", "CreationTimeBefore", "LastModifiedTimeAfter", "LastModifiedTimeBefore"},
 
-		"CreateModel": {"ModelName", "ExecutionRoleArn", "Tags", "EnableNetworkIsolation",
+		"CreateModel": {"ModelName", "ExecutionRoleArn", "Tags",
 			"PrimaryContainer.Image", "PrimaryContainer.ModelDataUrl", "PrimaryContainer.Environment",
 			"PrimaryContainer.ContainerHostname", "PrimaryContainer.Mode"},
 		"DescribeModel": {"ModelName"},

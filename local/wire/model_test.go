@@ -227,3 +227,25 @@ func TestParseAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsListSupported checks that docs/local.md names every supported
+// operation and member.
+func TestDocsListSupported(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "local.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for svc, ops := range Supported {
+		for op, fields := range ops {
+			if !strings.Contains(doc, "`"+op+"`") {
+				t.Errorf("docs/local.md does not list %s.%s", svc, op)
+			}
+			for _, f := range fields {
+				if !strings.Contains(doc, "`"+f+"`") {
+					t.Errorf("docs/local.md does not list %s.%s member %s", svc, op, f)
+				}
+			}
+		}
+	}
+}
