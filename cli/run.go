@@ -468,7 +468,7 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	go srv.Serve(ln)
 	local := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, local, h.Elapsed.Round(10*time.Millisecond))
-	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @payload.csv\n", local, optml.RouteInvocations)
+	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @%s\n", local, optml.RouteInvocations, samplePayload())
 
 	var result error
 	select {

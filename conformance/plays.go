@@ -240,8 +240,8 @@ func (r *runner) job(name string) platform.TrainingJob {
 		if !lineBased(r.opts.contentType) {
 			data = defaults().payload
 		}
-		l.Channels = map[string]map[string][]byte{"train": {"data.csv": data}}
-		l.ChannelConfig = map[string]optml.Channel{"train": {TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None", ContentType: "text/csv"}}
+		l.Channels = map[string]map[string][]byte{DefaultChannel: {"data.csv": labelled(data)}}
+		l.ChannelConfig = map[string]optml.Channel{DefaultChannel: {TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None", ContentType: "text/csv"}}
 	}
 	return platform.TrainingJob{
 		Image:       r.o.image.Ref,
@@ -625,6 +625,29 @@ func firstN(s []string, n int) []string {
 	}
 	return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
 }
+
+// labelled returns the rows of payload with a label column in front
+// (class-0, class-1, class-2 in turn): training data whose features have
+// the payload's shape, for supervised algorithms that take the label in
+// column 0 as SageMaker's CSV convention has it.
+func labelled(payload []byte) []byte {
+	var b bytes.Buffer
+	n := 0
+	for _, line := range strings.Split(string(payload), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "class-%d,%s\n", n%3, line)
+		n++
+	}
+	return b.Bytes()
+}
+
+// failureText is a failure file as the report shows it: every line of
+// what the platform read (the first 1024 bytes, as SageMaker's
+// FailureReason keeps).
+func failureText(s string) string { return strings.TrimSpace(s) }
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)

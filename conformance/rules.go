@@ -84,11 +84,20 @@ type Rule struct {
 type outcome struct {
 	status Status
 	msg    string
+	// fix replaces the rule's Hint when this failure has a cause the
+	// generic hint does not name.
+	fix string
 }
 
-func pass(f string, a ...any) outcome { return outcome{StatusPass, fmt.Sprintf(f, a...)} }
-func fail(f string, a ...any) outcome { return outcome{StatusFail, fmt.Sprintf(f, a...)} }
-func skip(f string, a ...any) outcome { return outcome{StatusSkip, fmt.Sprintf(f, a...)} }
+func pass(f string, a ...any) outcome { return outcome{status: StatusPass, msg: fmt.Sprintf(f, a...)} }
+func fail(f string, a ...any) outcome { return outcome{status: StatusFail, msg: fmt.Sprintf(f, a...)} }
+func skip(f string, a ...any) outcome { return outcome{status: StatusSkip, msg: fmt.Sprintf(f, a...)} }
+
+// withFix sets the fix line of a failure.
+func (oc outcome) withFix(fix string) outcome { oc.fix = fix; return oc }
+
+// fixTraining is the fix of a sample training job that failed.
+const fixTraining = "Training failed on the suite's job: the failure above says why. Without --data the job has the channel `training` holding the sample payload's rows with a label in column 0 (class-0, class-1, class-2); make the program succeed on that, or pass --data CHANNEL=DIR (and --hyperparameter K=V) with a job it accepts."
 
 // noImageFiles is the check of a rule that fails when the image ships any of
 // the files pick selects from its layers.
@@ -103,7 +112,7 @@ func noImageFiles(pick func(fileFacts) []string, found, none string) func(*obser
 		return pass("%s", none)
 	}
 }
-func na(f string, a ...any) outcome { return outcome{StatusNA, fmt.Sprintf(f, a...)} }
+func na(f string, a ...any) outcome { return outcome{status: StatusNA, msg: fmt.Sprintf(f, a...)} }
 
 // Rules returns every rule, in checklist order.
 func Rules() []Rule { return slices.Clone(rules) }
@@ -209,7 +218,7 @@ var rules = []Rule{
 		ID: "C-TR-05", Level: Must,
 		Description: "On success it exits 0",
 		Hint:        "Exit 0 when training succeeds; SageMaker marks any other exit code as Failed.",
-		How:         "Runs a small valid job (generated CSV channel `train`, or --data/--hyperparameter) and expects exit 0.",
+		How:         "Runs a small valid job (channel `training` with the sample payload's rows labelled in column 0, or --data/--hyperparameter) and expects exit 0.",
 		plays:       []play{playTrain},
 		deps:        []string{"C-TR-01"},
 		check: func(o *observations) outcome {
@@ -219,9 +228,9 @@ var rules = []Rule{
 			}
 			if h.ExitCode != 0 {
 				if h.Failure != "" {
-					return fail("exited %d; failure: %s", h.ExitCode, firstLine(h.Failure))
+					return fail("exited %d; /opt/ml/output/failure:\n%s", h.ExitCode, failureText(h.Failure)).withFix(fixTraining)
 				}
-				return fail("exited %d%s", h.ExitCode, logTail(h.Logs))
+				return fail("exited %d%s", h.ExitCode, logTail(h.Logs)).withFix(fixTraining)
 			}
 			return pass("exited 0 after %s", h.Duration.Round(time.Millisecond))
 		},
@@ -412,7 +421,8 @@ var rules = []Rule{
 			case h.Answered:
 				return pass("answered HTTP on 8080 after %s", h.Elapsed.Round(time.Millisecond))
 			case h.Exited && s.noModel:
-				return fail("the container exited %d before answering on port 8080, with an empty /opt/ml/model because training wrote no model (see C-TR-03 and C-TR-05)%s", h.ExitCode, logTail(s.logs))
+				return fail("the container exited %d before answering on port 8080, with an empty /opt/ml/model because training wrote no model (see C-TR-03 and C-TR-05)%s", h.ExitCode, logTail(s.logs)).
+					withFix("Make training succeed first (C-TR-05): serving had no model to load. Then the server must load /opt/ml/model and listen on 0.0.0.0:8080.")
 			case h.Exited:
 				return fail("the container exited %d before answering on port 8080%s", h.ExitCode, logTail(s.logs))
 			}
@@ -490,7 +500,7 @@ var rules = []Rule{
 		ID: "C-IN-07", Level: Must,
 		Description: "POST /invocations answers within 60 s (the sample request gets the expected answer)",
 		Hint:        "Answer within 60 s; move slow work to model loading, and check the sample payload and content type the suite sends.",
-		How:         "Sends the sample request (--payload/--content-type, or generated CSV) with a 60 s timeout; expects 2xx (or --expect-status) and --expect-body-contains when given.",
+		How:         "Sends the sample request (--payload/--content-type, or three rows of four numbers as text/csv) with a 60 s timeout; expects 2xx (or --expect-status) and --expect-body-contains when given.",
 		plays:       []play{playServe},
 		deps:        []string{"C-IN-04"},
 		check: func(o *observations) outcome {

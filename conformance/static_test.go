@@ -2,9 +2,11 @@ package conformance
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sagekit/sagekit/platform"
 )
 
 func TestLayerFacts(t *testing.T) {
@@ -76,6 +78,52 @@ func TestSelectRules(t *testing.T) {
 	}
 	if _, err := selectRules([]string{"C-NOPE"}, nil); err == nil {
 		t.Error("selectRules accepted an unknown rule")
+	}
+	// A prefix with its trailing dash, as people type it.
+	got, err = selectRules(nil, []string{"T-", "c-in-"})
+	if err != nil {
+		t.Fatalf("selectRules(skip T-, c-in-) = %v", err)
+	}
+	for _, r := range got {
+		if strings.HasPrefix(r.ID, "T-") || strings.HasPrefix(r.ID, "C-IN-") {
+			t.Errorf("selectRules(skip T-, c-in-) kept %s", r.ID)
+		}
+	}
+	if len(got) == 0 {
+		t.Error("selectRules(skip T-, c-in-) kept nothing")
+	}
+}
+
+func TestLabelled(t *testing.T) {
+	got := string(labelled([]byte(DefaultPayload + "\n")))
+	want := "class-0,5.1,3.5,1.4,0.2\nclass-1,6.4,3.2,4.5,1.5\nclass-2,7.7,3.0,6.1,2.3\n"
+	if got != want {
+		t.Errorf("labelled(DefaultPayload) = %q, want %q", got, want)
+	}
+}
+
+// TestTrainingFailureReport: a failed sample job shows the whole failure
+// file and a fix line about the job, not "exit 0 when training succeeds".
+func TestTrainingFailureReport(t *testing.T) {
+	failure := "ExecuteUserScriptError:\nTraceback (most recent call last):\nValueError: could not convert string to float: 'class-0'"
+	o := &observations{opts: defaults(), train: &platform.Training{Hosts: []platform.HostResult{{ExitCode: 1, Failure: failure, HasFailureFile: true}}}}
+	var r *Rule
+	for i := range rules {
+		if rules[i].ID == "C-TR-05" {
+			r = &rules[i]
+		}
+	}
+	oc := r.check(o)
+	if oc.status != StatusFail || !strings.Contains(oc.msg, "ValueError: could not convert") || oc.fix != fixTraining {
+		t.Errorf("C-TR-05 = %+v, want a failure with the whole failure file and the training fix", oc)
+	}
+	rep := &Report{Results: []Result{{ID: "C-TR-05", Level: Must, Status: StatusFail, Message: oc.msg, Hint: oc.fix}}}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\n    ValueError: could not convert") || strings.Contains(b.String(), "Exit 0 when training succeeds") {
+		t.Errorf("report:\n%s", b.String())
 	}
 }
 

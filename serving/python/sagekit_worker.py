@@ -441,6 +441,12 @@ class HandlerApp(object):
 
     def multi_model(self, environ, start_response, path, method):
         import json
+        # PATH_INFO holds the path's bytes as latin-1 (PEP 3333); model
+        # names travel as UTF-8, as the load request's JSON gives them.
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return respond(start_response, 400, "the model name in the path is not UTF-8")
         parts = path.strip("/").split("/")
         if parts == ["models"] and method == "POST":
             req = json.loads(environ["wsgi.input"].read() or b"{}")
