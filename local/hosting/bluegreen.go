@@ -186,8 +186,10 @@ func (m *Manager) watch(ctx context.Context, r *routing, bake time.Duration) err
 	for {
 		for _, v := range r.variants {
 			for _, in := range *v.instances.Load() {
-				if ok, code := in.ep.Exited(); ok {
-					return fmt.Errorf("an instance of variant %s exited with code %d during the bake", v.name, code)
+				for _, ep := range in.eps {
+					if ok, code := ep.Exited(); ok {
+						return fmt.Errorf("a container of variant %s exited with code %d during the bake", v.name, code)
+					}
 				}
 			}
 		}

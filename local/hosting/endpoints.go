@@ -122,17 +122,22 @@ type routing struct {
 }
 
 type variant struct {
-	name      string
-	weight    float64
-	model     *Model
-	modelDir  string
-	instances atomic.Pointer[[]*instance]
-	next      atomic.Uint64
+	name   string
+	weight float64
+	model  *Model
+	// containers and modelDirs are the model's containers, in order, and
+	// their unpacked ModelDataUrl ("" for none).
+	containers []ContainerDef
+	modelDirs  []string
+	direct     bool
+	instances  atomic.Pointer[[]*instance]
+	next       atomic.Uint64
 }
 
+// instance is one instance of a variant: a container per container of
+// the model.
 type instance struct {
-	ep  *platform.Endpoint
-	url string
+	eps []*platform.Endpoint
 }
 
 // New returns a Manager. Endpoints a previous process left running are
@@ -256,6 +261,7 @@ func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig)
 			return nil, nil, fmt.Errorf("production variant %s: model %s no longer exists", pv.VariantName, pv.ModelName)
 		}
 		v := &variant{name: pv.VariantName, weight: pv.weight(), model: mdl}
+		v.containers, v.direct = mdl.containers()
 		v.instances.Store(&[]*instance{})
 		r.variants = append(r.variants, v)
 		r.total += v.weight
@@ -269,9 +275,12 @@ func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig)
 			m.stopRouting(r)
 			return nil, nil, fmt.Errorf("The primary container for production variant %s did not pass the ping health check: %w", pv.VariantName, err)
 		}
-		sums = append(sums, VariantSummary{VariantName: v.name, CurrentWeight: v.weight, DesiredWeight: v.weight,
-			CurrentInstanceCount: len(insts), DesiredInstanceCount: len(insts),
-			DeployedImages: []DeployedImage{{SpecifiedImage: mdl.PrimaryContainer.Image, ResolvedImage: m.resolve(ctx, mdl.PrimaryContainer.Image), ResolutionTime: wire.Now()}}})
+		sum := VariantSummary{VariantName: v.name, CurrentWeight: v.weight, DesiredWeight: v.weight,
+			CurrentInstanceCount: len(insts), DesiredInstanceCount: len(insts)}
+		for _, c := range v.containers {
+			sum.DeployedImages = append(sum.DeployedImages, DeployedImage{SpecifiedImage: c.Image, ResolvedImage: m.resolve(ctx, c.Image), ResolutionTime: wire.Now()})
+		}
+		sums = append(sums, sum)
 	}
 	return r, sums, nil
 }
@@ -284,37 +293,40 @@ func (m *Manager) resolve(ctx context.Context, image string) string {
 	return ins.ID
 }
 
-// prepareModel makes the variant's ModelDataUrl a directory to mount.
+// prepareModel makes each container's ModelDataUrl a directory to mount.
 func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant) error {
-	url := v.model.PrimaryContainer.ModelDataUrl
-	if url == "" {
-		return nil
-	}
-	loc, err := data.Parse(url)
-	if err != nil {
-		return err
-	}
 	// A directory per fleet: a blue/green update unpacks beside the
 	// model the old fleet still has mounted.
-	base := filepath.Join(m.dir, endpoint, strconv.FormatInt(time.Now().UnixNano(), 36), v.name)
-	if loc.Scheme == "file" {
-		if fi, err := os.Stat(loc.Path); err == nil && fi.IsDir() {
-			v.modelDir = loc.Path
-			return nil
+	gen := strconv.FormatInt(time.Now().UnixNano(), 36)
+	v.modelDirs = make([]string, len(v.containers))
+	for i, c := range v.containers {
+		if c.ModelDataUrl == "" {
+			continue
 		}
+		loc, err := data.Parse(c.ModelDataUrl)
+		if err != nil {
+			return err
+		}
+		if loc.Scheme == "file" {
+			if fi, err := os.Stat(loc.Path); err == nil && fi.IsDir() {
+				v.modelDirs[i] = loc.Path
+				continue
+			}
+		}
+		base := filepath.Join(m.dir, endpoint, gen, v.name, strconv.Itoa(i+1))
+		archive, err := m.mover.File(ctx, loc, filepath.Join(base, "model.tar.gz"))
+		if err != nil {
+			return fmt.Errorf("Could not access model data at %s: %w", c.ModelDataUrl, err)
+		}
+		dir := filepath.Join(base, "model")
+		if err := platform.UnpackModel(archive, dir); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return fmt.Errorf("unpacking the model: %w", err)
+		}
+		v.modelDirs[i] = dir
 	}
-	archive, err := m.mover.File(ctx, loc, filepath.Join(base, "model.tar.gz"))
-	if err != nil {
-		return fmt.Errorf("Could not access model data at %s: %w", url, err)
-	}
-	dir := filepath.Join(base, "model")
-	if err := platform.UnpackModel(archive, dir); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fmt.Errorf("unpacking the model: %w", err)
-	}
-	v.modelDir = dir
 	return nil
 }
 
@@ -353,20 +365,37 @@ func (m *Manager) startInstances(ctx context.Context, endpoint string, v *varian
 }
 
 func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant) (*instance, error) {
-	c := v.model.PrimaryContainer
-	ep, err := m.engine.Serve(ctx, platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDir, Env: c.Environment, Role: "endpoint"})
-	if err != nil {
-		return nil, err
+	in := &instance{}
+	for i, c := range v.containers {
+		spec := platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDirs[i], Env: c.Environment, Role: "endpoint"}
+		if len(v.containers) > 1 {
+			// As SageMaker runs several containers on one instance: each
+			// on its own port, told by SAGEMAKER_BIND_TO_PORT.
+			spec.BindToPort = 8080 + 100*i
+		}
+		ep, err := m.engine.Serve(ctx, spec)
+		if err != nil {
+			m.stopInstance(in)
+			return nil, err
+		}
+		in.eps = append(in.eps, ep)
+		stream := v.name + "/i-" + ep.ID[:17]
+		if len(v.containers) > 1 {
+			stream += "/" + containerName(c, i)
+		}
+		w := m.logs.Writer(logs.GroupEndpoints+endpoint, stream)
+		go func() {
+			ep.FollowLogs(context.WithoutCancel(ctx), w, w)
+			w.Flush()
+		}()
 	}
-	w := m.logs.Writer(logs.GroupEndpoints+endpoint, v.name+"/i-"+ep.ID[:17])
-	go func() {
-		ep.FollowLogs(context.WithoutCancel(ctx), w, w)
-		w.Flush()
-	}()
-	h := ep.WaitHealthy(ctx, m.health, 2*time.Second)
-	if !h.Healthy {
+	for i, ep := range in.eps {
+		h := ep.WaitHealthy(ctx, m.health, 2*time.Second)
+		if h.Healthy {
+			continue
+		}
 		logs, _ := ep.Logs(context.WithoutCancel(ctx))
-		ep.Remove(ctx)
+		m.stopInstance(in)
 		why := fmt.Sprintf("no 200 from /ping within %s", m.health)
 		if h.Exited {
 			why = fmt.Sprintf("the container exited with code %d", h.ExitCode)
@@ -377,16 +406,34 @@ func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant
 		if len(logs) > 512 {
 			logs = logs[len(logs)-512:]
 		}
-		return nil, fmt.Errorf("%s; last log lines: %q", why, logs)
+		return nil, fmt.Errorf("container %s: %s; last log lines: %q", containerName(v.containers[i], i), why, logs)
 	}
-	return &instance{ep: ep, url: ep.URL}, nil
+	return in, nil
+}
+
+// containerName is how messages name a container: its hostname, else
+// "primary" or container-N as SageMaker does.
+func containerName(c ContainerDef, i int) string {
+	switch {
+	case c.ContainerHostname != "":
+		return c.ContainerHostname
+	case i == 0:
+		return "primary"
+	}
+	return "container-" + strconv.Itoa(i+1)
 }
 
 func (m *Manager) stopInstance(in *instance) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 35*time.Second)
 	defer cancel()
-	in.ep.Stop(ctx, 30*time.Second)
-	in.ep.Remove(ctx)
+	var wg sync.WaitGroup
+	for _, ep := range in.eps {
+		wg.Go(func() {
+			ep.Stop(ctx, 30*time.Second)
+			ep.Remove(ctx)
+		})
+	}
+	wg.Wait()
 }
 
 func (m *Manager) stopRouting(r *routing) {

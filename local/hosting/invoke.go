@@ -31,7 +31,7 @@ const MaxPayload = 6 << 20
 // Invoke answers POST /endpoints/{name}/invocations.
 func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 	start := time.Now()
-	for _, h := range []string{HeaderTargetModel, HeaderTargetContainer, HeaderEnableExplanation, HeaderInferenceComp, HeaderSessionID} {
+	for _, h := range []string{HeaderTargetModel, HeaderEnableExplanation, HeaderInferenceComp, HeaderSessionID} {
 		if r.Header.Get(h) != "" {
 			wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest,
 				Message: fmt.Sprintf("%s is not supported by sagekit local (docs/local.md)", h)})
@@ -75,57 +75,97 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	in := insts[v.next.Add(1)%uint64(len(insts))]
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, in.url+"/invocations", bytes.NewReader(body))
-	if err != nil {
-		wire.WriteError(w, wire.Internal("%v", err))
-		return
+	// Which containers, in order: all of them (one, or a serial
+	// pipeline), or the one TargetContainerHostname names (Direct).
+	order := make([]int, len(in.eps))
+	for i := range order {
+		order[i] = i
 	}
-	for _, h := range []string{"Content-Type", "Accept", HeaderCustomAttributes, HeaderInferenceID} {
-		if x := r.Header.Get(h); x != "" {
-			req.Header.Set(h, x)
+	target := r.Header.Get(HeaderTargetContainer)
+	switch {
+	case v.direct:
+		order = nil
+		for i, c := range v.containers {
+			if c.ContainerHostname == target {
+				order = []int{i}
+			}
 		}
-	}
-	sent := time.Now()
-	resp, err := m.client.Do(req)
-	if err != nil {
-		m.metrics.observe(name, v.name, http.StatusInternalServerError, time.Since(sent), time.Since(start))
-		rt.failures.Add(1)
-		wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
-			Message: fmt.Sprintf("An error occurred while sending the request to the %s container of variant %s: %v", "primary", v.name, err),
-			Fields:  map[string]any{"OriginalStatusCode": 0, "OriginalMessage": err.Error(), "LogStreamArn": logStreamARN(name, v.name)}})
-		return
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	modelTime := time.Since(sent)
-	defer func() { m.metrics.observe(name, v.name, resp.StatusCode, modelTime, time.Since(start)) }()
-	if resp.StatusCode >= 500 {
-		rt.failures.Add(1)
-	}
-	if err != nil {
-		wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
-			Message: fmt.Sprintf("reading the answer of variant %s: %v", v.name, err),
-			Fields:  map[string]any{"OriginalStatusCode": resp.StatusCode, "OriginalMessage": "", "LogStreamArn": logStreamARN(name, v.name)}})
+		if order == nil {
+			wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest,
+				Message: fmt.Sprintf("TargetContainerHostname %q does not name a container of variant %s (a Direct model needs one)", target, v.name)})
+			return
+		}
+	case target != "":
+		wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest,
+			Message: "TargetContainerHostname applies to models with InferenceExecutionConfig.Mode Direct only"})
 		return
 	}
 	w.Header().Set(HeaderInvokedVariant, v.name)
-	if resp.StatusCode/100 != 2 {
-		kind := "client"
-		if resp.StatusCode >= 500 {
-			kind = "server"
+	contentType := r.Header.Get("Content-Type")
+	var modelTime time.Duration
+	var resp *http.Response
+	for k, i := range order {
+		last := k == len(order)-1
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, in.eps[i].URL+"/invocations", bytes.NewReader(body))
+		if err != nil {
+			wire.WriteError(w, wire.Internal("%v", err))
+			return
 		}
-		wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
-			Message: fmt.Sprintf("Received %s error (%d) from primary with message \"%s\". See the log stream %s for more information.", kind, resp.StatusCode, strings.TrimSpace(string(out)), logStreamARN(name, v.name)),
-			Fields:  map[string]any{"OriginalStatusCode": resp.StatusCode, "OriginalMessage": string(out), "LogStreamArn": logStreamARN(name, v.name), "ErrorCode": strings.ToUpper(kind) + "_ERROR_FROM_MODEL"}})
-		return
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if a := r.Header.Get("Accept"); a != "" && last {
+			req.Header.Set("Accept", a)
+		}
+		for _, h := range []string{HeaderCustomAttributes, HeaderInferenceID} {
+			if x := r.Header.Get(h); x != "" {
+				req.Header.Set(h, x)
+			}
+		}
+		sent := time.Now()
+		resp, err = m.client.Do(req)
+		var out []byte
+		if err == nil {
+			out, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		modelTime += time.Since(sent)
+		name0 := containerName(v.containers[i], i)
+		if err != nil {
+			m.metrics.observe(name, v.name, http.StatusInternalServerError, modelTime, time.Since(start))
+			rt.failures.Add(1)
+			wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
+				Message: fmt.Sprintf("An error occurred while sending the request to the %s container of variant %s: %v", name0, v.name, err),
+				Fields:  map[string]any{"OriginalStatusCode": 0, "OriginalMessage": err.Error(), "LogStreamArn": logStreamARN(name, v.name)}})
+			return
+		}
+		if resp.StatusCode/100 != 2 {
+			m.metrics.observe(name, v.name, resp.StatusCode, modelTime, time.Since(start))
+			if resp.StatusCode >= 500 {
+				rt.failures.Add(1)
+			}
+			kind := "client"
+			if resp.StatusCode >= 500 {
+				kind = "server"
+			}
+			wire.WriteError(w, &wire.Error{Code: wire.CodeModelError, Status: http.StatusFailedDependency,
+				Message: fmt.Sprintf("Received %s error (%d) from %s with message \"%s\". See the log stream %s for more information.", kind, resp.StatusCode, name0, strings.TrimSpace(string(out)), logStreamARN(name, v.name)),
+				Fields:  map[string]any{"OriginalStatusCode": resp.StatusCode, "OriginalMessage": string(out), "LogStreamArn": logStreamARN(name, v.name), "ErrorCode": strings.ToUpper(kind) + "_ERROR_FROM_MODEL"}})
+			return
+		}
+		body = out
+		if ct := resp.Header.Get("Content-Type"); ct != "" {
+			contentType = ct
+		}
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		w.Header().Set("Content-Type", ct)
+	m.metrics.observe(name, v.name, resp.StatusCode, modelTime, time.Since(start))
+	if contentType != "" {
+		w.Header().Set("Content-Type", contentType)
 	}
 	if ca := resp.Header.Get(HeaderCustomAttributes); ca != "" {
 		w.Header().Set(HeaderCustomAttributes, ca)
 	}
-	w.Write(out)
+	w.Write(body)
 }
 
 // pick chooses the target variant, or one at random in proportion to the

@@ -16,12 +16,36 @@ import (
 
 // Model is a model's record, shaped as DescribeModel's answer.
 type Model struct {
-	ModelName              string        `json:"ModelName"`
-	ModelArn               string        `json:"ModelArn"`
-	PrimaryContainer       *ContainerDef `json:"PrimaryContainer,omitempty"`
-	ExecutionRoleArn       string        `json:"ExecutionRoleArn,omitempty"`
-	CreationTime           *wire.Time    `json:"CreationTime"`
-	EnableNetworkIsolation bool          `json:"EnableNetworkIsolation"`
+	ModelName                string                    `json:"ModelName"`
+	ModelArn                 string                    `json:"ModelArn"`
+	PrimaryContainer         *ContainerDef             `json:"PrimaryContainer,omitempty"`
+	Containers               []ContainerDef            `json:"Containers,omitempty"`
+	InferenceExecutionConfig *InferenceExecutionConfig `json:"InferenceExecutionConfig,omitempty"`
+	ExecutionRoleArn         string                    `json:"ExecutionRoleArn,omitempty"`
+	CreationTime             *wire.Time                `json:"CreationTime"`
+	EnableNetworkIsolation   bool                      `json:"EnableNetworkIsolation"`
+}
+
+// InferenceExecutionConfig says how a model's containers are called:
+// Serial (an inference pipeline, the default) or Direct (the request names
+// one with TargetContainerHostname).
+type InferenceExecutionConfig struct {
+	Mode string `json:"Mode"`
+}
+
+// Execution modes of several containers.
+const (
+	ModeSerial = "Serial"
+	ModeDirect = "Direct"
+)
+
+// containers returns the model's containers in order, and whether they
+// are called directly.
+func (m *Model) containers() ([]ContainerDef, bool) {
+	if m.PrimaryContainer != nil {
+		return []ContainerDef{*m.PrimaryContainer}, false
+	}
+	return m.Containers, m.InferenceExecutionConfig != nil && m.InferenceExecutionConfig.Mode == ModeDirect
 }
 
 // ContainerDef is one container of a model.
@@ -57,25 +81,58 @@ func (v ProductionVariant) weight() float64 {
 	return *v.InitialVariantWeight
 }
 
-// CreateModel records a model; its image must be in the local engine.
+// CreateModel records a model: one container (PrimaryContainer), or 2 to
+// 15 (Containers) called as a serial inference pipeline or directly. Each
+// image must be in the local engine.
 func (m *Manager) CreateModel(r Model) (string, *wire.Error) {
-	c := r.PrimaryContainer
-	if c == nil {
-		return "", wire.Validation("PrimaryContainer is required (sagekit local refuses Containers: serial inference pipelines are not supported)")
-	}
-	if c.Image == "" {
-		return "", wire.Validation("PrimaryContainer.Image is required")
-	}
-	if c.Mode != "" && c.Mode != "SingleModel" {
-		return "", wire.Validation("PrimaryContainer.Mode %q is not supported by sagekit local: use SingleModel", c.Mode)
-	}
-	if c.ModelDataUrl != "" {
-		if _, err := data.Parse(c.ModelDataUrl); err != nil {
-			return "", wire.Validation("PrimaryContainer.ModelDataUrl: %v", err)
+	var defs []ContainerDef
+	field := "PrimaryContainer"
+	switch {
+	case r.PrimaryContainer != nil && len(r.Containers) > 0:
+		return "", wire.Validation("Set PrimaryContainer or Containers, not both.")
+	case r.PrimaryContainer != nil:
+		defs = []ContainerDef{*r.PrimaryContainer}
+		if r.InferenceExecutionConfig != nil {
+			return "", wire.Validation("InferenceExecutionConfig applies to Containers only.")
 		}
+	case len(r.Containers) > 0:
+		defs, field = r.Containers, "Containers"
+		if len(defs) > 15 {
+			return "", wire.Validation("Containers holds %d containers; an inference pipeline has at most 15.", len(defs))
+		}
+	default:
+		return "", wire.Validation("PrimaryContainer or Containers is required.")
 	}
-	if _, err := m.engine.Client().ImageInspect(m.ctx, c.Image); err != nil {
-		return "", wire.Validation("Could not access model data or image: PrimaryContainer.Image %q is not an image of the local container engine: build or load it first", c.Image)
+	direct := r.InferenceExecutionConfig != nil && r.InferenceExecutionConfig.Mode == ModeDirect
+	hosts := map[string]bool{}
+	for i, c := range defs {
+		at := field
+		if field == "Containers" {
+			at = fmt.Sprintf("Containers.%d.member", i+1)
+		}
+		if c.Image == "" {
+			return "", wire.Validation("%s.Image is required", at)
+		}
+		if c.Mode != "" && c.Mode != "SingleModel" {
+			return "", wire.Validation("%s.Mode %q is not supported by sagekit local: use SingleModel", at, c.Mode)
+		}
+		if direct && c.ContainerHostname == "" {
+			return "", wire.Validation("%s.ContainerHostname is required with InferenceExecutionConfig.Mode Direct", at)
+		}
+		if c.ContainerHostname != "" {
+			if hosts[c.ContainerHostname] {
+				return "", wire.Validation("%s.ContainerHostname %q is used twice", at, c.ContainerHostname)
+			}
+			hosts[c.ContainerHostname] = true
+		}
+		if c.ModelDataUrl != "" {
+			if _, err := data.Parse(c.ModelDataUrl); err != nil {
+				return "", wire.Validation("%s.ModelDataUrl: %v", at, err)
+			}
+		}
+		if _, err := m.engine.Client().ImageInspect(m.ctx, c.Image); err != nil {
+			return "", wire.Validation("Could not access model data or image: %s.Image %q is not an image of the local container engine: build or load it first", at, c.Image)
+		}
 	}
 	r.ModelArn = wire.ARN("model", r.ModelName)
 	r.CreationTime = wire.Now()

@@ -28,7 +28,9 @@ var Supported = map[string]map[string][]string{
 
 		"CreateModel": {"ModelName", "ExecutionRoleArn", "Tags",
 			"PrimaryContainer.Image", "PrimaryContainer.ModelDataUrl", "PrimaryContainer.Environment",
-			"PrimaryContainer.ContainerHostname", "PrimaryContainer.Mode"},
+			"PrimaryContainer.ContainerHostname", "PrimaryContainer.Mode",
+			"Containers.Image", "Containers.ModelDataUrl", "Containers.Environment", "Containers.ContainerHostname",
+			"Containers.Mode", "InferenceExecutionConfig.Mode"},
 		"DescribeModel": {"ModelName"},
 		"DeleteModel":   {"ModelName"},
 		"ListModels":    {"NextToken", "MaxResults", "SortBy", "SortOrder", "NameContains", "CreationTimeAfter", "CreationTimeBefore"},
