@@ -39,6 +39,12 @@ def job(name, img, **kw):
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}, **kw)
 job("stopped", os.environ["GOOD"], StoppingCondition={"MaxRuntimeInSeconds": 600})
 wait(lambda: sm.describe_training_job(TrainingJobName="stopped"), "SecondaryStatus", ("Training",))
+# Stop once the program runs (and so handles SIGTERM), as its log says.
+logs = boto3.client("logs", endpoint_url=url)
+end = time.time() + 60
+while not logs.filter_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="stopped/", filterPattern='"training starts"')["events"]:
+    assert time.time() < end, "the fixture never logged that training starts"
+    time.sleep(0.1)
 sm.stop_training_job(TrainingJobName="stopped")
 assert sm.describe_training_job(TrainingJobName="stopped")["TrainingJobStatus"] in ("Stopping", "Stopped")
 d = wait(lambda: sm.describe_training_job(TrainingJobName="stopped"), "TrainingJobStatus", ("Completed", "Failed", "Stopped"))
