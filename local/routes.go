@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sagekit/sagekit/local/hosting"
+	"github.com/sagekit/sagekit/local/scaling"
 	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/wire"
 )
@@ -93,6 +94,67 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 // decode validates body as op's input and decodes it into v.
 func (s *Server) decode(op string, body []byte, v any) *wire.Error {
 	return s.sm.Decode(op, body, wire.Supported[wire.SageMaker][op], v)
+}
+
+// scalingOp is an Application Auto Scaling operation: validated against
+// its model, then answered by f.
+func scalingOp[T any](op string, f func(T) (any, *wire.Error)) handler {
+	return func(_ context.Context, b []byte) (any, *wire.Error) {
+		m, err := wire.LoadModel(wire.ApplicationScaling)
+		if err != nil {
+			return nil, wire.Internal("%v", err)
+		}
+		var in T
+		if e := m.Decode(op, b, wire.Supported[wire.ApplicationScaling][op], &in); e != nil {
+			return nil, e
+		}
+		return f(in)
+	}
+}
+
+type scalingKey struct {
+	ServiceNamespace, ResourceId, ScalableDimension string
+}
+
+func (s *Server) scalingHandlers() map[string]handler {
+	p := "AnyScaleFrontendService."
+	return map[string]handler{
+		p + "RegisterScalableTarget": scalingOp("RegisterScalableTarget", func(in scaling.Target) (any, *wire.Error) {
+			arn, e := s.scaler.Register(in)
+			if e != nil {
+				return nil, e
+			}
+			return map[string]string{"ScalableTargetARN": arn}, nil
+		}),
+		p + "DeregisterScalableTarget": scalingOp("DeregisterScalableTarget", func(in scalingKey) (any, *wire.Error) {
+			return nil, s.scaler.Deregister(in.ServiceNamespace, in.ResourceId, in.ScalableDimension)
+		}),
+		p + "DescribeScalableTargets": scalingOp("DescribeScalableTargets", func(in struct{ ResourceIds []string }) (any, *wire.Error) {
+			return map[string]any{"ScalableTargets": s.scaler.Targets(in.ResourceIds)}, nil
+		}),
+		p + "PutScalingPolicy": scalingOp("PutScalingPolicy", func(in scaling.Policy) (any, *wire.Error) {
+			arn, e := s.scaler.Put(in)
+			if e != nil {
+				return nil, e
+			}
+			return map[string]any{"PolicyARN": arn, "Alarms": []any{}}, nil
+		}),
+		p + "DeleteScalingPolicy": scalingOp("DeleteScalingPolicy", func(in struct {
+			PolicyName string
+			scalingKey
+		}) (any, *wire.Error) {
+			return nil, s.scaler.Delete(in.PolicyName, in.ServiceNamespace, in.ResourceId, in.ScalableDimension)
+		}),
+		p + "DescribeScalingPolicies": scalingOp("DescribeScalingPolicies", func(in struct {
+			PolicyNames []string
+			ResourceId  string
+		}) (any, *wire.Error) {
+			return map[string]any{"ScalingPolicies": s.scaler.Policies(in.PolicyNames, in.ResourceId)}, nil
+		}),
+		p + "DescribeScalingActivities": scalingOp("DescribeScalingActivities", func(in struct{ ResourceId string }) (any, *wire.Error) {
+			return map[string]any{"ScalingActivities": s.scaler.Activities(in.ResourceId)}, nil
+		}),
+	}
 }
 
 // logsOp is a CloudWatch Logs operation: validated against the Logs

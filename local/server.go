@@ -16,6 +16,7 @@ import (
 	"github.com/sagekit/sagekit/local/data"
 	"github.com/sagekit/sagekit/local/hosting"
 	"github.com/sagekit/sagekit/local/logs"
+	"github.com/sagekit/sagekit/local/scaling"
 	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/training"
 	"github.com/sagekit/sagekit/local/wire"
@@ -36,6 +37,7 @@ type Server struct {
 	sm       *wire.Model
 	ops      map[string]handler
 	logs     *logs.Store
+	scaler   *scaling.Scaler
 	log      *slog.Logger
 	stateID  string
 	cancel   context.CancelFunc
@@ -48,6 +50,8 @@ type options struct {
 	stopGrace     time.Duration
 	shutdownWait  time.Duration
 	labels        map[string]string
+	scalePeriod   time.Duration
+	scaleWindow   time.Duration
 }
 
 // Option configures a Server.
@@ -67,6 +71,13 @@ func WithStopGrace(d time.Duration) Option { return func(o *options) { o.stopGra
 // WithShutdownWait sets how long Close lets training jobs end after
 // SIGTERM before their containers are removed (default 10 s).
 func WithShutdownWait(d time.Duration) Option { return func(o *options) { o.shutdownWait = d } }
+
+// WithScalingPeriod sets how often autoscaling looks at the load, and over
+// how long a window it measures invocations per instance per minute
+// (default 1 minute each, as CloudWatch's metric).
+func WithScalingPeriod(period, window time.Duration) Option {
+	return func(o *options) { o.scalePeriod, o.scaleWindow = period, window }
+}
 
 // WithLabels adds labels to every container and network (default none).
 func WithLabels(l map[string]string) Option { return func(o *options) { o.labels = l } }
@@ -124,7 +135,12 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 		s.st.Close()
 		return nil, err
 	}
+	s.scaler = scaling.New(s.hosting, o.scalePeriod, o.scaleWindow, o.log)
+	go s.scaler.Run(life)
 	s.ops = s.handlers()
+	for k, h := range s.scalingHandlers() {
+		s.ops[k] = h
+	}
 	return s, nil
 }
 

@@ -74,6 +74,9 @@ type Manager struct {
 	logs    *logs.Store
 	metrics *metrics
 
+	// counts are each variant's invocations, by "endpoint/variant".
+	counts sync.Map
+
 	mu   sync.RWMutex
 	live map[string]*live
 	wg   sync.WaitGroup
@@ -453,6 +456,58 @@ func (m *Manager) stopRouting(r *routing) {
 func (m *Manager) gauge(endpoint string, r *routing) {
 	for _, v := range r.variants {
 		m.metrics.instances.WithLabelValues(endpoint, v.name).Set(float64(len(*v.instances.Load())))
+	}
+}
+
+func (m *Manager) count(endpoint, variant string) *atomic.Int64 {
+	c, _ := m.counts.LoadOrStore(endpoint+"/"+variant, new(atomic.Int64))
+	return c.(*atomic.Int64)
+}
+
+// VariantLoad returns the variant's invocations so far and its instance
+// count; ok is false unless the endpoint is InService.
+func (m *Manager) VariantLoad(endpoint, variant string) (int64, int, bool) {
+	rec, e := m.DescribeEndpoint(endpoint)
+	if e != nil || rec.EndpointStatus != InService {
+		return 0, 0, false
+	}
+	m.mu.RLock()
+	l := m.live[endpoint]
+	m.mu.RUnlock()
+	if l == nil || l.routing.Load() == nil {
+		return 0, 0, false
+	}
+	for _, v := range l.routing.Load().variants {
+		if v.name == variant {
+			return m.count(endpoint, variant).Load(), len(*v.instances.Load()), true
+		}
+	}
+	return 0, 0, false
+}
+
+// Resize sets the variant's instance count, as
+// UpdateEndpointWeightsAndCapacities does, and waits until the endpoint
+// is InService again.
+func (m *Manager) Resize(endpoint, variant string, n int) error {
+	if _, e := m.UpdateWeightsAndCapacities(endpoint, []DesiredWeightAndCapacity{{VariantName: variant, DesiredInstanceCount: &n}}); e != nil {
+		return e
+	}
+	for {
+		rec, e := m.DescribeEndpoint(endpoint)
+		if e != nil {
+			return e
+		}
+		if rec.EndpointStatus != Updating {
+			if rec.FailureReason != "" {
+				return fmt.Errorf("%s", rec.FailureReason)
+			}
+			return nil
+		}
+		select {
+		case <-m.ctx.Done():
+			return m.ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

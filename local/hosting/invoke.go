@@ -69,6 +69,7 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 		wire.WriteError(w, e)
 		return
 	}
+	m.count(name, v.name).Add(1)
 	insts := *v.instances.Load()
 	if len(insts) == 0 {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Message: "Variant " + v.name + " has no instance in service."})

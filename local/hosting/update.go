@@ -108,6 +108,7 @@ func (m *Manager) UpdateWeightsAndCapacities(name string, desired []DesiredWeigh
 		m.gauge(name, cur)
 		m.update(name, func(r *Endpoint) {
 			r.EndpointStatus, r.LastModifiedTime = InService, wire.Now()
+			r.FailureReason = ""
 			if failure != nil {
 				r.FailureReason = failure.Error()
 			}
