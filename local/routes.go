@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sagekit/sagekit/local/batch"
 	"github.com/sagekit/sagekit/local/hosting"
 	"github.com/sagekit/sagekit/local/scaling"
 	"github.com/sagekit/sagekit/local/store"
@@ -207,6 +208,30 @@ func (s *Server) handlers() map[string]handler {
 				return nil, e
 			}
 			return map[string]any{"TrainingJobSummaries": nonNil(items), "NextToken": omitEmpty(next)}, nil
+		},
+		"SageMaker.CreateTransformJob": func(_ context.Context, b []byte) (any, *wire.Error) {
+			var in batch.Job
+			if e := s.decode("CreateTransformJob", b, &in); e != nil {
+				return nil, e
+			}
+			arn, e := s.batch.Create(in)
+			if e != nil {
+				return nil, e
+			}
+			return map[string]string{"TransformJobArn": arn}, nil
+		},
+		"SageMaker.DescribeTransformJob": s.describe("DescribeTransformJob", "TransformJobName", func(n string) (any, *wire.Error) { return s.batch.Describe(n) }),
+		"SageMaker.StopTransformJob":     s.describe("StopTransformJob", "TransformJobName", func(n string) (any, *wire.Error) { return nil, s.batch.Stop(n) }),
+		"SageMaker.ListTransformJobs": func(_ context.Context, b []byte) (any, *wire.Error) {
+			var in wire.ListInput
+			if e := s.decode("ListTransformJobs", b, &in); e != nil {
+				return nil, e
+			}
+			items, next, e := s.batch.List(in)
+			if e != nil {
+				return nil, e
+			}
+			return map[string]any{"TransformJobSummaries": items, "NextToken": omitEmpty(next)}, nil
 		},
 		"SageMaker.CreateModel":            s.createModel,
 		"SageMaker.DescribeModel":          s.describe("DescribeModel", "ModelName", func(n string) (any, *wire.Error) { return s.hosting.DescribeModel(n) }),

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sagekit/sagekit/local/batch"
 	"github.com/sagekit/sagekit/local/data"
 	"github.com/sagekit/sagekit/local/hosting"
 	"github.com/sagekit/sagekit/local/logs"
@@ -34,6 +35,7 @@ type Server struct {
 	engine   *platform.Engine
 	training *training.Manager
 	hosting  *hosting.Manager
+	batch    *batch.Manager
 	sm       *wire.Model
 	ops      map[string]handler
 	logs     *logs.Store
@@ -129,6 +131,9 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	if err == nil {
 		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs})
 	}
+	if err == nil {
+		s.batch, err = batch.New(batch.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Hosting: s.hosting, Logs: s.logs, Dir: filepath.Join(abs, "transform"), Log: o.log})
+	}
 	if err != nil {
 		cancel()
 		s.engine.Close()
@@ -152,7 +157,7 @@ func (s *Server) Close() error {
 	for i := range wg {
 		wg[i] = make(chan struct{})
 	}
-	go func() { s.hosting.Close(); close(wg[0]) }()
+	go func() { s.hosting.Close(); s.batch.Close(); close(wg[0]) }()
 	go func() {
 		s.training.StopAll()
 		ctx, cancel := context.WithTimeout(context.Background(), s.stopWait)

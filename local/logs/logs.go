@@ -19,6 +19,7 @@ import (
 // Log group names SageMaker uses.
 const (
 	GroupTraining  = "/aws/sagemaker/TrainingJobs"
+	GroupTransform = "/aws/sagemaker/TransformJobs"
 	GroupEndpoints = "/aws/sagemaker/Endpoints/"
 )
 

@@ -23,6 +23,7 @@ const (
 	Models          = "models"
 	EndpointConfigs = "endpoint-configs"
 	Endpoints       = "endpoints"
+	TransformJobs   = "transform-jobs"
 )
 
 // FileName is the database's file in the state directory.
@@ -40,7 +41,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("opening %s (is another sagekit local using --state %s?): %w", path, dir, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, k := range []string{TrainingJobs, Models, EndpointConfigs, Endpoints} {
+		for _, k := range []string{TrainingJobs, Models, EndpointConfigs, Endpoints, TransformJobs} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(k)); err != nil {
 				return err
 			}

@@ -26,6 +26,17 @@ var Supported = map[string]map[string][]string{
 		"ListTrainingJobs": {"NextToken", "MaxResults", "SortBy", "SortOrder", "NameContains", "StatusEquals",
 			"CreationTimeAfter", "CreationTimeBefore", "LastModifiedTimeAfter", "LastModifiedTimeBefore"},
 
+		"CreateTransformJob": {"TransformJobName", "ModelName", "MaxConcurrentTransforms", "MaxPayloadInMB", "BatchStrategy",
+			"Environment", "Tags", "ModelClientConfig.InvocationsTimeoutInSeconds", "ModelClientConfig.InvocationsMaxRetries",
+			"TransformInput.DataSource.S3DataSource.S3DataType", "TransformInput.DataSource.S3DataSource.S3Uri",
+			"TransformInput.ContentType", "TransformInput.CompressionType", "TransformInput.SplitType",
+			"TransformOutput.S3OutputPath", "TransformOutput.Accept", "TransformOutput.AssembleWith",
+			"TransformResources.InstanceType", "TransformResources.InstanceCount"},
+		"DescribeTransformJob": {"TransformJobName"},
+		"StopTransformJob":     {"TransformJobName"},
+		"ListTransformJobs": {"NextToken", "MaxResults", "SortBy", "SortOrder", "NameContains", "StatusEquals",
+			"CreationTimeAfter", "CreationTimeBefore", "LastModifiedTimeAfter", "LastModifiedTimeBefore"},
+
 		"CreateModel": {"ModelName", "ExecutionRoleArn", "Tags",
 			"PrimaryContainer.Image", "PrimaryContainer.ModelDataUrl", "PrimaryContainer.Environment",
 			"PrimaryContainer.ContainerHostname", "PrimaryContainer.Mode",
