@@ -41,8 +41,13 @@ job("stopped", os.environ["GOOD"], StoppingCondition={"MaxRuntimeInSeconds": 600
 wait(lambda: sm.describe_training_job(TrainingJobName="stopped"), "SecondaryStatus", ("Training",))
 # Stop once the program runs (and so handles SIGTERM), as its log says.
 logs = boto3.client("logs", endpoint_url=url)
+def started():
+    try:
+        return logs.filter_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="stopped/", filterPattern='"training starts"')["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []  # no line yet, so no group
 end = time.time() + 60
-while not logs.filter_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="stopped/", filterPattern='"training starts"')["events"]:
+while not started():
     assert time.time() < end, "the fixture never logged that training starts"
     time.sleep(0.1)
 sm.stop_training_job(TrainingJobName="stopped")
