@@ -188,3 +188,20 @@ func TestBaseHint(t *testing.T) {
 		t.Errorf("baseHint(another image) = %q, want none", got)
 	}
 }
+
+func TestSDKCommand(t *testing.T) {
+	s, err := sdkmod.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	root := NewRoot()
+	root.SetOut(&out)
+	root.SetArgs([]string{"sdk"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("sagekit sdk = %v", err)
+	}
+	if want := sdkmod.Module + " " + s.Version + "\n"; out.String() != want {
+		t.Errorf("sagekit sdk printed %q, want %q", out.String(), want)
+	}
+}

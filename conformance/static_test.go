@@ -1,6 +1,9 @@
 package conformance
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"slices"
 	"strings"
 	"testing"
@@ -143,5 +146,25 @@ func TestExecutionParameters(t *testing.T) {
 		if got := checkExecutionParameters([]byte(tt.body)); got.status != tt.want {
 			t.Errorf("checkExecutionParameters(%s) = %s (%s), want %s", tt.body, got.status, got.msg, tt.want)
 		}
+	}
+}
+
+func TestLayerFiles(t *testing.T) {
+	var plain bytes.Buffer
+	tw := tar.NewWriter(&plain)
+	tw.WriteHeader(&tar.Header{Name: "opt/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "./opt/ml/x", Typeflag: tar.TypeReg, Mode: 0o644})
+	tw.Close()
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(plain.Bytes())
+	zw.Close()
+	for name, b := range map[string][]byte{"plain": plain.Bytes(), "gzip": zipped.Bytes()} {
+		if files, ok := layerFiles(bytes.NewReader(b)); !ok || len(files) != 1 || files[0] != "opt/ml/x" {
+			t.Errorf("%s: layerFiles = %q, %v; want [opt/ml/x], true", name, files, ok)
+		}
+	}
+	if _, ok := layerFiles(strings.NewReader(`{"schemaVersion": 2, "config": {}}` + strings.Repeat(" ", 600))); ok {
+		t.Error("layerFiles(a JSON blob) = ok, want not a layer")
 	}
 }

@@ -285,12 +285,19 @@ func evaluate(o *observations, selected []*Rule, em *emitter) []Result {
 				return na("%s", why)
 			}
 			for _, d := range r.deps {
-				switch dr := judge(ruleIndex[d]); dr.status {
-				case StatusFail:
-					return skip("depends on %s, which failed", d)
-				case StatusSkip:
-					return skip("depends on %s, which was skipped", d)
+				dr := judge(ruleIndex[d])
+				if dr.status != StatusFail && dr.status != StatusSkip {
+					continue
 				}
+				if r.evidence != nil {
+					if oc, ok := r.evidence(o); ok {
+						return oc
+					}
+				}
+				if dr.status == StatusFail {
+					return skip("depends on %s, which failed", d)
+				}
+				return skip("depends on %s, which was skipped", d)
 			}
 			return r.check(o)
 		}()

@@ -85,7 +85,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 
 	req := &serve.Request{
 		Body:        body,
-		ContentType: r.Header.Get("Content-Type"),
+		ContentType: contentType(r.Header),
 		Accept:      r.Header.Get("Accept"),
 		Header:      sagemakerHeaders(r.Header),
 	}
@@ -283,6 +283,16 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return nil, io.ErrUnexpectedEOF
 	}
 	return buf, nil
+}
+
+// contentType is the request's Content-Type, else its ContentType header
+// (any letter case), which the inference toolkit also reads
+// (^[Cc]ontent-?[Tt]ype): clients written for it send that spelling.
+func contentType(h http.Header) string {
+	if ct := h.Get("Content-Type"); ct != "" {
+		return ct
+	}
+	return h.Get("ContentType")
 }
 
 // sagemakerHeaders returns the X-Amzn-SageMaker-* request headers, or nil

@@ -119,7 +119,7 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		// Above the 60 s idle timeout of common load balancers, so the
 		// client, not the server, closes idle connections.
 		IdleTimeout: 65 * time.Second,
-		ErrorLog:    slog.NewLogLogger(s.o.logger.Handler(), slog.LevelWarn),
+		ErrorLog:    scrubbed(slog.NewLogLogger(s.o.logger.Handler(), slog.LevelWarn)),
 	}
 }
 

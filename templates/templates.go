@@ -103,6 +103,8 @@ type data struct {
 	SDKRequires            []Requirement
 	SDKSum                 []string
 	GoWorkVersion          string
+	// GoMod is false for a go project written without go.mod (NoGoMod).
+	GoMod bool
 }
 
 var validName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
@@ -164,6 +166,7 @@ func newData(name string, opts Options) (*data, error) {
 		SDKModule:   SDKModule,
 		SDKRequires: opts.SDKRequires,
 		SDKSum:      opts.SDKSum,
+		GoMod:       !opts.NoGoMod,
 		// go.work must name a version no older than any module it uses.
 		GoWorkVersion: "1.26.8",
 	}

@@ -74,3 +74,24 @@ func TestBuildGoOffersCarriedSDK(t *testing.T) {
 		t.Errorf("the failed build does not name the module: %v", err)
 	}
 }
+
+func TestSDKHint(t *testing.T) {
+	s, err := sdkmod.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n\ngo 1.26.8\n\nrequire github.com/sagekit/sagekit v0.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := requiredSDK(dir); got != "v0.1.0" {
+		t.Errorf("requiredSDK = %q, want v0.1.0", got)
+	}
+	hint := sdkHint(context.Background(), dir, []byte("reading github.com/sagekit/sagekit/@v/v0.1.0.info: 404 Not Found"))
+	if want := "go mod edit -require=" + sdkmod.Module + "@" + s.Version; !strings.Contains(hint, want) {
+		t.Errorf("sdkHint = %q, want it to say %q", hint, want)
+	}
+	if hint := sdkHint(context.Background(), dir, []byte("undefined: foo")); hint != "" {
+		t.Errorf("sdkHint for an error of the project's own = %q, want none", hint)
+	}
+}

@@ -11,10 +11,11 @@ import (
 	"strings"
 )
 
-// UserGoEnv returns the user's GOPROXY, GONOSUMDB and GOFLAGS as the go
-// command in dir sees them (environment, then go env's file).
+// UserGoEnv returns the user's GOPROXY, GONOSUMDB, GOFLAGS and GOWORK as
+// the go command in dir sees them (environment, then go env's file; GOWORK
+// names the go.work in use, "" for none).
 func UserGoEnv(ctx context.Context, dir string, environ []string) (map[string]string, error) {
-	cmd := exec.CommandContext(ctx, "go", "env", "-json", "GOPROXY", "GONOSUMDB", "GOFLAGS")
+	cmd := exec.CommandContext(ctx, "go", "env", "-json", "GOPROXY", "GONOSUMDB", "GOFLAGS", "GOWORK")
 	cmd.Dir = dir
 	cmd.Env = environ
 	var stderr bytes.Buffer

@@ -176,9 +176,11 @@ func (s *SDK) WriteProxy(dir string) (string, error) {
 // else as the user's settings say: GOPROXY gets proxyURL in front,
 // GONOSUMDB gets the module (the checksum database knows no unpublished
 // version; go.sum records the checksums as for any module), and GOFLAGS
-// gets -mod=mod unless it names a -mod already, so a go.sum that lacks the
-// module's lines is completed rather than refused. goenv holds the user's
-// values of GOPROXY, GONOSUMDB and GOFLAGS (as `go env` prints them).
+// gets -mod=mod (when modMod is set) unless it names a -mod already or a
+// go.work is in use (workspace mode refuses it), so a go.sum that lacks
+// the module's lines is completed rather than refused. goenv holds the
+// user's values of GOPROXY, GONOSUMDB, GOFLAGS and GOWORK (as UserGoEnv
+// returns them).
 func GoEnv(environ []string, goenv map[string]string, proxyURL string, modMod bool) []string {
 	proxy := goenv["GOPROXY"]
 	if proxy == "" {
@@ -190,6 +192,9 @@ func GoEnv(environ []string, goenv map[string]string, proxyURL string, modMod bo
 	}
 	out := append([]string(nil), environ...)
 	out = append(out, "GOPROXY="+proxyURL+","+proxy, "GONOSUMDB="+nosumdb)
+	if work := goenv["GOWORK"]; work != "" && work != "off" {
+		modMod = false
+	}
 	if flags := goenv["GOFLAGS"]; modMod && !strings.Contains(flags, "-mod=") {
 		out = append(out, "GOFLAGS="+strings.TrimSpace(flags+" -mod=mod"))
 	}

@@ -117,6 +117,11 @@ func TestGoEnv(t *testing.T) {
 	if strings.Join(env, " ") != strings.Join(want, " ") {
 		t.Errorf("GoEnv = %q, want %q", env, want)
 	}
+	env = GoEnv(nil, map[string]string{"GOWORK": "/src/x/go.work"}, "file:///p", true)
+	want = []string{"GOPROXY=file:///p,https://proxy.golang.org,direct", "GONOSUMDB=" + Module}
+	if strings.Join(env, " ") != strings.Join(want, " ") {
+		t.Errorf("GoEnv in workspace mode = %q, want %q", env, want)
+	}
 	env = GoEnv(nil, map[string]string{"GOFLAGS": "-mod=vendor"}, "file:///p", true)
 	want = []string{"GOPROXY=file:///p,https://proxy.golang.org,direct", "GONOSUMDB=" + Module}
 	if strings.Join(env, " ") != strings.Join(want, " ") {

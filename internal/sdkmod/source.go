@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -35,11 +36,27 @@ func FromSource(ctx context.Context, root string) (*SDK, error) {
 	if err != nil {
 		return nil, err
 	}
+	all := strings.Split(out, "\x00")
+	// As in a module zip: no vendor directory, nothing of a nested module.
+	nested := map[string]bool{}
+	for _, n := range all {
+		if d, f := path.Split(n); f == "go.mod" && d != "" {
+			nested[d] = true
+		}
+	}
+	inNested := func(n string) bool {
+		for d := range nested {
+			if strings.HasPrefix(n, d) {
+				return true
+			}
+		}
+		return strings.HasPrefix(n, "vendor/") || strings.Contains(n, "/vendor/")
+	}
 	seen := map[string]bool{}
 	var names []string
 	contents := map[string][]byte{}
-	for _, n := range strings.Split(out, "\x00") {
-		if n == "" || seen[n] {
+	for _, n := range all {
+		if n == "" || seen[n] || inNested(n) {
 			continue
 		}
 		seen[n] = true

@@ -322,7 +322,7 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 			return fmt.Errorf("Could not access model data at %s: %w", c.ModelDataUrl, err)
 		}
 		dir := filepath.Join(base, "model")
-		if err := platform.UnpackModel(archive, dir); err != nil {
+		if err := platform.UnpackModel(ctx, archive, dir, platform.ExtractLimits{}); err != nil {
 			return err
 		}
 		if err := os.Chmod(dir, 0o755); err != nil {

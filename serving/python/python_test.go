@@ -624,7 +624,12 @@ func TestRuntimeExitCodeAfterDrain(t *testing.T) {
 					resp.Body.Close()
 				}
 			}()
-			time.Sleep(300 * time.Millisecond) // the request reaches the worker
+			// SIGTERM once the request runs on the worker.
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(log.String(), "transform_fn: sleeping "+tt.sleep); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the request never reached the worker:\n%s", log.String())
+				}
+			}
 			cmd.Process.Signal(syscall.SIGTERM)
 			var err error
 			select {
