@@ -72,6 +72,10 @@ bench-build: build ## time cold, no-op and one-line-change builds of the go and 
 bench-serving: ## serving benchmark vs nginx+gunicorn+Flask, ~15 min (BENCH_QUICK=1: ~2 min); rewrites docs/benchmarks.md's Serving section
 	$(GO) run ./internal/bench/serving $(BENCH_FLAGS)
 
+.PHONY: bench-local
+bench-local: ## sagekit local: CreateEndpoint to InService, training start overhead, invocation overhead and throughput through the front vs direct; writes docs/local-bench.md
+	$(GO) run ./internal/bench/local $(BENCH_FLAGS)
+
 .PHONY: bench-launcher
 bench-launcher: ## overhead of `sagekit-runtime train` around /bin/true and python3: min and median of BENCH_N (200) runs each
 	$(GO) test -run '^$$' -bench Launcher -benchtime $(or $(BENCH_N),200)x ./cli/cmd/sagekit-runtime

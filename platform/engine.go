@@ -208,6 +208,7 @@ type Container struct {
 	tc      *testcontainers.DockerContainer
 	ID      string
 	Started time.Time
+	labels  map[string]string
 
 	mu       sync.Mutex
 	exited   bool
@@ -281,7 +282,7 @@ func (e *Engine) run(ctx context.Context, s runSpec) (*Container, error) {
 		}
 		return nil, fmt.Errorf("starting %s %s: %w", s.image, strings.Join(s.cmd, " "), err)
 	}
-	c := &Container{e: e, tc: tc, ID: tc.GetContainerID(), Started: time.Now(), done: make(chan struct{})}
+	c := &Container{e: e, tc: tc, ID: tc.GetContainerID(), Started: time.Now(), labels: labels, done: make(chan struct{})}
 	go c.watch(context.WithoutCancel(ctx))
 	return c, nil
 }
@@ -309,6 +310,10 @@ func (c *Container) watch(ctx context.Context) {
 		// The container is gone (removed); nothing to record.
 	}
 }
+
+// Label returns the value of one of the container's labels (the
+// platform's LabelRole and LabelHost among them).
+func (c *Container) Label(key string) string { return c.labels[key] }
 
 // Done is closed when the container has exited (or was removed).
 func (c *Container) Done() <-chan struct{} { return c.done }
