@@ -29,6 +29,16 @@ import (
 // removes what a killed one left behind.
 const LabelState = "dev.sagekit.local"
 
+// StateID is the value of LabelState for the state directory dir.
+func StateID(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return hex.EncodeToString(sum[:8])
+}
+
 // Server is a running sagekit local.
 type Server struct {
 	st       *store.Store
@@ -99,8 +109,7 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the state directory: %w", err)
 	}
-	sum := sha256.Sum256([]byte(abs))
-	s := &Server{log: o.log, stateID: hex.EncodeToString(sum[:8]), stopWait: o.shutdownWait}
+	s := &Server{log: o.log, stateID: StateID(abs), stopWait: o.shutdownWait}
 	s.sm, err = wire.LoadModel(wire.SageMaker)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sagekit/sagekit/conformance/fixtures"
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/local"
 )
 
 // TestStopAndMaxRuntime stops a job with StopTrainingJob (the good fixture
@@ -152,7 +153,7 @@ func TestCtrlCStopsEverything(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("sagekit local still runs 90 s after SIGINT\n%s", log.String())
 	}
-	cs, err := dc.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("ancestor", img).Add("ancestor", stubborn)})
+	cs, err := dc.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", local.LabelState+"="+local.StateID(state))})
 	if err != nil {
 		t.Fatal(err)
 	}
