@@ -119,6 +119,7 @@ type runTrainOptions struct {
 	output             string
 	networkIsolation   bool
 	maxRuntime         time.Duration
+	remote             remoteTrainOptions
 }
 
 func newRunTrainCmd() *cobra.Command {
@@ -135,6 +136,9 @@ OUTPUT/model.tar.gz and /opt/ml/output/data into OUTPUT/output.tar.gz, and copie
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.image = args[0]
+			if handled, err := dispatchTrain(cmd, o); handled {
+				return err
+			}
 			return runTrain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -147,6 +151,7 @@ OUTPUT/model.tar.gz and /opt/ml/output/data into OUTPUT/output.tar.gz, and copie
 	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure")
 	f.BoolVar(&o.networkIsolation, "network-isolation", false, "no outbound network (hosts still reach each other)")
 	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop the job with SIGTERM (SIGKILL 120s later) after this long (default: no limit)")
+	o.sageMakerFlags(cmd)
 	return cmd
 }
 
@@ -388,6 +393,7 @@ type runEndpointOptions struct {
 	model          string
 	port           int
 	startupTimeout time.Duration
+	remote         remoteEndpointOptions
 }
 
 func newRunEndpointCmd() *cobra.Command {
@@ -403,6 +409,9 @@ SIGTERM and SIGKILL 30 s later, as SageMaker does, and removes the container.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.image = args[0]
+			if handled, err := dispatchEndpoint(cmd, o); handled {
+				return err
+			}
 			return runEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -411,6 +420,7 @@ SIGTERM and SIGKILL 30 s later, as SageMaker does, and removes the container.`,
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
 	f.IntVar(&o.port, "port", optml.DefaultPort, "local port to serve on (0: any free port)")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
+	o.sageMakerFlags(cmd)
 	cmd.MarkFlagRequired("model")
 	return cmd
 }
@@ -524,6 +534,7 @@ type runTransformOptions struct {
 	invocationTimeout    time.Duration
 	maxRetries           int
 	startupTimeout       time.Duration
+	remote               remoteTransformOptions
 }
 
 func newRunTransformCmd() *cobra.Command {
@@ -538,6 +549,9 @@ for each file whose every record succeeded. Exits 1 when a file failed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.image = args[0]
+			if handled, err := dispatchTransform(cmd, o); handled {
+				return err
+			}
 			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -556,6 +570,7 @@ for each file whose every record succeeded. Exits 1 when a file failed.`,
 	f.DurationVar(&o.invocationTimeout, "invocation-timeout", platform.DefaultInvocationsTimeout, "timeout of each request (1s to 1h)")
 	f.IntVar(&o.maxRetries, "max-retries", platform.DefaultInvocationsMaxRetries, "retries of a request that timed out or got a 5xx (0 to 3)")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
+	o.sageMakerFlags(cmd)
 	for _, n := range []string{"model", "input", "output"} {
 		cmd.MarkFlagRequired(n)
 	}

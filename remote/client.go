@@ -1,0 +1,104 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemakerruntime"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Config says which AWS identity, region and API endpoint to use. Empty
+// fields fall back to the AWS SDK's standard chain (AWS_PROFILE,
+// AWS_REGION, ~/.aws/config, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
+type Config struct {
+	Profile string
+	Region  string
+	// EndpointURL sends every call (SageMaker, its runtime, CloudWatch Logs,
+	// S3, STS) to one server that speaks their APIs.
+	EndpointURL string
+}
+
+// LoadConfig loads the AWS configuration the way the AWS CLI does, with
+// c's overrides.
+func LoadConfig(ctx context.Context, c Config) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if c.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
+	}
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
+	}
+	if c.EndpointURL != "" {
+		u, err := url.Parse(c.EndpointURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return aws.Config{}, fmt.Errorf("--endpoint-url %q: want http://HOST:PORT or https://HOST", c.EndpointURL)
+		}
+		opts = append(opts, config.WithBaseEndpoint(strings.TrimRight(c.EndpointURL, "/")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w; check ~/.aws/config and the AWS_PROFILE you use ('aws configure list' shows what is picked up)", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, ErrNoRegion
+	}
+	return cfg, nil
+}
+
+// Client calls SageMaker, its runtime, CloudWatch Logs, S3 and STS in one
+// region.
+type Client struct {
+	sm      *sagemaker.Client
+	runtime *sagemakerruntime.Client
+	logs    *cloudwatchlogs.Client
+	s3      *s3.Client
+	sts     *sts.Client
+	region  string
+	// custom is true when the calls go to a server other than AWS's own
+	// (a BaseEndpoint or AWS_ENDPOINT_URL*).
+	custom bool
+}
+
+// New returns a client for cfg. When cfg has a BaseEndpoint, S3 is
+// addressed by path (bucket names in the URL path, not the host name), as
+// emulators need.
+func New(cfg aws.Config) *Client {
+	sm := sagemaker.NewFromConfig(cfg)
+	custom := cfg.BaseEndpoint != nil || sm.Options().BaseEndpoint != nil
+	return &Client{
+		sm:      sm,
+		runtime: sagemakerruntime.NewFromConfig(cfg),
+		logs:    cloudwatchlogs.NewFromConfig(cfg),
+		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = o.UsePathStyle || custom || o.BaseEndpoint != nil
+		}),
+		sts:    sts.NewFromConfig(cfg),
+		region: cfg.Region,
+		custom: custom,
+	}
+}
+
+// Region is the region the client calls.
+func (c *Client) Region() string { return c.region }
+
+// Custom reports whether the client talks to a server other than AWS's own
+// (--endpoint-url): then images are passed as they are, since such a server
+// may run local images.
+func (c *Client) Custom() bool { return c.custom }
+
+// Account returns the account of the caller's credentials.
+func (c *Client) Account(ctx context.Context) (string, error) {
+	out, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", Explain("finding the AWS account (sts:GetCallerIdentity)", err)
+	}
+	return aws.ToString(out.Account), nil
+}

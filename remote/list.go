@@ -1,0 +1,122 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+)
+
+// Kind is what a name designates.
+type Kind string
+
+// Kinds of resources.
+const (
+	KindTrainingJob  Kind = "training job"
+	KindTransformJob Kind = "transform job"
+	KindEndpoint     Kind = "endpoint"
+)
+
+// Resource is one line of a listing.
+type Resource struct {
+	Kind    Kind
+	Name    string
+	Status  string
+	Created time.Time
+}
+
+// List returns the most recent training jobs, transform jobs and
+// endpoints (up to max of each), newest first.
+func (c *Client) List(ctx context.Context, max int32) ([]Resource, error) {
+	var out []Resource
+	tj, err := c.sm.ListTrainingJobs(ctx, &sagemaker.ListTrainingJobsInput{MaxResults: aws.Int32(max), SortBy: types.SortByCreationTime, SortOrder: types.SortOrderDescending})
+	if err != nil {
+		return nil, Explain("listing training jobs", err)
+	}
+	for _, j := range tj.TrainingJobSummaries {
+		out = append(out, Resource{Kind: KindTrainingJob, Name: aws.ToString(j.TrainingJobName), Status: string(j.TrainingJobStatus), Created: aws.ToTime(j.CreationTime)})
+	}
+	xj, err := c.sm.ListTransformJobs(ctx, &sagemaker.ListTransformJobsInput{MaxResults: aws.Int32(max), SortBy: types.SortByCreationTime, SortOrder: types.SortOrderDescending})
+	if err != nil {
+		return nil, Explain("listing transform jobs", err)
+	}
+	for _, j := range xj.TransformJobSummaries {
+		out = append(out, Resource{Kind: KindTransformJob, Name: aws.ToString(j.TransformJobName), Status: string(j.TransformJobStatus), Created: aws.ToTime(j.CreationTime)})
+	}
+	ep, err := c.sm.ListEndpoints(ctx, &sagemaker.ListEndpointsInput{MaxResults: aws.Int32(max), SortBy: types.EndpointSortKeyCreationTime, SortOrder: types.OrderKeyDescending})
+	if err != nil {
+		return nil, Explain("listing endpoints", err)
+	}
+	for _, e := range ep.Endpoints {
+		out = append(out, Resource{Kind: KindEndpoint, Name: aws.ToString(e.EndpointName), Status: string(e.EndpointStatus), Created: aws.ToTime(e.CreationTime)})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Find says what name designates: a training job, a transform job or an
+// endpoint, tried in that order. A name that is none of them is an error
+// wrapping ErrNotFound.
+func (c *Client) Find(ctx context.Context, name string) (Kind, error) {
+	if _, err := c.DescribeTrainingJob(ctx, name); err == nil {
+		return KindTrainingJob, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	if _, err := c.DescribeTransformJob(ctx, name); err == nil {
+		return KindTransformJob, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	if _, err := c.DescribeEndpoint(ctx, name); err == nil {
+		return KindEndpoint, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	return "", fmt.Errorf("%s is no training job, transform job or endpoint in %s ('sagekit ls' lists them): %w", name, c.region, ErrNotFound)
+}
+
+// Download copies the S3 object uri to dir/base(uri) (through a temporary
+// file renamed at the end) and returns the path.
+func (c *Client) Download(ctx context.Context, uri, dir string) (string, error) {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	bucket, key, _ := strings.Cut(rest, "/")
+	if !ok || bucket == "" || key == "" {
+		return "", fmt.Errorf("downloading %q: not an S3 object URI", uri)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating --download directory: %w", err)
+	}
+	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", Explain("downloading "+uri, err)
+	}
+	defer out.Body.Close()
+	dst := filepath.Join(dir, filepath.Base(key))
+	tmp, err := os.CreateTemp(dir, ".download-*")
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, out.Body); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	return dst, nil
+}
