@@ -1,0 +1,289 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sagekit/sagekit/internal/testenv"
+)
+
+// execCLI runs "sagekit args..." as cli.Execute would, with stdin.
+func execCLI(ctx context.Context, stdin string, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	root := NewRoot()
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		code = reportError(root, err)
+	}
+	return code, out.String(), errb.String()
+}
+
+const (
+	testRole  = "arn:aws:iam::123456789012:role/SageMakerExecution"
+	testImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
+)
+
+// jsonOf turns v into the generic JSON shape, for comparisons with what
+// boto3 printed.
+func jsonOf(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	json.Unmarshal(b, &out)
+	return out
+}
+
+// A training job on two ml.m5.large instances against moto's server: every
+// field of CreateTrainingJob read back with boto3, the logs of both hosts
+// streamed with their prefix, model.tar.gz downloaded.
+func TestRunTrainOnSageMakerMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	const job = "algo-train-1"
+	model := []byte("model.tar.gz bytes")
+	moto.Boto3(t, `
+s3.create_bucket(Bucket="bkt")
+s3.put_object(Bucket="bkt", Key="out/`+job+`/output/model.tar.gz", Body=sys.argv[1].encode())
+logs.create_log_group(logGroupName="/aws/sagemaker/TrainingJobs")
+import time
+now = int(time.time() * 1000) - 60000  # CloudWatch Logs refuses events older than 14 days
+for host, lines in (("algo-1", [(0, "epoch 1 loss=0.5"), (2, "epoch 2 loss=0.25")]), ("algo-2", [(1, "worker ready")])):
+    s = "`+job+`/%s-1764745200" % host
+    logs.create_log_stream(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=s)
+    logs.put_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=s,
+        logEvents=[{"timestamp": now + i, "message": m} for i, m in lines])
+`, nil, string(model))
+
+	dl := t.TempDir()
+	code, stdout, stderr := execCLI(t.Context(), "", "run", "train", testImage,
+		"--instance-type", "ml.m5.large", "--instance-count", "2", "--role", testRole, "--name", job,
+		"--data", "training=s3://bkt/train", "--data", "validation=s3://bkt/val",
+		"--output", "s3://bkt/out", "--hyperparameter", "epochs=3", "--hyperparameter", "lr=0.1",
+		"--spot", "--max-run", "1h", "--max-wait", "2h", "--checkpoints", "s3://bkt/ckpt",
+		"--metric", "loss=loss=([0-9.]+)", "--volume-size", "50", "--vpc", "subnet-0a,subnet-0b,sg-0c",
+		"--network-isolation", "--env", "MODE=fast", "--label", "team=ml",
+		"--download", dl, "--endpoint-url", moto.URL)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	var got map[string]any
+	moto.Boto3(t, `
+d = sm.describe_training_job(TrainingJobName=sys.argv[1])
+emit({k: d[k] for k in ("TrainingJobName", "RoleArn", "AlgorithmSpecification", "InputDataConfig", "OutputDataConfig",
+    "ResourceConfig", "StoppingCondition", "HyperParameters", "VpcConfig", "EnableNetworkIsolation",
+    "EnableManagedSpotTraining", "CheckpointConfig", "TrainingJobStatus")})
+`, &got, job)
+	// moto keeps MetricDefinitions of its own; what sagekit sent is read
+	// from moto's recording below.
+	delete(got["AlgorithmSpecification"].(map[string]any), "MetricDefinitions")
+	channel := func(name, uri string) map[string]any {
+		return map[string]any{"ChannelName": name, "DataSource": map[string]any{"S3DataSource": map[string]any{
+			"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}}}
+	}
+	want := jsonOf(t, map[string]any{
+		"TrainingJobName":        job,
+		"RoleArn":                testRole,
+		"AlgorithmSpecification": map[string]any{"TrainingImage": testImage, "TrainingInputMode": "File"},
+		"InputDataConfig":        []any{channel("training", "s3://bkt/train"), channel("validation", "s3://bkt/val")},
+		"OutputDataConfig":       map[string]any{"S3OutputPath": "s3://bkt/out"},
+		"ResourceConfig":         map[string]any{"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 50},
+		"StoppingCondition":      map[string]any{"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200},
+		"HyperParameters":        map[string]any{"epochs": "3", "lr": "0.1"},
+		"VpcConfig":              map[string]any{"Subnets": []any{"subnet-0a", "subnet-0b"}, "SecurityGroupIds": []any{"sg-0c"}},
+		"EnableNetworkIsolation": true, "EnableManagedSpotTraining": true,
+		"CheckpointConfig":  map[string]any{"S3Uri": "s3://bkt/ckpt"},
+		"TrainingJobStatus": "Completed",
+	})
+	if d := cmp.Diff(want, jsonOf(t, got)); d != "" {
+		t.Errorf("describe_training_job (-want +got):\n%s", d)
+	}
+	sent := moto.Request(t, "SageMaker.CreateTrainingJob")
+	for field, want := range map[string]any{
+		"AlgorithmSpecification": map[string]any{"TrainingImage": testImage, "TrainingInputMode": "File",
+			"MetricDefinitions": []any{map[string]any{"Name": "loss", "Regex": "loss=([0-9.]+)"}}},
+		"Environment": map[string]any{"MODE": "fast"},
+		"Tags":        []any{map[string]any{"Key": "team", "Value": "ml"}},
+	} {
+		if d := cmp.Diff(jsonOf(t, want), sent[field]); d != "" {
+			t.Errorf("CreateTrainingJob %s as sent (-want +got):\n%s", field, d)
+		}
+	}
+
+	// The hosts' lines merged in time order.
+	const logLines = "algo-1 | epoch 1 loss=0.5\nalgo-2 | worker ready\nalgo-1 | epoch 2 loss=0.25\n"
+	if stdout != logLines {
+		t.Errorf("stdout = %q, want the logs %q", stdout, logLines)
+	}
+	for _, s := range []string{"training job " + job + " created: 2 instances × ml.m5.large in us-east-1", "Completed", "metric train:progress = 100",
+		"training job " + job + " completed: s3://bkt/out/" + job + "/output/model.tar.gz"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, stderr)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dl, "model.tar.gz"))
+	if err != nil || !bytes.Equal(b, model) {
+		t.Errorf("downloaded model.tar.gz = %q, %v; want %q", b, err, model)
+	}
+
+	// The same logs through 'sagekit logs', and the job in 'sagekit ls'.
+	code, stdout, stderr = execCLI(t.Context(), "", "logs", job, "--endpoint-url", moto.URL)
+	if code != 0 || stdout != logLines {
+		t.Errorf("sagekit logs: exit %d, stdout %q, want %q; stderr %s", code, stdout, logLines, stderr)
+	}
+	code, stdout, _ = execCLI(t.Context(), "", "ls", "--endpoint-url", moto.URL)
+	if code != 0 || !strings.Contains(stdout, "training job  "+job+"  Completed") {
+		t.Errorf("sagekit ls: exit %d:\n%s", code, stdout)
+	}
+}
+
+// What goes wrong is said before anything is called: every problem at
+// once, each with its fix.
+func TestRunTrainOnSageMakerChecksFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"data not in s3", []string{"--role", testRole, "--output", "s3://b/o", "--data", "train=./data"}, []string{"--data train=./data: SageMaker reads channels from S3: upload with 'aws s3 sync ./data"}},
+		{"no role", []string{"--output", "s3://b/o"}, []string{"no execution role", "aws iam list-roles", "AmazonSageMakerFullAccess"}},
+		{"max-wait without spot", []string{"--output", "s3://b/o", "--role", testRole, "--max-wait", "1h"}, []string{"--max-wait applies to spot training only: add --spot"}},
+		{"spot max-wait shorter", []string{"--output", "s3://b/o", "--role", testRole, "--spot", "--max-wait", "1h", "--max-run", "2h"}, []string{"max-wait ≥ max-run"}},
+		{"bad vpc", []string{"--output", "s3://b/o", "--role", testRole, "--vpc", "vpc-1"}, []string{`"vpc-1" is neither a subnet`}},
+		{"local output", []string{"--role", testRole}, []string{"--output s3://BUCKET/PREFIX is required on SageMaker"}},
+		{"gpu", []string{"--gpu"}, []string{"--gpu is for local runs"}},
+		{"remote flag on a local run", []string{"--instance-type", "local", "--spot"}, []string{"--spot applies to SageMaker runs: add --instance-type ml."}},
+		{"unknown instance type", []string{"--instance-type", "m5.large"}, []string{"--instance-type m5.large: use local, or an ml.* instance type"}},
+	}
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1") // nothing may be called
+	t.Setenv("AWS_REGION", "us-east-1")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"run", "train", testImage, "--instance-type", "ml.m5.large"}, tt.args...)
+			code, _, stderr := execCLI(t.Context(), "", args...)
+			if code == 0 {
+				t.Fatalf("exit 0, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+// An endpoint of two production variants and a shadow from endpoint.yaml,
+// read back with boto3; invoke, then delete with its config and models.
+func TestRunEndpointFromConfigMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "endpoint.yaml")
+	os.WriteFile(cfg, []byte(`name: churn
+variants:
+  - name: current
+    weight: 3
+    instance-count: 2
+    model: s3://bkt/m1/model.tar.gz
+    env: {MODEL_SERVER_WORKERS: "2"}
+  - name: candidate
+    weight: 1
+    instance-type: ml.c5.xlarge
+    model: s3://bkt/m2/model.tar.gz
+shadow:
+  - name: shadow
+    model: s3://bkt/m3/model.tar.gz
+`), 0o644)
+	code, stdout, stderr := execCLI(t.Context(), "", "run", "endpoint", testImage, "--model", "s3://bkt/unused/model.tar.gz",
+		"--instance-type", "ml.m5.large", "--role", testRole, "--config", cfg, "--endpoint-url", moto.URL)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if stdout != "churn\n" || !strings.Contains(stderr, "endpoint churn is InService") {
+		t.Errorf("stdout %q, stderr:\n%s", stdout, stderr)
+	}
+	var got map[string]any
+	moto.Boto3(t, `
+c = sm.describe_endpoint_config(EndpointConfigName="churn")
+e = sm.describe_endpoint(EndpointName="churn")
+models = {v["ModelName"]: sm.describe_model(ModelName=v["ModelName"]) for v in c["ProductionVariants"]}
+emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "config": e["EndpointConfigName"],
+      "models": {n: {"PrimaryContainer": m["PrimaryContainer"], "ExecutionRoleArn": m["ExecutionRoleArn"]} for n, m in models.items()}})
+`, &got)
+	want := jsonOf(t, map[string]any{
+		"status": "InService", "config": "churn",
+		"variants": []any{
+			map[string]any{"VariantName": "current", "ModelName": "churn-current", "InitialInstanceCount": 2, "InstanceType": "ml.m5.large", "InitialVariantWeight": 3},
+			map[string]any{"VariantName": "candidate", "ModelName": "churn-candidate", "InitialInstanceCount": 1, "InstanceType": "ml.c5.xlarge", "InitialVariantWeight": 1},
+		},
+		"models": map[string]any{
+			"churn-current": map[string]any{"ExecutionRoleArn": testRole, "PrimaryContainer": map[string]any{
+				"Image": testImage, "ModelDataUrl": "s3://bkt/m1/model.tar.gz", "Environment": map[string]any{"MODEL_SERVER_WORKERS": "2"}}},
+			"churn-candidate": map[string]any{"ExecutionRoleArn": testRole, "PrimaryContainer": map[string]any{
+				"Image": testImage, "ModelDataUrl": "s3://bkt/m2/model.tar.gz"}},
+		},
+	})
+	if d := cmp.Diff(want, jsonOf(t, got)); d != "" {
+		t.Errorf("read back with boto3 (-want +got):\n%s", d)
+	}
+	// moto drops shadow variants; what sagekit sent is in its recording.
+	sent := moto.Request(t, "SageMaker.CreateEndpointConfig")
+	wantShadow := jsonOf(t, []any{map[string]any{"VariantName": "shadow", "ModelName": "churn-shadow", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large", "InitialVariantWeight": 1}})
+	if d := cmp.Diff(wantShadow, sent["ShadowProductionVariants"]); d != "" {
+		t.Errorf("ShadowProductionVariants as sent (-want +got):\n%s", d)
+	}
+
+	// moto's runtime answers with canned values unless told otherwise:
+	// first its default, then a queued answer.
+	body := filepath.Join(dir, "payload.csv")
+	os.WriteFile(body, []byte("1,2,3\n"), 0o644)
+	code, stdout, stderr = execCLI(t.Context(), "", "invoke", "churn", "--body", body, "--content-type", "text/csv", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != "body" || stderr != "variant: invoked_production_variant\n" {
+		t.Errorf("invoke: exit %d, stdout %q, stderr %q; want moto's canned body and variant", code, stdout, stderr)
+	}
+	moto.QueueInvokeResult(t, "0.93\n", "text/csv", "candidate")
+	code, stdout, stderr = execCLI(t.Context(), "4,5,6\n", "invoke", "churn", "--body", "-", "--content-type", "text/csv",
+		"--accept", "text/csv", "--variant", "candidate", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != "0.93\n" || stderr != "variant: candidate\n" {
+		t.Errorf("invoke: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	var inv []testenv.Request
+	for _, r := range moto.Requests(t) {
+		if strings.HasSuffix(r.URL, "/endpoints/churn/invocations") {
+			inv = append(inv, r)
+		}
+	}
+	if len(inv) != 2 || string(inv[1].Body) != "4,5,6\n" || inv[1].Headers["Content-Type"] != "text/csv" ||
+		inv[1].Headers["Accept"] != "text/csv" || inv[1].Headers["X-Amzn-Sagemaker-Target-Variant"]+inv[1].Headers["X-Amzn-SageMaker-Target-Variant"] != "candidate" {
+		t.Errorf("InvokeEndpoint requests recorded: %+v", inv)
+	}
+
+	// delete asks; without a terminal it wants --yes.
+	code, _, stderr = execCLI(t.Context(), "", "delete", "churn", "--endpoint-url", moto.URL)
+	if code == 0 || !strings.Contains(stderr, "pass --yes") {
+		t.Errorf("delete without --yes: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = execCLI(t.Context(), "", "delete", "churn", "--yes", "--endpoint-url", moto.URL)
+	if code != 0 || !strings.Contains(stderr, "deleted endpoint churn, endpoint config churn, 2 models (churn-current, churn-candidate)") {
+		t.Errorf("delete: exit %d, %s", code, stderr)
+	}
+	// moto's DescribeEndpointConfig forgets shadow variants, so the shadow's
+	// model is the one delete cannot know of there.
+	var left map[string]any
+	moto.Boto3(t, `emit({"endpoints": len(sm.list_endpoints()["Endpoints"]), "configs": len(sm.list_endpoint_configs()["EndpointConfigs"]), "models": [m["ModelName"] for m in sm.list_models()["Models"]]})`, &left)
+	if d := cmp.Diff(map[string]any{"endpoints": 0.0, "configs": 0.0, "models": []any{"churn-shadow"}}, left); d != "" {
+		t.Errorf("left after delete (-want +got):\n%s", d)
+	}
+}
