@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,5 +286,79 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 	moto.Boto3(t, `emit({"endpoints": len(sm.list_endpoints()["Endpoints"]), "configs": len(sm.list_endpoint_configs()["EndpointConfigs"]), "models": [m["ModelName"] for m in sm.list_models()["Models"]]})`, &left)
 	if d := cmp.Diff(map[string]any{"endpoints": 0.0, "configs": 0.0, "models": []any{"churn-shadow"}}, left); d != "" {
 		t.Errorf("left after delete (-want +got):\n%s", d)
+	}
+}
+
+// A transform job against moto, read back with boto3: the local run's
+// flags land in CreateTransformJob.
+func TestRunTransformOnSageMakerMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	code, stdout, stderr := execCLI(t.Context(), "", "run", "transform", testImage, "--instance-type", "ml.c5.xlarge", "--instance-count", "2",
+		"--role", testRole, "--name", "score-1", "--model", "s3://bkt/m/model.tar.gz", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/",
+		"--content-type", "text/csv", "--accept", "text/csv", "--split-type", "Line", "--strategy", "MultiRecord", "--assemble-with", "Line",
+		"--max-payload-mb", "4", "--max-concurrent", "8", "--env", "K=V", "--endpoint-url", moto.URL)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	var got map[string]any
+	moto.Boto3(t, `
+d = sm.describe_transform_job(TransformJobName="score-1")
+m = sm.describe_model(ModelName=d["ModelName"])
+emit({"job": {k: d[k] for k in ("ModelName", "TransformInput", "TransformOutput", "TransformResources", "BatchStrategy", "MaxPayloadInMB", "MaxConcurrentTransforms", "Environment", "TransformJobStatus")},
+      "model": {"PrimaryContainer": m["PrimaryContainer"], "ExecutionRoleArn": m["ExecutionRoleArn"]}})
+`, &got)
+	want := jsonOf(t, map[string]any{
+		"job": map[string]any{
+			"ModelName": "score-1",
+			"TransformInput": map[string]any{"ContentType": "text/csv", "SplitType": "Line",
+				"DataSource": map[string]any{"S3DataSource": map[string]any{"S3DataType": "S3Prefix", "S3Uri": "s3://bkt/in/"}}},
+			"TransformOutput":    map[string]any{"S3OutputPath": "s3://bkt/out/", "Accept": "text/csv", "AssembleWith": "Line"},
+			"TransformResources": map[string]any{"InstanceType": "ml.c5.xlarge", "InstanceCount": 2},
+			"BatchStrategy":      "MultiRecord", "MaxPayloadInMB": 4, "MaxConcurrentTransforms": 8,
+			"Environment": map[string]any{"K": "V"}, "TransformJobStatus": "Completed",
+		},
+		"model": map[string]any{"ExecutionRoleArn": testRole, "PrimaryContainer": map[string]any{"Image": testImage, "ModelDataUrl": "s3://bkt/m/model.tar.gz"}},
+	})
+	if d := cmp.Diff(want, jsonOf(t, got)); d != "" {
+		t.Errorf("read back with boto3 (-want +got):\n%s", d)
+	}
+	if !strings.Contains(stderr, "transform job score-1 completed: s3://bkt/out/") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+// Ctrl-C while waiting: a person at a terminal chooses to stop or detach;
+// without one, sagekit detaches and says how to stop.
+func TestOnInterrupt(t *testing.T) {
+	tests := []struct {
+		name    string
+		ask     bool
+		answer  string
+		stopped bool
+		want    string
+	}{
+		{"stop", true, "s\n", true, "stopping training job j1; 'sagekit logs j1 --follow' shows the rest"},
+		{"detach", true, "d\n", false, "detached; training job j1 keeps running: 'sagekit logs j1 --follow' follows it, 'sagekit stop j1' stops it"},
+		{"no terminal", false, "s\n", false, "detached; training job j1 keeps running"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			stopped := false
+			err := onInterrupt(tt.ask, strings.NewReader(tt.answer), &stderr, "training job", "j1", func(context.Context) error {
+				stopped = true
+				return nil
+			})
+			var ee *ExitError
+			if !errors.As(err, &ee) || ee.Code != 130 || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("onInterrupt = %v, want exit 130 saying %q", err, tt.want)
+			}
+			if stopped != tt.stopped {
+				t.Errorf("stopped = %v, want %v", stopped, tt.stopped)
+			}
+			if tt.ask != strings.Contains(stderr.String(), "[s]top it or [d]etach?") {
+				t.Errorf("prompt shown: %q (asked: %v)", stderr.String(), tt.ask)
+			}
+		})
 	}
 }

@@ -115,7 +115,8 @@ func JobName(image string, now time.Time) string {
 			b.WriteRune('-')
 		}
 	}
-	stamp := now.UTC().Format("2006-01-02-15-04-05-000")
+	now = now.UTC()
+	stamp := now.Format("2006-01-02-15-04-05") + fmt.Sprintf("-%03d", now.Nanosecond()/int(time.Millisecond))
 	name := strings.Trim(b.String(), "-")
 	if max := 63 - len(stamp) - 1; len(name) > max {
 		name = strings.TrimRight(name[:max], "-")
