@@ -144,6 +144,10 @@ emit({k: d[k] for k in ("TrainingJobName", "RoleArn", "AlgorithmSpecification", 
 	if code != 0 || stdout != logLines {
 		t.Errorf("sagekit logs: exit %d, stdout %q, want %q; stderr %s", code, stdout, logLines, stderr)
 	}
+	code, stdout, stderr = execCLI(t.Context(), "", "logs", job, "--follow", "--poll", "10ms", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != logLines {
+		t.Errorf("sagekit logs --follow of a completed job: exit %d, stdout %q, want %q; stderr %s", code, stdout, logLines, stderr)
+	}
 	code, stdout, _ = execCLI(t.Context(), "", "ls", "--endpoint-url", moto.URL)
 	if code != 0 || !strings.Contains(stdout, "training job  "+job+"  Completed") {
 		t.Errorf("sagekit ls: exit %d:\n%s", code, stdout)
@@ -269,6 +273,15 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 	if len(inv) != 2 || string(inv[1].Body) != "4,5,6\n" || inv[1].Headers["Content-Type"] != "text/csv" ||
 		inv[1].Headers["Accept"] != "text/csv" || inv[1].Headers["X-Amzn-Sagemaker-Target-Variant"]+inv[1].Headers["X-Amzn-SageMaker-Target-Variant"] != "candidate" {
 		t.Errorf("InvokeEndpoint requests recorded: %+v", inv)
+	}
+
+	code, _, stderr = execCLI(t.Context(), "", "stop", "churn", "--endpoint-url", moto.URL)
+	if code == 0 || !strings.Contains(stderr, "churn is an endpoint: endpoints are deleted, not stopped ('sagekit delete churn')") {
+		t.Errorf("stop of an endpoint: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = execCLI(t.Context(), "", "logs", "no-such-thing", "--endpoint-url", moto.URL)
+	if code == 0 || !strings.Contains(stderr, "no-such-thing is no training job, transform job or endpoint in us-east-1") {
+		t.Errorf("logs of nothing: exit %d, %s", code, stderr)
 	}
 
 	// delete asks; without a terminal it wants --yes.
