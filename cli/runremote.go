@@ -215,11 +215,11 @@ func runEndpointRemote(cmd *cobra.Command, o runEndpointOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(env) == 0 {
+		env = nil
+	}
 	s := spec.Single()
 	s.Variants[0].InstanceCount = o.remote.instanceCount
-	if len(env) > 0 {
-		s.Variants[0].Env = env
-	}
 	if o.remote.config != "" {
 		if s, err = spec.Load(o.remote.config); err != nil {
 			return err
@@ -238,7 +238,7 @@ func runEndpointRemote(cmd *cobra.Command, o runEndpointOptions) error {
 	}
 	// Check everything before an image is pushed, then again with the
 	// pushed images' URIs.
-	d := spec.Defaults{Image: o.image, Model: o.model, InstanceType: o.remote.instanceType}
+	d := spec.Defaults{Image: o.image, Model: o.model, InstanceType: o.remote.instanceType, Env: env}
 	resolved, err := s.Resolve(d)
 	if err != nil {
 		return err

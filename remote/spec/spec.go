@@ -62,6 +62,8 @@ type Container struct {
 // Defaults fill what a variant leaves out.
 type Defaults struct {
 	Image, Model, InstanceType string
+	// Env is the environment of single-container variants that set none.
+	Env map[string]string
 }
 
 var nameRe = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
@@ -149,6 +151,9 @@ func (e Endpoint) Resolve(d Defaults) (*Endpoint, error) {
 		}
 		if v.Model == "" {
 			v.Model = d.Model
+		}
+		if v.Env == nil {
+			v.Env = d.Env
 		}
 		if v.Image == "" {
 			errs = append(errs, fmt.Errorf("%s: no image, and no IMAGE to default to", what))
