@@ -24,7 +24,7 @@ func newLsCmd() *cobra.Command {
 		Short: "List SageMaker training jobs, transform jobs and endpoints, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLs(cmd.Context(), cmd.OutOrStdout(), o)
+			return runLs(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	o.aws.flags(cmd)
@@ -32,7 +32,7 @@ func newLsCmd() *cobra.Command {
 	return cmd
 }
 
-func runLs(ctx context.Context, stdout io.Writer, o lsOptions) error {
+func runLs(ctx context.Context, stdout, stderr io.Writer, o lsOptions) error {
 	if o.max < 1 || o.max > 100 {
 		return fmt.Errorf("--max %d: use 1 to 100", o.max)
 	}
@@ -41,7 +41,7 @@ func runLs(ctx context.Context, stdout io.Writer, o lsOptions) error {
 		return err
 	}
 	rs, err := c.List(ctx, int32(o.max))
-	if err != nil {
+	if err != nil && len(rs) == 0 {
 		return err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -49,5 +49,11 @@ func runLs(ctx context.Context, stdout io.Writer, o lsOptions) error {
 	for _, r := range rs {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Status, r.Created.Local().Format(time.DateTime))
 	}
-	return w.Flush()
+	if ferr := w.Flush(); ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "not listed: %v\n", err)
+	}
+	return nil
 }

@@ -147,7 +147,7 @@ func runTrainRemote(cmd *cobra.Command, o runTrainOptions) error {
 		detached(stdout, stderr, "training job", job.Name, true)
 		return nil
 	}
-	d, err := c.WaitTrainingJob(ctx, job.Name, remote.WaitOptions{Logs: stdout, OnProgress: progressPrinter(stderr)})
+	d, err := c.WaitTrainingJob(ctx, job.Name, remote.WaitOptions{Logs: stdout, OnProgress: progressPrinter(stderr), OnLogError: logError(stderr)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return onInterrupt(interactive(cmd.InOrStdin()), cmd.InOrStdin(), stderr, "training job", job.Name, func(ctx context.Context) error {
@@ -375,7 +375,7 @@ func runTransformRemote(cmd *cobra.Command, o runTransformOptions) error {
 		detached(stdout, stderr, "transform job", j.Name, true)
 		return nil
 	}
-	d, err := c.WaitTransformJob(ctx, j.Name, remote.WaitOptions{Logs: stdout, OnProgress: progressPrinter(stderr)})
+	d, err := c.WaitTransformJob(ctx, j.Name, remote.WaitOptions{Logs: stdout, OnProgress: progressPrinter(stderr), OnLogError: logError(stderr)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return onInterrupt(interactive(cmd.InOrStdin()), cmd.InOrStdin(), stderr, "transform job", j.Name, func(ctx context.Context) error {

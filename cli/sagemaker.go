@@ -38,7 +38,7 @@ func (a awsFlags) client(ctx context.Context) (*remote.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return remote.New(cfg), nil
+	return remote.New(cfg, remote.WithEndpointURL(a.endpointURL)), nil
 }
 
 // remoteRunOptions are the flags every run command has for SageMaker.
@@ -153,15 +153,21 @@ func sageMakerImage(ctx context.Context, stderr io.Writer, c *remote.Client, ima
 // progressPrinter renders a waiter's status changes on stderr.
 func progressPrinter(w io.Writer) func(remote.Progress) {
 	return func(p remote.Progress) {
+		// A training job's SecondaryStatus says more than its status.
 		line := p.Time.Local().Format("15:04:05") + " " + p.Status
-		if p.Secondary != "" && p.Secondary != p.Status {
-			line += " " + p.Secondary
+		if p.Secondary != "" {
+			line = p.Time.Local().Format("15:04:05") + " " + p.Secondary
 		}
 		if p.Message != "" {
 			line += ": " + p.Message
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// logError says why the logs are not shown while a wait goes on.
+func logError(w io.Writer) func(error) {
+	return func(err error) { fmt.Fprintf(w, "not showing the logs: %v\n", err) }
 }
 
 // interactive reports whether r is a terminal a person can answer on.

@@ -128,7 +128,7 @@ emit({k: d[k] for k in ("TrainingJobName", "RoleArn", "AlgorithmSpecification", 
 	if stdout != logLines {
 		t.Errorf("stdout = %q, want the logs %q", stdout, logLines)
 	}
-	for _, s := range []string{"training job " + job + " created: 2 instances × ml.m5.large in us-east-1", "Completed", "metric train:progress = 100",
+	for _, s := range []string{"training job " + job + " created: 2 instances × ml.m5.large in us-east-1", "Starting: Preparing the instances for training", "metric train:progress = 100",
 		"training job " + job + " completed: s3://bkt/out/" + job + "/output/model.tar.gz"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)

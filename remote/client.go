@@ -21,8 +21,7 @@ import (
 type Config struct {
 	Profile string
 	Region  string
-	// EndpointURL sends every call (SageMaker, its runtime, CloudWatch Logs,
-	// S3, STS) to one server that speaks their APIs.
+	// EndpointURL is checked here and given to New with WithEndpointURL.
 	EndpointURL string
 }
 
@@ -41,7 +40,6 @@ func LoadConfig(ctx context.Context, c Config) (aws.Config, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return aws.Config{}, fmt.Errorf("--endpoint-url %q: want http://HOST:PORT or https://HOST", c.EndpointURL)
 		}
-		opts = append(opts, config.WithBaseEndpoint(strings.TrimRight(c.EndpointURL, "/")))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -62,27 +60,53 @@ type Client struct {
 	s3      *s3.Client
 	sts     *sts.Client
 	region  string
-	// custom is true when the calls go to a server other than AWS's own
-	// (a BaseEndpoint or AWS_ENDPOINT_URL*).
+	// custom is true when SageMaker's calls go to a server other than
+	// AWS's own.
 	custom bool
 }
 
-// New returns a client for cfg. When cfg has a BaseEndpoint, S3 is
-// addressed by path (bucket names in the URL path, not the host name), as
-// emulators need.
-func New(cfg aws.Config) *Client {
-	sm := sagemaker.NewFromConfig(cfg)
-	custom := cfg.BaseEndpoint != nil || sm.Options().BaseEndpoint != nil
+type options struct{ endpointURL string }
+
+// Option configures New.
+type Option func(*options)
+
+// WithEndpointURL sends the calls of every service to url (an emulator,
+// 'sagekit local'), except those of a service given its own endpoint by
+// AWS_ENDPOINT_URL_<SERVICE> or the profile's services section: so S3 can
+// stay elsewhere when the server does not serve it. Default: the SDK's
+// own resolution (AWS_ENDPOINT_URL*, else AWS).
+func WithEndpointURL(url string) Option {
+	return func(o *options) { o.endpointURL = strings.TrimRight(url, "/") }
+}
+
+// New returns a client for cfg. When the calls go to another server than
+// AWS, S3 is addressed by path (bucket names in the URL path, not the host
+// name), as emulators need.
+func New(cfg aws.Config, opts ...Option) *Client {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	// base applies the endpoint URL to a service whose endpoint is the
+	// general one (not one of its own).
+	base := func(ep **string) {
+		if o.endpointURL != "" && (*ep == nil || (cfg.BaseEndpoint != nil && **ep == *cfg.BaseEndpoint)) {
+			*ep = aws.String(o.endpointURL)
+		}
+	}
+	sm := sagemaker.NewFromConfig(cfg, func(so *sagemaker.Options) { base(&so.BaseEndpoint) })
 	return &Client{
 		sm:      sm,
-		runtime: sagemakerruntime.NewFromConfig(cfg),
-		logs:    cloudwatchlogs.NewFromConfig(cfg),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.UsePathStyle = o.UsePathStyle || custom || o.BaseEndpoint != nil
+		runtime: sagemakerruntime.NewFromConfig(cfg, func(so *sagemakerruntime.Options) { base(&so.BaseEndpoint) }),
+		logs:    cloudwatchlogs.NewFromConfig(cfg, func(so *cloudwatchlogs.Options) { base(&so.BaseEndpoint) }),
+		s3: s3.NewFromConfig(cfg, func(so *s3.Options) {
+			base(&so.BaseEndpoint)
+			so.UsePathStyle = so.UsePathStyle || so.BaseEndpoint != nil
+			so.DisableLogOutputChecksumValidationSkipped = true // emulators send no checksums; nothing to tell
 		}),
-		sts:    sts.NewFromConfig(cfg),
+		sts:    sts.NewFromConfig(cfg, func(so *sts.Options) { base(&so.BaseEndpoint) }),
 		region: cfg.Region,
-		custom: custom,
+		custom: sm.Options().BaseEndpoint != nil,
 	}
 }
 

@@ -36,54 +36,69 @@ type Resource struct {
 }
 
 // List returns the most recent training jobs, transform jobs and
-// endpoints (up to max of each), newest first.
+// endpoints (up to max of each), newest first. A kind that cannot be
+// listed (a server that does not serve it) leaves the others listed: the
+// error says which failed, and is nil when all were listed.
 func (c *Client) List(ctx context.Context, max int32) ([]Resource, error) {
 	var out []Resource
+	var errs []error
 	tj, err := c.sm.ListTrainingJobs(ctx, &sagemaker.ListTrainingJobsInput{MaxResults: aws.Int32(max), SortBy: types.SortByCreationTime, SortOrder: types.SortOrderDescending})
 	if err != nil {
-		return nil, Explain("listing training jobs", err)
-	}
-	for _, j := range tj.TrainingJobSummaries {
-		out = append(out, Resource{Kind: KindTrainingJob, Name: aws.ToString(j.TrainingJobName), Status: string(j.TrainingJobStatus), Created: aws.ToTime(j.CreationTime)})
+		errs = append(errs, Explain("listing training jobs", err))
+	} else {
+		for _, j := range tj.TrainingJobSummaries {
+			out = append(out, Resource{Kind: KindTrainingJob, Name: aws.ToString(j.TrainingJobName), Status: string(j.TrainingJobStatus), Created: aws.ToTime(j.CreationTime)})
+		}
 	}
 	xj, err := c.sm.ListTransformJobs(ctx, &sagemaker.ListTransformJobsInput{MaxResults: aws.Int32(max), SortBy: types.SortByCreationTime, SortOrder: types.SortOrderDescending})
 	if err != nil {
-		return nil, Explain("listing transform jobs", err)
-	}
-	for _, j := range xj.TransformJobSummaries {
-		out = append(out, Resource{Kind: KindTransformJob, Name: aws.ToString(j.TransformJobName), Status: string(j.TransformJobStatus), Created: aws.ToTime(j.CreationTime)})
+		errs = append(errs, Explain("listing transform jobs", err))
+	} else {
+		for _, j := range xj.TransformJobSummaries {
+			out = append(out, Resource{Kind: KindTransformJob, Name: aws.ToString(j.TransformJobName), Status: string(j.TransformJobStatus), Created: aws.ToTime(j.CreationTime)})
+		}
 	}
 	ep, err := c.sm.ListEndpoints(ctx, &sagemaker.ListEndpointsInput{MaxResults: aws.Int32(max), SortBy: types.EndpointSortKeyCreationTime, SortOrder: types.OrderKeyDescending})
 	if err != nil {
-		return nil, Explain("listing endpoints", err)
-	}
-	for _, e := range ep.Endpoints {
-		out = append(out, Resource{Kind: KindEndpoint, Name: aws.ToString(e.EndpointName), Status: string(e.EndpointStatus), Created: aws.ToTime(e.CreationTime)})
+		errs = append(errs, Explain("listing endpoints", err))
+	} else {
+		for _, e := range ep.Endpoints {
+			out = append(out, Resource{Kind: KindEndpoint, Name: aws.ToString(e.EndpointName), Status: string(e.EndpointStatus), Created: aws.ToTime(e.CreationTime)})
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // Find says what name designates: a training job, a transform job or an
-// endpoint, tried in that order. A name that is none of them is an error
-// wrapping ErrNotFound.
+// endpoint, tried in that order. A kind the server cannot describe is
+// passed over; a name found nowhere is an error wrapping ErrNotFound, or
+// the first such failure.
 func (c *Client) Find(ctx context.Context, name string) (Kind, error) {
-	if _, err := c.DescribeTrainingJob(ctx, name); err == nil {
+	var first error
+	try := func(k Kind, describe func() error) bool {
+		err := describe()
+		if err != nil && !errors.Is(err, ErrNotFound) && first == nil {
+			first = err
+		}
+		return err == nil
+	}
+	switch {
+	case try(KindTrainingJob, func() error { _, err := c.DescribeTrainingJob(ctx, name); return err }):
 		return KindTrainingJob, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return "", err
-	}
-	if _, err := c.DescribeTransformJob(ctx, name); err == nil {
+	case try(KindTransformJob, func() error { _, err := c.DescribeTransformJob(ctx, name); return err }):
 		return KindTransformJob, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return "", err
-	}
-	if _, err := c.DescribeEndpoint(ctx, name); err == nil {
+	case try(KindEndpoint, func() error { _, err := c.DescribeEndpoint(ctx, name); return err }):
 		return KindEndpoint, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return "", err
 	}
-	return "", fmt.Errorf("%s is no training job, transform job or endpoint in %s ('sagekit ls' lists them): %w", name, c.region, ErrNotFound)
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	err := fmt.Errorf("%s is no training job, transform job or endpoint in %s ('sagekit ls' lists them): %w", name, c.region, ErrNotFound)
+	if first != nil {
+		err = fmt.Errorf("%w (and not everything could be checked: %v)", err, first)
+	}
+	return "", err
 }
 
 // Download copies the S3 object uri to dir/base(uri) (through a temporary
@@ -113,6 +128,9 @@ func (c *Client) Download(ctx context.Context, uri, dir string) (string, error) 
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
 	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", uri, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {

@@ -32,6 +32,9 @@ type WaitOptions struct {
 	Logs io.Writer
 	// OnProgress is called for each status change.
 	OnProgress func(Progress)
+	// OnLogError is told, once, why the logs could not be read; the wait
+	// goes on without them.
+	OnLogError func(error)
 }
 
 func (o WaitOptions) every() time.Duration {
@@ -61,7 +64,7 @@ func (c *Client) WaitTrainingJob(ctx context.Context, name string, o WaitOptions
 	shown := map[int]string{}
 	lastStatus := ""
 	var last *sagemaker.DescribeTrainingJobOutput
-	err := follow(ctx, o.every(), tail, func(ctx context.Context) (bool, error) {
+	err := follow(ctx, o, tail, func(ctx context.Context) (bool, error) {
 		d, err := c.DescribeTrainingJob(ctx, name)
 		if err != nil {
 			return false, err
@@ -84,17 +87,30 @@ func (c *Client) WaitTrainingJob(ctx context.Context, name string, o WaitOptions
 	return last, err
 }
 
-// follow calls done and polls tail (when not nil) until done reports true.
-func follow(ctx context.Context, every time.Duration, tail *Tail, done func(context.Context) (bool, error)) error {
-	if tail != nil {
-		return tail.Follow(ctx, every, done)
-	}
+// follow calls done and polls tail (when not nil) until done reports
+// true. Logs that cannot be read are reported once to o.OnLogError, and
+// the wait goes on without them: the job matters more than its logs.
+func follow(ctx context.Context, o WaitOptions, tail *Tail, done func(context.Context) (bool, error)) error {
 	for {
 		finished, err := done(ctx)
-		if err != nil || finished {
+		if err != nil {
 			return err
 		}
-		if err := sleep(ctx, every); err != nil {
+		if tail != nil {
+			if err := tail.Poll(ctx); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if o.OnLogError != nil {
+					o.OnLogError(err)
+				}
+				tail = nil
+			}
+		}
+		if finished {
+			return nil
+		}
+		if err := sleep(ctx, o.every()); err != nil {
 			return err
 		}
 	}
@@ -105,7 +121,7 @@ func follow(ctx context.Context, every time.Duration, tail *Tail, done func(cont
 func (c *Client) WaitEndpoint(ctx context.Context, name string, o WaitOptions) (*sagemaker.DescribeEndpointOutput, error) {
 	lastStatus := ""
 	var last *sagemaker.DescribeEndpointOutput
-	err := follow(ctx, o.every(), nil, func(ctx context.Context) (bool, error) {
+	err := follow(ctx, o, nil, func(ctx context.Context) (bool, error) {
 		d, err := c.DescribeEndpoint(ctx, name)
 		if err != nil {
 			return false, err
@@ -135,7 +151,7 @@ func (c *Client) WaitTransformJob(ctx context.Context, name string, o WaitOption
 	}
 	lastStatus := ""
 	var last *sagemaker.DescribeTransformJobOutput
-	err := follow(ctx, o.every(), tail, func(ctx context.Context) (bool, error) {
+	err := follow(ctx, o, tail, func(ctx context.Context) (bool, error) {
 		d, err := c.DescribeTransformJob(ctx, name)
 		if err != nil {
 			return false, err
