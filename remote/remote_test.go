@@ -166,3 +166,37 @@ func TestEndpointPlan(t *testing.T) {
 		t.Errorf("Plan with a local model and no role: %v", err)
 	}
 }
+
+// --endpoint-url reaches every service but one given an endpoint of its
+// own, so S3 can stay on another server than SageMaker.
+func TestEndpointURL(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_ENDPOINT_URL", "http://general:1")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://s3-only:2")
+	cfg, err := LoadConfig(t.Context(), Config{EndpointURL: "http://flag:3/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(cfg, WithEndpointURL("http://flag:3/"))
+	got := map[string]string{
+		"sagemaker": *c.sm.Options().BaseEndpoint, "runtime": *c.runtime.Options().BaseEndpoint,
+		"logs": *c.logs.Options().BaseEndpoint, "sts": *c.sts.Options().BaseEndpoint, "s3": *c.s3.Options().BaseEndpoint,
+	}
+	want := map[string]string{"sagemaker": "http://flag:3", "runtime": "http://flag:3", "logs": "http://flag:3", "sts": "http://flag:3", "s3": "http://s3-only:2"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("endpoints (-want +got):\n%s", d)
+	}
+	if !c.Custom() || !c.s3.Options().UsePathStyle {
+		t.Errorf("Custom() = %v, S3 path style %v; want both", c.Custom(), c.s3.Options().UsePathStyle)
+	}
+	c = New(cfg)
+	if *c.sm.Options().BaseEndpoint != "http://general:1" {
+		t.Errorf("without the flag SageMaker goes to %s, want AWS_ENDPOINT_URL", *c.sm.Options().BaseEndpoint)
+	}
+	if _, err := LoadConfig(t.Context(), Config{EndpointURL: "localhost:8080"}); err == nil || !strings.Contains(err.Error(), "want http://HOST:PORT") {
+		t.Errorf("LoadConfig with a URL without scheme: %v", err)
+	}
+}
