@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -373,5 +376,36 @@ func TestOnInterrupt(t *testing.T) {
 				t.Errorf("prompt shown: %q (asked: %v)", stderr.String(), tt.ask)
 			}
 		})
+	}
+}
+
+// invoke of a URL posts to its /invocations, as to an endpoint run locally.
+func TestInvokeURL(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path != "/invocations" || r.Method != http.MethodPost {
+			http.Error(w, "wrong route "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		got = r.Header.Clone()
+		if string(b) == "bad\n" {
+			http.Error(w, "cannot parse row 1", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv")
+		w.Write([]byte("setosa\n"))
+	}))
+	defer srv.Close()
+	code, stdout, stderr := execCLI(t.Context(), "5.1,3.5,1.4,0.2\n", "invoke", srv.URL+"/", "--body", "-", "--content-type", "text/csv", "--accept", "text/csv", "--target-model", "m1.tar.gz")
+	if code != 0 || stdout != "setosa\n" || stderr != "" {
+		t.Errorf("invoke: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if got.Get("Content-Type") != "text/csv" || got.Get("Accept") != "text/csv" || got.Get("X-Amzn-SageMaker-Target-Model") != "m1.tar.gz" {
+		t.Errorf("headers sent: %v", got)
+	}
+	code, _, stderr = execCLI(t.Context(), "bad\n", "invoke", srv.URL, "--body", "-", "--content-type", "text/csv")
+	if code != 1 || !strings.Contains(stderr, "the container answered 400 Bad Request: cannot parse row 1") {
+		t.Errorf("invoke of a failing request: exit %d, %s", code, stderr)
 	}
 }
