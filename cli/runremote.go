@@ -160,10 +160,15 @@ func runTrainRemote(cmd *cobra.Command, o runTrainOptions) error {
 		fmt.Fprintf(stderr, "metric %s = %g\n", aws.ToString(m.MetricName), aws.ToFloat32(m.Value))
 	}
 	if d.BillableTimeInSeconds != nil {
-		fmt.Fprintf(stderr, "billable seconds: %d (training seconds: %d)\n", aws.ToInt32(d.BillableTimeInSeconds), aws.ToInt32(d.TrainingTimeInSeconds))
+		billable, trained := aws.ToInt32(d.BillableTimeInSeconds), aws.ToInt32(d.TrainingTimeInSeconds)
+		line := fmt.Sprintf("billable seconds: %d (training seconds: %d", billable, trained)
+		if job.Spot && trained > 0 {
+			line += fmt.Sprintf(", managed spot savings %.0f%%", 100*(1-float64(billable)/float64(trained)))
+		}
+		fmt.Fprintln(stderr, line+")")
 	}
 	if d.TrainingJobStatus != types.TrainingJobStatusCompleted {
-		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s %s: %s", job.Name, strings.ToLower(string(d.TrainingJobStatus)), aws.ToString(d.FailureReason))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s %s%s", job.Name, strings.ToLower(string(d.TrainingJobStatus)), reason(d.FailureReason))}
 	}
 	model := ""
 	if d.ModelArtifacts != nil {
@@ -178,6 +183,14 @@ func runTrainRemote(cmd *cobra.Command, o runTrainOptions) error {
 		fmt.Fprintf(stderr, "downloaded %s\n", path)
 	}
 	return nil
+}
+
+// reason is ": " and SageMaker's FailureReason, or nothing.
+func reason(r *string) string {
+	if aws.ToString(r) == "" {
+		return ""
+	}
+	return ": " + aws.ToString(r)
 }
 
 // --- run endpoint ---
@@ -385,7 +398,7 @@ func runTransformRemote(cmd *cobra.Command, o runTransformOptions) error {
 		return err
 	}
 	if d.TransformJobStatus != types.TransformJobStatusCompleted {
-		return &ExitError{Code: 1, Err: fmt.Errorf("transform job %s %s: %s", j.Name, strings.ToLower(string(d.TransformJobStatus)), aws.ToString(d.FailureReason))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("transform job %s %s%s", j.Name, strings.ToLower(string(d.TransformJobStatus)), reason(d.FailureReason))}
 	}
 	fmt.Fprintf(stderr, "transform job %s completed: %s\n", j.Name, j.Output)
 	return nil
