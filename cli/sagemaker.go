@@ -120,7 +120,19 @@ func sageMakerImage(ctx context.Context, stderr io.Writer, c *remote.Client, ima
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", image, err)
 	}
-	if _, ok := ecr.ParseHost(ref.Context().RegistryStr()); ok || (c.Custom() && r.ecrRepo == "") {
+	if reg, ok := ecr.ParseHost(ref.Context().RegistryStr()); ok {
+		if t, isTag := ref.(name.Tag); isTag {
+			// Say now what SageMaker would say minutes later. A failed
+			// look-up (no ecr:DescribeImages permission) is no verdict.
+			_, found, err := ecr.ForRegistry(c.Config(), reg).TagDigest(ctx, reg.Account, t.RepositoryStr(), t.TagStr())
+			var ee *ecr.Error
+			if (err == nil && !found) || (errors.As(err, &ee) && ee.Code == "RepositoryNotFoundException") {
+				return "", fmt.Errorf("%s is not in Amazon ECR: push it with 'sagekit push LOCAL-IMAGE %s', or give a local image and sagekit pushes it", image, image)
+			}
+		}
+		return image, nil
+	}
+	if c.Custom() && r.ecrRepo == "" {
 		return image, nil
 	}
 	repo := r.ecrRepo

@@ -37,6 +37,20 @@ const (
 	testImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:1"
 )
 
+// pushToMotoECR puts a manifest for testImage in moto's ECR, as a push
+// would, so the look-up before CreateTrainingJob finds it.
+func pushToMotoECR(t *testing.T, moto *testenv.Moto) {
+	t.Helper()
+	moto.Boto3(t, `
+ecr = _c("ecr")
+ecr.create_repository(repositoryName="algo")
+ecr.put_image(repositoryName="algo", imageTag="1", imageManifest=json.dumps({"schemaVersion": 2,
+    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "sha256:" + "0" * 64},
+    "layers": []}))
+`, nil)
+}
+
 // jsonOf turns v into the generic JSON shape, for comparisons with what
 // boto3 printed.
 func jsonOf(t *testing.T, v any) any {
@@ -55,6 +69,7 @@ func jsonOf(t *testing.T, v any) any {
 // streamed with their prefix, model.tar.gz downloaded.
 func TestRunTrainOnSageMakerMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
 	const job = "algo-train-1"
 	model := []byte("model.tar.gz bytes")
 	moto.Boto3(t, `
@@ -197,6 +212,7 @@ func TestRunTrainOnSageMakerChecksFlags(t *testing.T) {
 // read back with boto3; invoke, then delete with its config and models.
 func TestRunEndpointFromConfigMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "endpoint.yaml")
 	os.WriteFile(cfg, []byte(`name: churn
@@ -309,6 +325,7 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 // flags land in CreateTransformJob.
 func TestRunTransformOnSageMakerMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
 	code, stdout, stderr := execCLI(t.Context(), "", "run", "transform", testImage, "--instance-type", "ml.c5.xlarge", "--instance-count", "2",
 		"--role", testRole, "--name", "score-1", "--model", "s3://bkt/m/model.tar.gz", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/",
 		"--content-type", "text/csv", "--accept", "text/csv", "--split-type", "Line", "--strategy", "MultiRecord", "--assemble-with", "Line",
@@ -407,5 +424,25 @@ func TestInvokeURL(t *testing.T) {
 	code, _, stderr = execCLI(t.Context(), "bad\n", "invoke", srv.URL, "--body", "-", "--content-type", "text/csv")
 	if code != 1 || !strings.Contains(stderr, "the container answered 400 Bad Request: cannot parse row 1") {
 		t.Errorf("invoke of a failing request: exit %d, %s", code, stderr)
+	}
+}
+
+// An ECR image that is not there is reported before anything is created,
+// with the push command.
+func TestRunTrainImageNotInECRMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
+	missing := "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:2"
+	for _, image := range []string{missing, "123456789012.dkr.ecr.us-east-1.amazonaws.com/nothing:1"} {
+		code, _, stderr := execCLI(t.Context(), "", "run", "train", image, "--instance-type", "ml.m5.large", "--role", testRole,
+			"--output", "s3://bkt/out", "--endpoint-url", moto.URL)
+		if want := image + " is not in Amazon ECR: push it with 'sagekit push LOCAL-IMAGE " + image + "'"; code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("run train %s: exit %d, stderr %q; want %q", image, code, stderr, want)
+		}
+	}
+	var n int
+	moto.Boto3(t, `emit(len(sm.list_training_jobs()["TrainingJobSummaries"]))`, &n)
+	if n != 0 {
+		t.Errorf("%d training jobs created, want none", n)
 	}
 }

@@ -60,6 +60,7 @@ type Client struct {
 	s3      *s3.Client
 	sts     *sts.Client
 	region  string
+	cfg     aws.Config
 	// custom is true when SageMaker's calls go to a server other than
 	// AWS's own.
 	custom bool
@@ -106,9 +107,22 @@ func New(cfg aws.Config, opts ...Option) *Client {
 		}),
 		sts:    sts.NewFromConfig(cfg, func(so *sts.Options) { base(&so.BaseEndpoint) }),
 		region: cfg.Region,
+		cfg:    withBase(cfg, o.endpointURL),
 		custom: sm.Options().BaseEndpoint != nil,
 	}
 }
+
+func withBase(cfg aws.Config, url string) aws.Config {
+	if url != "" {
+		cfg = cfg.Copy()
+		cfg.BaseEndpoint = aws.String(url)
+	}
+	return cfg
+}
+
+// Config is the AWS configuration the client was made with, its endpoint
+// URL included, for the clients of other services (ECR).
+func (c *Client) Config() aws.Config { return c.cfg }
 
 // Region is the region the client calls.
 func (c *Client) Region() string { return c.region }
