@@ -40,7 +40,11 @@ func newRunCmd() *cobra.Command {
 		Short: "Run a training job, an endpoint or a batch transform locally, as SageMaker does",
 		Long: `Plays SageMaker on the local Docker Engine: "run train" runs a training job and
 packs model.tar.gz, "run endpoint" serves a model, "run transform" runs a batch
-transform job over a directory. docs/local-runs.md says how each mirrors SageMaker.`,
+transform job over a directory. docs/local-runs.md says how each mirrors SageMaker.
+
+With --instance-type ml.… (for example ml.m5.large) the same commands run on
+Amazon SageMaker itself, or on any server at --endpoint-url that speaks its API:
+channels, outputs and models are then s3:// URIs (docs/sagemaker.md).`,
 	}
 	cmd.AddCommand(newRunTrainCmd(), newRunEndpointCmd(), newRunTransformCmd())
 	return cmd
@@ -145,10 +149,10 @@ OUTPUT/model.tar.gz and /opt/ml/output/data into OUTPUT/output.tar.gz, and copie
 	o.flags(cmd)
 	f := cmd.Flags()
 	f.IntVar(&o.hosts, "hosts", 1, "instance count: hosts algo-1..algo-N")
-	f.StringArrayVar(&o.data, "data", nil, "channel from a directory, CHANNEL=DIR, mounted read-only at /opt/ml/input/data/CHANNEL (repeatable)")
+	f.StringArrayVar(&o.data, "data", nil, "channel from a directory, CHANNEL=DIR, mounted read-only at /opt/ml/input/data/CHANNEL (repeatable; SageMaker: CHANNEL=s3://BUCKET/PREFIX)")
 	f.StringArrayVar(&o.hyperparameters, "hyperparameter", nil, "hyperparameter K=V (repeatable; wins over --hyperparameters)")
 	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "JSON object of hyperparameters (non-string values are passed as their JSON text)")
-	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure")
+	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure (SageMaker: s3://BUCKET/PREFIX, required)")
 	f.BoolVar(&o.networkIsolation, "network-isolation", false, "no outbound network (hosts still reach each other)")
 	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop the job with SIGTERM (SIGKILL 120s later) after this long (default: no limit)")
 	o.sageMakerFlags(cmd)
