@@ -14,10 +14,11 @@ all: build
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: runtime ## build bin/sagekit and the runtimes (host, linux/amd64, linux/arm64)
+build: runtime ## build bin/sagekit (carrying the runtimes and its own Go module) and the runtimes (host, linux/amd64, linux/arm64)
 	mkdir -p internal/runtimebin/linux-amd64 internal/runtimebin/linux-arm64
 	cp bin/linux-amd64/sagekit-runtime internal/runtimebin/linux-amd64/sagekit-runtime
 	cp bin/linux-arm64/sagekit-runtime internal/runtimebin/linux-arm64/sagekit-runtime
+	$(GO) run ./internal/sdkmod/mksdk -o internal/sdkmod/embedded
 	$(GOBUILD) -tags sagekit_embed -o bin/sagekit ./cli/cmd/sagekit
 
 runtime:
@@ -44,7 +45,7 @@ test: build ## go test -race ./... (container tests included when Docker runs)
 check: fmt vet tidy-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
 # Debian packages the tests and benchmarks use: debootstrap for `sagekit base`,
 # Debian's python3 with Flask/pandas/scikit-learn for the Python adapter tests.
@@ -81,9 +82,28 @@ bench-conformance: ## time `sagekit test`'s whole cpu profile on the Go example 
 bench-push: ## push a 4-layer 32 MiB image to a loopback registry: fresh upload vs all blobs present (BENCH_N runs, default 5)
 	$(GO) test -run '^$$' -bench 'BenchmarkImage' -benchtime $(or $(BENCH_N),5)x ./internal/push/
 
-.PHONY: quickstart
-quickstart: build ## the main job on the embedded defaults: scaffold a Go algorithm, build it, train it locally, run the conformance suite
-	bin/sagekit init quickstart --template go --sdk $(CURDIR) --force
-	bin/sagekit build quickstart -t quickstart:latest
-	bin/sagekit run train quickstart:latest --data training=quickstart/local/input/data/training --output quickstart/out
-	bin/sagekit test quickstart:latest --data training=quickstart/local/input/data/training --payload quickstart/local/payload.csv --content-type text/csv --expect-body-contains setosa
+# Where `make install` puts bin/sagekit ($(PREFIX)/bin/sagekit; DESTDIR for packaging).
+PREFIX ?= /usr/local
+# The project `make quickstart` writes and the image it builds.
+QUICKSTART     ?= quickstart
+QUICKSTART_TAG ?= quickstart:latest
+DIST := dist/sagekit-$(VERSION)-linux-$(HOSTARCH)
+
+.PHONY: install dist quickstart
+install: build ## install sagekit as $(PREFIX)/bin/sagekit (PREFIX=/usr/local); the one file carries the runtimes and the Go SDK
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 bin/sagekit $(DESTDIR)$(PREFIX)/bin/sagekit
+
+dist: build ## $(DIST).tar.gz: bin/sagekit, README.md and the docs, for machines without Go or a checkout
+	rm -rf $(DIST) && mkdir -p $(DIST)/bin
+	cp bin/sagekit $(DIST)/bin/sagekit
+	cp -r README.md docs $(DIST)/
+	tar -C dist -czf $(DIST).tar.gz $(notdir $(DIST))
+	rm -rf $(DIST)
+	@echo wrote $(DIST).tar.gz
+
+quickstart: install ## install sagekit, then with it alone: scaffold a Go algorithm in $(QUICKSTART), build it, train it locally, run the conformance suite on its defaults
+	$(PREFIX)/bin/sagekit init $(QUICKSTART) --template go --force
+	cd $(QUICKSTART) && $(PREFIX)/bin/sagekit build -t $(QUICKSTART_TAG) .
+	cd $(QUICKSTART) && $(PREFIX)/bin/sagekit run train $(QUICKSTART_TAG) --data training=local/input/data/training --output out
+	cd $(QUICKSTART) && $(PREFIX)/bin/sagekit test $(QUICKSTART_TAG)

@@ -2,12 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/moby/moby/client"
+	"github.com/sagekit/sagekit/internal/sdkmod"
 	"github.com/sagekit/sagekit/templates"
 	"github.com/spf13/cobra"
 )
@@ -38,6 +42,10 @@ Templates:
   python   a scikit-learn decision tree served by sagekit-runtime's Python adapter
   generic  train and serve as your own programs (a shell, awk and perl example)
 
+A go project's go.mod requires the Go SDK this sagekit binary carries (see
+sagekit sdk); init writes its checksums to go.sum and adds it to the Go
+module cache, so go build, go test and sagekit build work with no checkout.
+
 DIR must be empty or missing unless --force is given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,15 +56,15 @@ DIR must be empty or missing unless --force is given.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.template, "template", "t", "", "the skeleton: "+strings.Join(templates.Names(), ", "))
 	f.StringVar(&o.name, "name", "", "project and image name (default: DIR's base name)")
-	f.StringVar(&o.base, "base", "", "base image (default: scratch for go, "+templates.DefaultPythonBase+" for python, "+templates.DefaultGenericBase+" for generic, "+templates.DefaultGPUBase+" with --gpu)")
+	f.StringVar(&o.base, "base", "", "base image (default: scratch for go, "+templates.DefaultPythonBase+" for python, "+templates.DefaultGenericBase+" for generic; with --gpu "+templates.DefaultGPUBase+" for go and generic; `sagekit base` makes these)")
 	f.BoolVar(&o.gpu, "gpu", false, "a CUDA base image with the NVIDIA runtime variables set")
 	f.BoolVar(&o.multiModel, "multi-model", false, "label the image for multi-model endpoints")
 	f.BoolVar(&o.force, "force", false, "write into a non-empty DIR, replacing the files the template writes")
-	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source in this directory (writes a go.work)")
+	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source in this directory (writes a go.work), for SDK development; by default go.mod requires the SDK this binary carries")
 	return cmd
 }
 
-func runInit(_ context.Context, w io.Writer, o initOptions) error {
+func runInit(ctx context.Context, w io.Writer, o initOptions) error {
 	if o.template == "" {
 		return fmt.Errorf("no template: pass --template with one of %s", strings.Join(templates.Names(), ", "))
 	}
@@ -79,22 +87,88 @@ func runInit(_ context.Context, w io.Writer, o initOptions) error {
 		}
 		sdk = abs
 	}
-	files, err := templates.Render(o.template, templates.Options{
+	topts := templates.Options{
 		Name:       name,
 		GPU:        o.gpu,
 		Base:       o.base,
 		MultiModel: o.multiModel,
 		SDKDir:     sdk,
-	})
+	}
+	var carried *sdkmod.SDK
+	if o.template == templates.Go && sdk == "" {
+		s, err := sdkmod.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("writing a go project: %w", err)
+		}
+		carried = s
+		topts.SDKVersion = s.Version
+		topts.SDKSum = s.Sum
+		for _, r := range s.Requires {
+			topts.SDKRequires = append(topts.SDKRequires, templates.Requirement{Path: r.Path, Version: r.Version})
+		}
+	}
+	files, err := templates.Render(o.template, topts)
 	if err != nil {
 		return err
 	}
 	if err := templates.Write(o.dir, files, templates.WithForce(o.force)); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "wrote the %s project %s to %s (%d files)\nnext: cd %s && sagekit build -t %s .\n",
-		o.template, name, o.dir, len(files), o.dir, name)
+	fmt.Fprintf(w, "wrote the %s project %s to %s (%d files)\n", o.template, name, o.dir, len(files))
+	if carried != nil {
+		// go build and go test in the project find the SDK in the module
+		// cache; sagekit build does not need it there.
+		if err := carried.Download(ctx); err != nil {
+			fmt.Fprintf(w, "note: go build and go test need the SDK in the Go module cache, and adding it failed (sagekit build works without it; `sagekit sdk download` retries): %v\n", err)
+		} else {
+			fmt.Fprintf(w, "added %s@%s to the Go module cache\n", sdkmod.Module, carried.Version)
+		}
+	}
+	base := o.base
+	if base == "" {
+		base = templates.DefaultBase(o.template, o.gpu)
+	}
+	if hint := baseHint(ctx, base, engineHas); hint != "" {
+		fmt.Fprintln(w, hint)
+	}
+	fmt.Fprintf(w, "next: cd %s && sagekit build -t %s .\n", o.dir, name)
 	return nil
+}
+
+// baseHint says how to make a local sagekit base that the Docker Engine
+// does not have; "" when it has it, when base is another image, or when no
+// engine answers (build says so then).
+func baseHint(ctx context.Context, base string, has func(context.Context, string) (bool, error)) string {
+	var only string
+	switch base {
+	case templates.DefaultGenericBase:
+		only = "base"
+	case templates.DefaultPythonBase:
+		only = "python"
+	case templates.DefaultGPUBase:
+		only = "cuda"
+	default:
+		return ""
+	}
+	if ok, err := has(ctx, base); ok || err != nil {
+		return ""
+	}
+	return fmt.Sprintf("note: the base image %s is not in the Docker Engine: make it from Debian's mirror with `sudo sagekit base --only %s` before building", base, only)
+}
+
+// engineHas reports whether the Docker Engine holds image ref.
+func engineHas(ctx context.Context, ref string) (bool, error) {
+	dc, err := client.New(client.FromEnv)
+	if err != nil {
+		return false, err
+	}
+	defer dc.Close()
+	_, err = dc.ImageInspect(ctx, ref)
+	var notFound interface{ NotFound() }
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 var nameJunk = regexp.MustCompile(`[^a-z0-9]+`)
@@ -107,4 +181,17 @@ func projectName(dir string) string {
 		return "algorithm"
 	}
 	return n
+}
+
+// projectPayload is where a project written by init keeps its sample
+// request, relative to the project directory.
+const projectPayload = "local/payload.csv"
+
+// samplePayload names the request file for the curl line run endpoint
+// prints: the project's sample when run in a project directory.
+func samplePayload() string {
+	if fi, err := os.Stat(projectPayload); err == nil && fi.Mode().IsRegular() {
+		return projectPayload
+	}
+	return "payload.csv"
 }

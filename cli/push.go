@@ -19,6 +19,7 @@ import (
 
 	"github.com/sagekit/sagekit/internal/ecr"
 	"github.com/sagekit/sagekit/internal/push"
+	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/internal/version"
 )
 
@@ -166,7 +167,7 @@ func pushTarget(ctx context.Context, stderr io.Writer, dst string, f pushFlags, 
 		opts = append(opts, push.WithTransport(deps.transport))
 	}
 	if f.debug {
-		opts = append(opts, push.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		opts = append(opts, push.WithLogger(slog.New(slog.NewTextHandler(redact.Writer(stderr), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
 	if f.ecrRepo != "" {
 		cfg, err := ecr.LoadConfig(ctx, f.profile, f.region)

@@ -24,6 +24,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/sagekit/sagekit/internal/extract"
+	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/platform"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -63,6 +65,41 @@ func (o *commonRunOptions) flags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the container (repeatable)")
 	f.StringArrayVar(&o.labels, "label", nil, "extra label K=V on every container and network (repeatable)")
 	f.BoolVar(&o.gpu, "gpu", false, "attach every GPU of the engine")
+}
+
+// extractFlags are the limits on unpacking a model.tar.gz.
+type extractFlags struct {
+	maxBytes, maxEntries, maxRatio string
+}
+
+func (o *extractFlags) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.maxBytes, extract.FlagMaxBytes, "", "largest total size a model.tar.gz may unpack to, e.g. 80GiB; 0: no limit (default "+extract.EnvMaxBytes+", else 50GiB)")
+	f.StringVar(&o.maxEntries, extract.FlagMaxEntries, "", "most entries a model.tar.gz may hold; 0: no limit (default "+extract.EnvMaxEntries+", else 1000000)")
+	f.StringVar(&o.maxRatio, extract.FlagMaxRatio, "", "most bytes unpacked per byte of model.tar.gz; 0: no limit (default "+extract.EnvMaxRatio+", else 1000)")
+}
+
+// limits are the flags' values, or else the environment's.
+func (o extractFlags) limits() (platform.ExtractLimits, error) {
+	l, err := extract.LimitsFromEnv(os.Getenv)
+	if err != nil {
+		return l, err
+	}
+	for _, v := range []struct {
+		flag, val string
+		dst       *int64
+		size      bool
+	}{{extract.FlagMaxBytes, o.maxBytes, &l.Bytes, true}, {extract.FlagMaxEntries, o.maxEntries, &l.Entries, false}, {extract.FlagMaxRatio, o.maxRatio, &l.Ratio, false}} {
+		if v.val == "" {
+			continue
+		}
+		n, err := extract.ParseLimit(v.val, v.size)
+		if err != nil {
+			return l, fmt.Errorf("--%s %q: %w", v.flag, v.val, err)
+		}
+		*v.dst = n
+	}
+	return l, nil
 }
 
 var envKey = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -394,6 +431,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 
 type runEndpointOptions struct {
 	commonRunOptions
+	extractFlags
 	model          string
 	port           int
 	startupTimeout time.Duration
@@ -419,7 +457,8 @@ SIGTERM and SIGKILL 30 s later, as SageMaker does, and removes the container.`,
 			return runEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
-	o.flags(cmd)
+	o.commonRunOptions.flags(cmd)
+	o.extractFlags.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
 	f.IntVar(&o.port, "port", optml.DefaultPort, "local port to serve on (0: any free port)")
@@ -443,7 +482,11 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 		return fmt.Errorf("listening on port %d (use --port to pick another): %w", o.port, err)
 	}
 	defer ln.Close()
-	dir, cleanup, err := platform.ModelDir(o.model)
+	limits, err := o.limits()
+	if err != nil {
+		return err
+	}
+	dir, cleanup, err := platform.ModelDir(ctx, o.model, limits)
 	if err != nil {
 		return err
 	}
@@ -474,15 +517,17 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	if err != nil {
 		return err
 	}
+	errLog := redact.Logger(stderr, "sagekit run endpoint: ", 0)
 	proxy := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		FlushInterval: -1, // streaming responses go out as they come
+		ErrorLog:      errLog,
 	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 	go srv.Serve(ln)
 	local := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, local, h.Elapsed.Round(10*time.Millisecond))
-	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @payload.csv\n", local, optml.RouteInvocations)
+	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @%s\n", local, optml.RouteInvocations, samplePayload())
 
 	var result error
 	select {
@@ -528,6 +573,7 @@ func describeHealth(h platform.Health, deadline time.Duration) string {
 
 type runTransformOptions struct {
 	commonRunOptions
+	extractFlags
 	model, input, output string
 	contentType, accept  string
 	splitType            string
@@ -559,7 +605,8 @@ for each file whose every record succeeded. Exits 1 when a file failed.`,
 			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
-	o.flags(cmd)
+	o.commonRunOptions.flags(cmd)
+	o.extractFlags.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
 	f.StringVar(&o.input, "input", "", "directory of input files (required)")
@@ -601,6 +648,9 @@ func (o runTransformOptions) job() (platform.TransformJob, error) {
 	}
 	if o.maxRetries == 0 {
 		job.InvocationsMaxRetries = platform.NoRetries
+	}
+	if job.ModelLimits, err = o.limits(); err != nil {
+		return job, err
 	}
 	if o.strategy != "" {
 		if job.BatchStrategy, err = platform.ParseBatchStrategy(o.strategy); err != nil {

@@ -225,6 +225,21 @@ func TestRunEndpoint(t *testing.T) {
 	}
 }
 
+// TestExtractLimits: a flag wins over its variable, 0 removes a bound, and
+// the variables alone set the limits.
+func TestExtractLimits(t *testing.T) {
+	t.Setenv("SAGEKIT_MAX_EXTRACT_BYTES", "1GiB")
+	t.Setenv("SAGEKIT_MAX_EXTRACT_ENTRIES", "10")
+	l, err := extractFlags{maxBytes: "80GiB", maxRatio: "0"}.limits()
+	if want := (platform.ExtractLimits{Bytes: 80 << 30, Entries: 10, Ratio: -1}); err != nil || l != want {
+		t.Errorf("limits() = %+v, %v; want %+v", l, err, want)
+	}
+	t.Setenv("SAGEKIT_MAX_EXTRACT_ENTRIES", "many")
+	if _, err := (extractFlags{}).limits(); err == nil || !strings.Contains(err.Error(), "SAGEKIT_MAX_EXTRACT_ENTRIES") {
+		t.Errorf("limits() with a bad variable = %v, want it named", err)
+	}
+}
+
 func TestRunFlagErrors(t *testing.T) {
 	in := t.TempDir()
 	tests := []struct {
@@ -244,6 +259,8 @@ func TestRunFlagErrors(t *testing.T) {
 		{"transform strategy", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--strategy", "Batch"}, "want SingleRecord or MultiRecord"},
 		{"transform retries", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-retries", "4"}, "use 0 to 3"},
 		{"transform model missing", []string{"transform", "img", "--model", filepath.Join(in, "nope"), "--input", in, "--output", in}, "--model"},
+		{"transform extract limit", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-extract-bytes", "lots"}, `--max-extract-bytes "lots": want a non-negative number of bytes`},
+		{"endpoint extract limit", []string{"endpoint", "img", "--model", in, "--port", "0", "--max-extract-ratio", "-2"}, `--max-extract-ratio "-2": want a non-negative integer`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

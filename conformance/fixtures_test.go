@@ -63,7 +63,7 @@ func fixtureImages(t *testing.T) (*client.Client, map[string]string) {
 		}
 		builtDC = c
 		built = map[string]string{}
-		all := append([]fixtures.Fixture{{}, {GPU: true}}, fixtures.Breaks...)
+		all := append([]fixtures.Fixture{{}, {GPU: true}, {Break: fixtures.ExitsWithoutReason}}, fixtures.Breaks...)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 4)
@@ -216,6 +216,30 @@ func TestFixturesFailOnlyTheirRule(t *testing.T) {
 				t.Errorf("a failed must-rule left the report passing")
 			}
 		})
+	}
+}
+
+// TestExitOneWithoutFailureFileFailsCTR04: an image whose training exits 1
+// on every run without writing /opt/ml/output/failure fails C-TR-04 on that
+// evidence, although C-TR-03, which it depends on, is skipped because the
+// valid job failed (C-TR-05).
+func TestExitOneWithoutFailureFileFailsCTR04(t *testing.T) {
+	dc, imgs := fixtureImages(t)
+	runID := "exit-1-" + time.Now().Format("150405.000000")
+	rep := check(t, dc, imgs[fixtures.ExitsWithoutReason], conformance.WithRules("C-TR"), conformance.WithRunID(runID))
+	assertNoLeftovers(t, dc, runID)
+	want := map[string]conformance.Status{"C-TR-04": conformance.StatusFail, "C-TR-05": conformance.StatusFail, "C-TR-03": conformance.StatusSkip}
+	for id, status := range want {
+		res, ok := rep.Result(id)
+		if !ok || res.Status != status {
+			t.Errorf("%s = %s (%s), want %s", id, res.Status, res.Message, status)
+		}
+	}
+	res, _ := rep.Result("C-TR-04")
+	for _, s := range []string{"the valid job exited 1", "with /opt/ml/model read-only exited 1", "without any input channel exited 1", "without writing /opt/ml/output/failure"} {
+		if !strings.Contains(res.Message, s) {
+			t.Errorf("C-TR-04 message %q does not say %q", res.Message, s)
+		}
 	}
 }
 

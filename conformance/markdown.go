@@ -46,7 +46,10 @@ func WriteMarkdown(w io.Writer) error {
 			if r.Claim != ClaimNone {
 				fmt.Fprintf(&b, "- **Applies:** only when the image claims %s; otherwise not applicable.\n", escape(claimText(r.Claim)))
 			}
-			if len(r.deps) > 0 {
+			switch {
+			case len(r.deps) > 0 && r.evidence != nil:
+				fmt.Fprintf(&b, "- **Depends on:** %s (skipped when one of them fails, unless the runs already show a violation, which fails the rule).\n", strings.Join(r.deps, ", "))
+			case len(r.deps) > 0:
 				fmt.Fprintf(&b, "- **Depends on:** %s (skipped when one of them fails).\n", strings.Join(r.deps, ", "))
 			}
 			fmt.Fprintf(&b, "- **Fix:** %s\n\n", escape(r.Hint))

@@ -67,10 +67,18 @@ type options struct {
 // Option configures a run.
 type Option func(*options)
 
+// DefaultPayload is the sample request without WithPayload: three rows of
+// four numbers, the shape of the iris measurements the templates learn.
+const DefaultPayload = "5.1,3.5,1.4,0.2\n6.4,3.2,4.5,1.5\n7.7,3.0,6.1,2.3\n"
+
+// DefaultChannel is the training channel of the job the suite runs without
+// WithData, the channel the templates read.
+const DefaultChannel = "training"
+
 func defaults() *options {
 	return &options{
 		profile:     ProfileCPU,
-		payload:     []byte("0.1,0.2,0.3\n0.4,0.5,0.6\n0.7,0.8,0.9\n"),
+		payload:     []byte(DefaultPayload),
 		contentType: "text/csv",
 		windows:     DefaultWindows(),
 		events:      func(Event) {},
@@ -90,7 +98,7 @@ func WithGPU(on bool) Option {
 }
 
 // WithPayload sets the sample request body and its content type (default:
-// three rows of generated CSV, text/csv).
+// DefaultPayload, text/csv).
 func WithPayload(body []byte, contentType string) Option {
 	return func(o *options) { o.payload, o.contentType = body, contentType }
 }
@@ -106,7 +114,10 @@ func WithExpectStatus(code int) Option { return func(o *options) { o.expectStatu
 func WithExpectBodyContains(s string) Option { return func(o *options) { o.expectBody = s } }
 
 // WithData mounts a host directory as a training channel (default: one
-// channel "train" holding the sample payload as data.csv).
+// channel DefaultChannel holding data.csv: the rows of the sample payload
+// (of DefaultPayload when the payload is not line-based), each with a label
+// in front, class-0, class-1 and class-2 in turn, as CSV training data has
+// it on SageMaker).
 func WithData(channel, dir string) Option {
 	return func(o *options) {
 		if o.data == nil {

@@ -34,10 +34,12 @@ type observations struct {
 	layersErr error
 	files     fileFacts
 
-	train       *platform.Training
-	trainErr    error
-	failure     *platform.Training
-	failureErr  error
+	train      *platform.Training
+	trainErr   error
+	failure    *platform.Training
+	failureErr error
+	// provoked are the runs made to fail on purpose (failure is the first).
+	provoked    []provokedRun
 	sigterm     *platform.Training
 	sigtermErr  error
 	isolated    *platform.Training
@@ -240,8 +242,8 @@ func (r *runner) job(name string) platform.TrainingJob {
 		if !lineBased(r.opts.contentType) {
 			data = defaults().payload
 		}
-		l.Channels = map[string]map[string][]byte{"train": {"data.csv": data}}
-		l.ChannelConfig = map[string]optml.Channel{"train": {TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None", ContentType: "text/csv"}}
+		l.Channels = map[string]map[string][]byte{DefaultChannel: {"data.csv": labelled(data)}}
+		l.ChannelConfig = map[string]optml.Channel{DefaultChannel: {TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: "None", ContentType: "text/csv"}}
 	}
 	return platform.TrainingJob{
 		Image:       r.o.image.Ref,
@@ -261,10 +263,72 @@ func (r *runner) playTrain(ctx context.Context) {
 	r.o.train, r.o.trainErr = r.e.Train(ctx, j)
 }
 
+// provokedRun is a training run set up to fail, and how.
+type provokedRun struct {
+	how string
+	tr  *platform.Training
+	err error
+}
+
+// badHyperparameter is the value of every hyperparameter in the
+// bad-hyperparameter run: not a number, not a boolean, not JSON.
+const badHyperparameter = "sagekit-not-a-valid-value"
+
+// templateHyperparameters are the hyperparameters sagekit's templates
+// validate; the bad-hyperparameter run sets them too.
+var templateHyperparameters = []string{"max_depth", "min_samples_split", "max_leaf_nodes", "epochs"}
+
+// playFailure makes training fail in several ways, one after the other: a
+// read-only /opt/ml/model (so the model cannot be saved), every
+// hyperparameter set to a value no program accepts, and no input channel
+// at all. A run that still succeeds says nothing; one that fails must leave
+// a failure file (C-TR-04).
 func (r *runner) playFailure(ctx context.Context) {
 	j := r.job("failure")
 	j.ReadOnlyModel = true
 	r.o.failure, r.o.failureErr = r.e.Train(ctx, j)
+	r.o.provoked = append(r.o.provoked, provokedRun{"with /opt/ml/model read-only", r.o.failure, r.o.failureErr})
+
+	j = r.job("failure-hyperparameter")
+	hps := optml.Hyperparameters{}
+	for k := range r.opts.hyperparameters {
+		hps[k] = badHyperparameter
+	}
+	for _, k := range templateHyperparameters {
+		hps[k] = badHyperparameter
+	}
+	j.Layout.Hyperparameters = hps
+	tr, err := r.e.Train(ctx, j)
+	r.o.provoked = append(r.o.provoked, provokedRun{"with every hyperparameter set to " + strconv.Quote(badHyperparameter), tr, err})
+
+	j = r.job("failure-channel")
+	j.Layout.Channels, j.Layout.ChannelConfig, j.ChannelDirs = nil, nil, nil
+	tr, err = r.e.Train(ctx, j)
+	r.o.provoked = append(r.o.provoked, provokedRun{"without any input channel", tr, err})
+}
+
+// failedWithoutReason lists every training run the suite made, set up to
+// fail or not, that exited non-zero without a non-empty failure file.
+// Stopped runs (SIGTERM) are left out: SageMaker reports those as Stopped.
+func (o *observations) failedWithoutReason() []string {
+	runs := []provokedRun{{"the valid job", o.train, o.trainErr}, {"with network isolation", o.isolated, o.isolatedErr}, {"on two hosts", o.multi, o.multiErr}}
+	runs = append(runs, o.provoked...)
+	var bad []string
+	for _, run := range runs {
+		if run.tr == nil {
+			continue
+		}
+		for _, h := range run.tr.Hosts {
+			switch {
+			case h.StartErr != nil || h.ExitCode == 0:
+			case !h.HasFailureFile:
+				bad = append(bad, fmt.Sprintf("the run %s exited %d on %s without writing /opt/ml/output/failure%s", run.how, h.ExitCode, h.Host, logTail(h.Logs)))
+			case strings.TrimSpace(h.Failure) == "":
+				bad = append(bad, fmt.Sprintf("the run %s exited %d on %s and left /opt/ml/output/failure empty", run.how, h.ExitCode, h.Host))
+			}
+		}
+	}
+	return bad
 }
 
 func (r *runner) playSigterm(ctx context.Context) {
@@ -625,6 +689,29 @@ func firstN(s []string, n int) []string {
 	}
 	return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
 }
+
+// labelled returns the rows of payload with a label column in front
+// (class-0, class-1, class-2 in turn): training data whose features have
+// the payload's shape, for supervised algorithms that take the label in
+// column 0 as SageMaker's CSV convention has it.
+func labelled(payload []byte) []byte {
+	var b bytes.Buffer
+	n := 0
+	for _, line := range strings.Split(string(payload), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "class-%d,%s\n", n%3, line)
+		n++
+	}
+	return b.Bytes()
+}
+
+// failureText is a failure file as the report shows it: every line of
+// what the platform read (the first 1024 bytes, as SageMaker's
+// FailureReason keeps).
+func failureText(s string) string { return strings.TrimSpace(s) }
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)

@@ -134,7 +134,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, res := range r.Results {
 		if res.Status == StatusFail {
-			fmt.Fprintf(w, "\n%s (%s) %s\n  %s\n  fix: %s\n", res.ID, res.Level, res.Description, res.Message, res.Hint)
+			fmt.Fprintf(w, "\n%s (%s) %s\n  %s\n  fix: %s\n", res.ID, res.Level, res.Description, strings.ReplaceAll(res.Message, "\n", "\n    "), res.Hint)
 		}
 	}
 	verdict := "PASS"

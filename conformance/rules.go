@@ -79,16 +79,52 @@ type Rule struct {
 	plays []play
 	deps  []string
 	check func(*observations) outcome
+	// evidence, when set, is judged when a rule in deps failed or was
+	// skipped: a violation the plays observed directly fails the rule even
+	// so (ok true); otherwise the rule is skipped as usual.
+	evidence func(*observations) (oc outcome, ok bool)
 }
 
 type outcome struct {
 	status Status
 	msg    string
+	// fix replaces the rule's Hint when this failure has a cause the
+	// generic hint does not name.
+	fix string
 }
 
-func pass(f string, a ...any) outcome { return outcome{StatusPass, fmt.Sprintf(f, a...)} }
-func fail(f string, a ...any) outcome { return outcome{StatusFail, fmt.Sprintf(f, a...)} }
-func skip(f string, a ...any) outcome { return outcome{StatusSkip, fmt.Sprintf(f, a...)} }
+// failureFileEvidence fails C-TR-04 on any run that exited non-zero
+// without a reason in /opt/ml/output/failure.
+func failureFileEvidence(o *observations) (outcome, bool) {
+	if bad := o.failedWithoutReason(); len(bad) > 0 {
+		return fail("%s", strings.Join(bad, "; ")), true
+	}
+	return outcome{}, false
+}
+
+// missingContentType names the /invocations answers without a Content-Type.
+func missingContentType(s *serveObs) []string {
+	if s == nil {
+		return nil
+	}
+	var missing []string
+	for _, iv := range s.invocations() {
+		if iv.err == nil && iv.contentType == "" {
+			missing = append(missing, fmt.Sprintf("%s (%d)", iv.name, iv.status))
+		}
+	}
+	return missing
+}
+
+func pass(f string, a ...any) outcome { return outcome{status: StatusPass, msg: fmt.Sprintf(f, a...)} }
+func fail(f string, a ...any) outcome { return outcome{status: StatusFail, msg: fmt.Sprintf(f, a...)} }
+func skip(f string, a ...any) outcome { return outcome{status: StatusSkip, msg: fmt.Sprintf(f, a...)} }
+
+// withFix sets the fix line of a failure.
+func (oc outcome) withFix(fix string) outcome { oc.fix = fix; return oc }
+
+// fixTraining is the fix of a sample training job that failed.
+const fixTraining = "Training failed on the suite's job: the failure above says why. Without --data the job has the channel `training` holding the sample payload's rows with a label in column 0 (class-0, class-1, class-2); make the program succeed on that, or pass --data CHANNEL=DIR (and --hyperparameter K=V) with a job it accepts."
 
 // noImageFiles is the check of a rule that fails when the image ships any of
 // the files pick selects from its layers.
@@ -103,7 +139,7 @@ func noImageFiles(pick func(fileFacts) []string, found, none string) func(*obser
 		return pass("%s", none)
 	}
 }
-func na(f string, a ...any) outcome { return outcome{StatusNA, fmt.Sprintf(f, a...)} }
+func na(f string, a ...any) outcome { return outcome{status: StatusNA, msg: fmt.Sprintf(f, a...)} }
 
 // Rules returns every rule, in checklist order.
 func Rules() []Rule { return slices.Clone(rules) }
@@ -184,10 +220,17 @@ var rules = []Rule{
 		ID: "C-TR-04", Level: Must,
 		Description: "On failure it writes a human-readable reason to /opt/ml/output/failure and exits non-zero",
 		Hint:        "Catch errors at the top of the training program, write the reason to /opt/ml/output/failure (first 1024 bytes become FailureReason) and exit non-zero.",
-		How:         "Provokes a failure by mounting /opt/ml/model read-only, so the model cannot be saved; the run must exit non-zero and leave a non-empty failure file.",
-		plays:       []play{playFailure},
-		deps:        []string{"C-TR-03"},
+		How: "Provokes failures three ways: /opt/ml/model mounted read-only (the model cannot be saved; the run must exit non-zero), " +
+			"every hyperparameter (the job's own and those the templates validate) set to a value no program accepts, and no input channel. " +
+			"Every run the suite made that exited non-zero, provoked or not (the valid job too), must leave a non-empty failure file; " +
+			"such a run fails the rule even when the rules it depends on failed.",
+		plays:    []play{playFailure, playTrain},
+		deps:     []string{"C-TR-03"},
+		evidence: failureFileEvidence,
 		check: func(o *observations) outcome {
+			if oc, ok := failureFileEvidence(o); ok {
+				return oc
+			}
 			if o.failure == nil || len(o.failure.Hosts) == 0 {
 				return skip("the failure run did not happen: %v", o.failureErr)
 			}
@@ -197,19 +240,21 @@ var rules = []Rule{
 				return skip("the failure run could not start: %v", h.StartErr)
 			case h.ExitCode == 0:
 				return fail("exited 0 although /opt/ml/model was read-only and the model could not be saved")
-			case !h.HasFailureFile:
-				return fail("exited %d without writing /opt/ml/output/failure%s", h.ExitCode, logTail(h.Logs))
-			case strings.TrimSpace(h.Failure) == "":
-				return fail("exited %d and left /opt/ml/output/failure empty", h.ExitCode)
 			}
-			return pass("exited %d; failure: %s", h.ExitCode, firstLine(h.Failure))
+			var failed []string
+			for _, p := range o.provoked {
+				if p.tr != nil && len(p.tr.Hosts) > 0 && p.tr.Hosts[0].ExitCode != 0 {
+					failed = append(failed, fmt.Sprintf("%s: exited %d, %s", p.how, p.tr.Hosts[0].ExitCode, firstLine(p.tr.Hosts[0].Failure)))
+				}
+			}
+			return pass("every failed run wrote its reason (%s)", strings.Join(failed, "; "))
 		},
 	},
 	{
 		ID: "C-TR-05", Level: Must,
 		Description: "On success it exits 0",
 		Hint:        "Exit 0 when training succeeds; SageMaker marks any other exit code as Failed.",
-		How:         "Runs a small valid job (generated CSV channel `train`, or --data/--hyperparameter) and expects exit 0.",
+		How:         "Runs a small valid job (channel `training` with the sample payload's rows labelled in column 0, or --data/--hyperparameter) and expects exit 0.",
 		plays:       []play{playTrain},
 		deps:        []string{"C-TR-01"},
 		check: func(o *observations) outcome {
@@ -219,9 +264,9 @@ var rules = []Rule{
 			}
 			if h.ExitCode != 0 {
 				if h.Failure != "" {
-					return fail("exited %d; failure: %s", h.ExitCode, firstLine(h.Failure))
+					return fail("exited %d; /opt/ml/output/failure:\n%s", h.ExitCode, failureText(h.Failure)).withFix(fixTraining)
 				}
-				return fail("exited %d%s", h.ExitCode, logTail(h.Logs))
+				return fail("exited %d%s", h.ExitCode, logTail(h.Logs)).withFix(fixTraining)
 			}
 			return pass("exited 0 after %s", h.Duration.Round(time.Millisecond))
 		},
@@ -412,7 +457,8 @@ var rules = []Rule{
 			case h.Answered:
 				return pass("answered HTTP on 8080 after %s", h.Elapsed.Round(time.Millisecond))
 			case h.Exited && s.noModel:
-				return fail("the container exited %d before answering on port 8080, with an empty /opt/ml/model because training wrote no model (see C-TR-03 and C-TR-05)%s", h.ExitCode, logTail(s.logs))
+				return fail("the container exited %d before answering on port 8080, with an empty /opt/ml/model because training wrote no model (see C-TR-03 and C-TR-05)%s", h.ExitCode, logTail(s.logs)).
+					withFix("Make training succeed first (C-TR-05): serving had no model to load. Then the server must load /opt/ml/model and listen on 0.0.0.0:8080.")
 			case h.Exited:
 				return fail("the container exited %d before answering on port 8080%s", h.ExitCode, logTail(s.logs))
 			}
@@ -490,7 +536,7 @@ var rules = []Rule{
 		ID: "C-IN-07", Level: Must,
 		Description: "POST /invocations answers within 60 s (the sample request gets the expected answer)",
 		Hint:        "Answer within 60 s; move slow work to model loading, and check the sample payload and content type the suite sends.",
-		How:         "Sends the sample request (--payload/--content-type, or generated CSV) with a 60 s timeout; expects 2xx (or --expect-status) and --expect-body-contains when given.",
+		How:         "Sends the sample request (--payload/--content-type, or three rows of four numbers as text/csv) with a 60 s timeout; expects 2xx (or --expect-status) and --expect-body-contains when given.",
 		plays:       []play{playServe},
 		deps:        []string{"C-IN-04"},
 		check: func(o *observations) outcome {
@@ -511,6 +557,13 @@ var rules = []Rule{
 		How:         "Sends the sample grown to just under 6 MiB (6291456 bytes: CSV rows repeated, JSON padded with whitespace); fails on 413 or a dropped connection.",
 		plays:       []play{playServe},
 		deps:        []string{"C-IN-07"},
+		evidence: func(o *observations) (outcome, bool) {
+			// A 413 is the server's own answer: the sample need not work.
+			if o.serve != nil && o.serve.large != nil && o.serve.large.err == nil && o.serve.large.status == http.StatusRequestEntityTooLarge {
+				return fail("a %d-byte body got %s", o.serve.large.size, o.serve.large.describe()), true
+			}
+			return outcome{}, false
+		},
 		check: func(o *observations) outcome {
 			l := o.serve.large
 			if l == nil {
@@ -547,14 +600,15 @@ var rules = []Rule{
 		How:         "Checks the Content-Type header of every /invocations response the suite received.",
 		plays:       []play{playServe},
 		deps:        []string{"C-IN-07"},
-		check: func(o *observations) outcome {
-			var missing []string
-			for _, iv := range o.serve.invocations() {
-				if iv.err == nil && iv.contentType == "" {
-					missing = append(missing, fmt.Sprintf("%s (%d)", iv.name, iv.status))
-				}
+		evidence: func(o *observations) (outcome, bool) {
+			// Every answer counts, whether or not the sample's was right.
+			if missing := missingContentType(o.serve); len(missing) > 0 {
+				return fail("no Content-Type on: %s", strings.Join(missing, ", ")), true
 			}
-			if len(missing) > 0 {
+			return outcome{}, false
+		},
+		check: func(o *observations) outcome {
+			if missing := missingContentType(o.serve); len(missing) > 0 {
 				return fail("no Content-Type on: %s", strings.Join(missing, ", "))
 			}
 			return pass("Content-Type set on every response (sample: %s)", o.serve.sample.contentType)
@@ -567,6 +621,13 @@ var rules = []Rule{
 		How:         "Sends a body with Content-Type application/x-sagekit-unsupported and expects a 4xx.",
 		plays:       []play{playServe},
 		deps:        []string{"C-IN-07"},
+		evidence: func(o *observations) (outcome, bool) {
+			// A 2xx for a type no model reads is wrong whatever the sample got.
+			if o.serve != nil && o.serve.unsupported != nil && o.serve.unsupported.err == nil && o.serve.unsupported.status/100 == 2 {
+				return fail("an unsupported content type got %s", o.serve.unsupported.describe()), true
+			}
+			return outcome{}, false
+		},
 		check: func(o *observations) outcome {
 			u := o.serve.unsupported
 			if u == nil {

@@ -2,9 +2,6 @@ package conformance
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/moby/moby/client"
 
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
@@ -76,7 +74,10 @@ func listFilesOf(ctx context.Context, dc *client.Client, ref string) (fileFacts,
 	defer rc.Close()
 	layers := map[string][]string{} // blob path in the archive → file paths
 	var manifest []struct{ Layers []string }
-	tr := tar.NewReader(rc)
+	// The image may be larger than any one archive sagekit unpacks; each
+	// layer is read within the limits below.
+	tr := extract.NewReader(rc, extract.WithLimits(extract.Limits{Bytes: -1}))
+	defer tr.Close()
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -145,18 +146,8 @@ func applyLayers(layers [][]string) map[string]bool {
 // layerFiles lists the regular files and links in a layer, which may be a
 // plain or gzip-compressed tar. ok is false for blobs that are not layers.
 func layerFiles(r io.Reader) ([]string, bool) {
-	br := bufio.NewReader(r)
-	head, _ := br.Peek(2)
-	var lr io.Reader = br
-	if bytes.Equal(head, []byte{0x1f, 0x8b}) {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, false
-		}
-		defer gz.Close()
-		lr = gz
-	}
-	tr := tar.NewReader(lr)
+	tr := extract.NewReader(r)
+	defer tr.Close()
 	var files []string
 	for {
 		h, err := tr.Next()

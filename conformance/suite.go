@@ -192,7 +192,8 @@ func selectRules(include, exclude []string) ([]*Rule, error) {
 }
 
 func matches(id, pattern string) bool {
-	pattern = strings.ToUpper(strings.TrimSpace(pattern))
+	// "T-" means the same prefix as "T".
+	pattern = strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(pattern)), "-")
 	return id == pattern || strings.HasPrefix(id, pattern+"-")
 }
 
@@ -278,18 +279,25 @@ func evaluate(o *observations, selected []*Rule, em *emitter) []Result {
 		}
 		oc := func() outcome {
 			if r.Advice != "" {
-				return outcome{StatusAdvice, r.Advice}
+				return outcome{status: StatusAdvice, msg: r.Advice}
 			}
 			if why := applies(r, o.opts.profile, o.claims); why != "" {
 				return na("%s", why)
 			}
 			for _, d := range r.deps {
-				switch dr := judge(ruleIndex[d]); dr.status {
-				case StatusFail:
-					return skip("depends on %s, which failed", d)
-				case StatusSkip:
-					return skip("depends on %s, which was skipped", d)
+				dr := judge(ruleIndex[d])
+				if dr.status != StatusFail && dr.status != StatusSkip {
+					continue
 				}
+				if r.evidence != nil {
+					if oc, ok := r.evidence(o); ok {
+						return oc
+					}
+				}
+				if dr.status == StatusFail {
+					return skip("depends on %s, which failed", d)
+				}
+				return skip("depends on %s, which was skipped", d)
 			}
 			return r.check(o)
 		}()
@@ -302,6 +310,9 @@ func evaluate(o *observations, selected []*Rule, em *emitter) []Result {
 		res := Result{ID: r.ID, Level: r.Level, Description: r.Description, Status: oc.status, Message: oc.msg}
 		if oc.status == StatusFail {
 			res.Hint = r.Hint
+			if oc.fix != "" {
+				res.Hint = oc.fix
+			}
 		}
 		out = append(out, res)
 		em.result(res)

@@ -20,6 +20,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/sagekit/sagekit/internal/owner"
 )
 
 // ErrNoGPURuntime is returned when a container asks for GPUs and the engine
@@ -36,7 +38,9 @@ var setupOnce sync.Once
 
 // Engine runs SageMaker-style containers on the local container engine.
 // Every container and network it creates carries its labels, so Sweep can
-// find leftovers.
+// find leftovers, and the owner labels of package internal/owner (this
+// process's pid and start time), so that the next Engine made after this
+// process died, even by SIGKILL, removes them.
 type Engine struct {
 	dc     *client.Client
 	ownDC  bool
@@ -72,14 +76,17 @@ func WithClient(dc *client.Client) Option { return func(o *options) { o.dc = dc 
 // (default: the host of a tcp:// DOCKER_HOST, else 127.0.0.1).
 func WithHost(h string) Option { return func(o *options) { o.host = h } }
 
-// New connects to the container engine. It turns testcontainers' Ryuk off
-// (unless the environment already decided), since Ryuk needs an image from
-// a registry; the platform removes what it creates itself.
+// New connects to the container engine, then removes every container and
+// network whose owner process has died (see package internal/owner). It
+// turns testcontainers' Ryuk off (unless the environment already decided),
+// since Ryuk needs an image from a registry; the platform removes what it
+// creates itself.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	o := options{labels: map[string]string{}, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	maps.Copy(o.labels, owner.Labels())
 	setupOnce.Do(func() {
 		if _, ok := os.LookupEnv(EnvRyukDisabled); !ok {
 			os.Setenv(EnvRyukDisabled, "true")
@@ -102,6 +109,13 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if _, err := e.dc.Ping(ctx, client.PingOptions{}); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("connecting to the container engine (is Docker running? DOCKER_HOST=%q): %w", os.Getenv("DOCKER_HOST"), err)
+	}
+	removed, err := owner.Reap(ctx, e.dc)
+	if len(removed) > 0 {
+		e.log.Info("removed what sagekit processes that died left behind", "removed", removed)
+	}
+	if err != nil {
+		e.log.Warn("removing what sagekit processes that died left behind", "error", err)
 	}
 	return e, nil
 }

@@ -3,14 +3,15 @@ package platform
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
+
+	"github.com/sagekit/sagekit/internal/extract"
 )
 
 // PackDirs writes the contents of dirs into the gzip tar dst, entries at
@@ -112,78 +113,33 @@ func addTree(tw *tar.Writer, dir, prefix string, seen map[string]bool) error {
 	})
 }
 
-// UnpackModel extracts the gzip tar archive into dir (created if missing),
-// as SageMaker unpacks model.tar.gz into /opt/ml/model (contract §2.3).
-// Entries that would land outside dir are an error.
-func UnpackModel(archive, dir string) error {
-	f, err := os.Open(archive)
-	if err != nil {
-		return fmt.Errorf("opening the model archive: %w", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
+// ExtractLimits bound what unpacking a model archive may write: total
+// size, entry count and compression ratio. Zero fields take the defaults
+// (50 GiB, 1,000,000 entries, 1000:1); a negative one removes that bound.
+type ExtractLimits = extract.Limits
+
+// UnpackModel extracts the tar archive (gzip-compressed or not) into dir
+// (created if missing), as SageMaker unpacks model.tar.gz into
+// /opt/ml/model (contract §2.3). Entries that would land outside dir, by
+// name or through the archive's own links, devices and FIFOs are refused
+// with an error naming the entry; an archive over a limit is refused with
+// an error naming the flag and variable that raise it.
+func UnpackModel(ctx context.Context, archive, dir string, limits ExtractLimits) error {
+	err := extract.File(ctx, archive, dir, extract.WithLimits(limits), extract.WithFlags(), extract.WithReadable())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, extract.ErrNotTar):
 		return fmt.Errorf("reading %s: %w (the model must be a directory or a gzip tar such as model.tar.gz)", archive, err)
-	}
-	defer zr.Close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("unpacking the model: %w", err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", archive, err)
-		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if name == "." {
-			continue
-		}
-		if !filepath.IsLocal(filepath.FromSlash(name)) {
-			return fmt.Errorf("reading %s: entry %q points outside the model directory", archive, h.Name)
-		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return fmt.Errorf("unpacking %s: %w", h.Name, err)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return fmt.Errorf("unpacking %s: %w", h.Name, err)
-			}
-		case tar.TypeReg:
-			w, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(h.Mode).Perm()|0o444)
-			if err != nil {
-				return fmt.Errorf("unpacking %s: %w", h.Name, err)
-			}
-			_, err = io.Copy(w, tr)
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("unpacking %s: %w", h.Name, err)
-			}
-		case tar.TypeSymlink:
-			link := filepath.FromSlash(h.Linkname)
-			if filepath.IsAbs(link) || !filepath.IsLocal(filepath.Join(filepath.Dir(filepath.FromSlash(name)), link)) {
-				return fmt.Errorf("reading %s: link %q -> %q points outside the model directory", archive, h.Name, h.Linkname)
-			}
-			if err := os.Symlink(link, target); err != nil {
-				return fmt.Errorf("unpacking %s: %w", h.Name, err)
-			}
-		default:
-			// Devices, fifos and hard links have no place in a model.
-		}
+	default:
+		return fmt.Errorf("unpacking %s: %w", archive, err)
 	}
 }
 
 // ModelDir returns a directory holding the model at path: path itself when
 // it is a directory, else a new temporary directory with the archive
 // unpacked into it. Call cleanup when the model is no longer served.
-func ModelDir(path string) (dir string, cleanup func(), err error) {
+func ModelDir(ctx context.Context, path string, limits ExtractLimits) (dir string, cleanup func(), err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", nil, fmt.Errorf("finding the model: %w", err)
@@ -205,7 +161,7 @@ func ModelDir(path string) (dir string, cleanup func(), err error) {
 		cleanup()
 		return "", nil, fmt.Errorf("unpacking the model: %w", err)
 	}
-	if err := UnpackModel(path, tmp); err != nil {
+	if err := UnpackModel(ctx, path, tmp, limits); err != nil {
 		cleanup()
 		return "", nil, err
 	}

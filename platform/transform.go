@@ -110,6 +110,9 @@ type TransformJob struct {
 	// Model is a model directory or a model.tar.gz, mounted (unpacked)
 	// read-only at /opt/ml/model.
 	Model string
+	// ModelLimits bound what unpacking a model.tar.gz may write; zero
+	// fields take the defaults.
+	ModelLimits ExtractLimits
 	// Input is the directory whose files (all of them, in lexical order
 	// of their paths) are transformed.
 	Input string
@@ -286,7 +289,7 @@ func (e *Engine) Transform(ctx context.Context, job TransformJob) (*TransformRes
 	if err := os.MkdirAll(job.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the output directory: %w", err)
 	}
-	modelDir, cleanup, err := ModelDir(job.Model)
+	modelDir, cleanup, err := ModelDir(ctx, job.Model, job.ModelLimits)
 	if err != nil {
 		return nil, err
 	}

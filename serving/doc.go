@@ -6,7 +6,7 @@
 // worker processes (package serving/worker), in the routes SageMaker calls:
 //
 //	GET  /ping                   200 once the model is loaded, 503 before and while shutting down
-//	POST /invocations            the handler's answer; 413, 503 and 504 from the stack itself
+//	POST /invocations            the handler's answer; 408, 413, 503 and 504 from the stack itself
 //	GET  /execution-parameters   batch transform parameters (MultiRecord spelling)
 //	POST /models, GET /models, GET|DELETE /models/{name}, POST /models/{name}/invoke
 //	                             the multi-model API, with WithMultiModel

@@ -49,8 +49,9 @@ next:
 // request and start-up timeouts in seconds (SAGEMAKER_MODEL_SERVER_TIMEOUT,
 // _TIMEOUT_SECONDS, SAGEMAKER_STARTUP_TIMEOUT), multi-model mode
 // (SAGEMAKER_MULTI_MODEL), the batch execution parameters, the model
-// directories (SAGEMAKER_BASE_DIR) and the metrics port (SAGEKIT_METRICS_PORT,
-// a port or "auto", checked against SAGEMAKER_SAFE_PORT_RANGE). Every bad
+// directories (SAGEMAKER_BASE_DIR), the metrics port (SAGEKIT_METRICS_PORT,
+// a port or "auto", checked against SAGEMAKER_SAFE_PORT_RANGE) and the drain
+// after SIGTERM (SAGEKIT_SHUTDOWN_GRACE, a Go duration). Every bad
 // value is reported at once.
 func OptionsFromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
@@ -95,6 +96,14 @@ func OptionsFromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 	}
 	if timeout > 0 {
 		opts = append(opts, WithTimeout(time.Duration(timeout)*time.Second))
+	}
+	if v := get(optml.EnvShutdownGrace); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 25s", optml.EnvShutdownGrace, v))
+		} else {
+			opts = append(opts, WithShutdownTimeout(d))
+		}
 	}
 	if n := positive(optml.EnvStartupTimeout); n > 0 {
 		opts = append(opts, WithStartupTimeout(time.Duration(n)*time.Second))

@@ -27,6 +27,7 @@ func TestOptionsFromEnvErrors(t *testing.T) {
 			"SAGEMAKER_BIND_TO_PORT": "9000", "SAGEMAKER_SAFE_PORT_RANGE": "9100-9110", "SAGEKIT_METRICS_PORT": "auto",
 			"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "30", "SAGEMAKER_STARTUP_TIMEOUT": "5",
 			"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_BATCH_STRATEGY": "MULTI_RECORD", "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "2",
+			"SAGEKIT_SHUTDOWN_GRACE": "10s",
 		}, nil},
 		{"every problem at once", map[string]string{
 			"SAGEMAKER_BIND_TO_PORT": "http", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "-1", "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1m",
@@ -34,6 +35,7 @@ func TestOptionsFromEnvErrors(t *testing.T) {
 		}, []string{"SAGEMAKER_BIND_TO_PORT", "SAGEMAKER_MAX_PAYLOAD_IN_MB", "SAGEMAKER_MODEL_SERVER_TIMEOUT", "SAGEMAKER_BATCH_STRATEGY", "SAGEMAKER_MULTI_MODEL"}},
 		{"metrics port outside the safe range", map[string]string{"SAGEMAKER_SAFE_PORT_RANGE": "9100-9110", "SAGEKIT_METRICS_PORT": "9200"}, []string{"outside"}},
 		{"auto without a range", map[string]string{"SAGEKIT_METRICS_PORT": "auto"}, []string{"SAGEMAKER_SAFE_PORT_RANGE"}},
+		{"bad shutdown grace", map[string]string{"SAGEKIT_SHUTDOWN_GRACE": "25"}, []string{"SAGEKIT_SHUTDOWN_GRACE", "Go duration"}},
 		{"bad range", map[string]string{"SAGEMAKER_SAFE_PORT_RANGE": "9110-9100"}, []string{"SAGEMAKER_SAFE_PORT_RANGE"}},
 	}
 	for _, tt := range tests {

@@ -38,6 +38,8 @@ func errorType(status int) string {
 		return "ServiceUnavailable"
 	case http.StatusGatewayTimeout:
 		return "Timeout"
+	case http.StatusRequestTimeout:
+		return "RequestTimeout"
 	case http.StatusNotFound:
 		return "NotFound"
 	case http.StatusConflict:

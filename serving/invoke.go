@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func (s *Server) serveInvocations(w http.ResponseWriter, r *http.Request) {
 	s.invoke(w, r, "")
 }
 
-// invoke runs one inference request: admission, body, slot, handler call
+// invoke runs one inference request: body, admission, slot, handler call
 // with the request timeout, response. model is "" for /invocations.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 	if st := s.state.Load(); st != stateReady {
@@ -47,6 +48,24 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 		writeError(w, http.StatusServiceUnavailable, msg)
 		return
 	}
+	// The body is read before the request takes anything that bounds how
+	// many run: a client sending slowly costs a goroutine and its buffer,
+	// never an admission or a worker slot.
+	body, err := s.readBody(w, r)
+	if err != nil {
+		switch {
+		case errors.Is(err, errTooLarge):
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the limit of %d bytes (%d MiB; SAGEMAKER_MAX_PAYLOAD_IN_MB)", s.o.maxBody, s.o.maxBody>>20))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, fmt.Sprintf("the request body did not arrive within %s: send it at once", s.o.bodyTimeout))
+		default:
+			writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		}
+		return
+	}
+
 	if s.admitted.Add(1) > s.limit {
 		s.admitted.Add(-1)
 		s.metrics.rejected.Add(1)
@@ -56,37 +75,17 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, model string) {
 	}
 	defer s.admitted.Add(-1)
 
+	if !s.takeSlot(w, r) {
+		return
+	}
+	// The request's own time starts now, with a slot: waiting for it had
+	// its own bound, so a worker is killed only when it overran this request.
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.timeout)
 	defer cancel()
 
-	body, err := readBody(r, s.o.maxBody)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than the limit of %d bytes (%d MiB; SAGEMAKER_MAX_PAYLOAD_IN_MB)", s.o.maxBody, s.o.maxBody>>20))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
-		return
-	}
-
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		s.waiting.Add(1)
-		select {
-		case s.slots <- struct{}{}:
-			s.waiting.Add(-1)
-		case <-ctx.Done():
-			s.waiting.Add(-1)
-			s.timedOut(w, ctx)
-			return
-		}
-	}
-
 	req := &serve.Request{
 		Body:        body,
-		ContentType: r.Header.Get("Content-Type"),
+		ContentType: contentType(r.Header),
 		Accept:      r.Header.Get("Accept"),
 		Header:      sagemakerHeaders(r.Header),
 	}
@@ -127,6 +126,9 @@ func (s *Server) answer(w http.ResponseWriter, ctx context.Context, req *serve.R
 			return
 		}
 		status, msg := statusOf(res.err)
+		if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
 		writeError(w, status, msg)
 		return
 	}
@@ -171,27 +173,126 @@ func (s *Server) timedOut(w http.ResponseWriter, ctx context.Context) {
 	writeError(w, 499, "the client closed the request")
 }
 
-// readBody reads the whole body: one allocation of exactly Content-Length
-// bytes when it is known, and a 413 before reading anything past the limit.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// takeSlot waits for a handler slot for at most the queue timeout. It
+// answers the request itself and returns false when none came free (503
+// with Retry-After, as SageMaker's front answers a busy model) or the
+// caller left.
+func (s *Server) takeSlot(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	t := time.NewTimer(s.o.queueTimeout)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		s.metrics.rejected.Add(1)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("no worker came free within %s (the queue timeout): retry later", s.o.queueTimeout))
+	case <-r.Context().Done():
+		writeError(w, 499, "the client closed the request")
+	}
+	return false
+}
+
+// setReadDeadline is http.ResponseController's SetReadDeadline without its
+// allocation: it unwraps w down to the connection's writer.
+func setReadDeadline(w http.ResponseWriter, t time.Time) bool {
+	for {
+		switch x := w.(type) {
+		case interface{ SetReadDeadline(time.Time) error }:
+			return x.SetReadDeadline(t) == nil
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
+// eagerBody is the largest body allocated in one piece from its
+// Content-Length before it arrives; a larger one gets its full buffer once
+// that much has arrived, so a client that announces 6 MiB and sends nothing
+// costs little.
+const eagerBody = 64 << 10
+
+// readBody reads the whole body within the body timeout: a buffer of
+// exactly Content-Length bytes when it is known, and a 413 before reading
+// anything past the limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	limit := s.o.maxBody
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
-	if r.ContentLength >= 0 {
+	if r.ContentLength == 0 {
+		return []byte{}, nil
+	}
+	// A ResponseWriter that cannot set deadlines (a test recorder) leaves
+	// the server's ReadTimeout as the bound. The deadline is lifted once the
+	// body is in: the connection's background read must not end the request
+	// while the handler runs.
+	if setReadDeadline(w, time.Now().Add(s.o.bodyTimeout)) {
+		defer setReadDeadline(w, time.Time{})
+	}
+	if r.ContentLength > 0 && r.ContentLength <= eagerBody {
 		buf := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, buf); err != nil {
 			return nil, err
 		}
 		return buf, nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, err
+	// Large: the first eagerBody bytes, then, once they have arrived,
+	// exactly Content-Length. Unknown length: doubling up to one byte past
+	// the limit (to tell a body that is too long).
+	end := limit + 1
+	if r.ContentLength > 0 {
+		end = r.ContentLength
+	}
+	buf := make([]byte, 0, min(end, eagerBody))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) >= end {
+				break
+			}
+			next := end
+			if r.ContentLength < 0 {
+				next = min(end, 2*int64(cap(buf)))
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if int64(len(buf)) > limit {
 		return nil, errTooLarge
 	}
+	if r.ContentLength > 0 && int64(len(buf)) < r.ContentLength {
+		return nil, io.ErrUnexpectedEOF
+	}
 	return buf, nil
+}
+
+// contentType is the request's Content-Type, else its ContentType header
+// (any letter case), which the inference toolkit also reads
+// (^[Cc]ontent-?[Tt]ype): clients written for it send that spelling.
+func contentType(h http.Header) string {
+	if ct := h.Get("Content-Type"); ct != "" {
+		return ct
+	}
+	return h.Get("ContentType")
 }
 
 // sagemakerHeaders returns the X-Amzn-SageMaker-* request headers, or nil

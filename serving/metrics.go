@@ -173,7 +173,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 		ready = 1
 	}
 	gauge("sagekit_model_ready", "1 when the model is loaded and /ping answers 200.", ready)
-	counter("sagekit_requests_rejected_total", "Requests answered 503 because the queue was full.", m.rejected.Load())
+	counter("sagekit_requests_rejected_total", "Requests answered 503 because the queue was full or no slot came free within the queue timeout.", m.rejected.Load())
 	counter("sagekit_requests_timed_out_total", "Requests answered 504 at the request timeout.", m.timeouts.Load())
 	if mw, ok := s.h.(interface{ WriteMetrics(io.Writer) }); ok {
 		mw.WriteMetrics(w)

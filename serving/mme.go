@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/gorilla/mux"
 )
@@ -51,6 +54,10 @@ func (s *Server) serveLoadModel(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.ModelName == "" || req.URL == "" {
 		writeError(w, http.StatusBadRequest, `the load request needs both "model_name" and "url"`)
+		return
+	}
+	if err := checkModelName(req.ModelName); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	s.models.mu.Lock()
@@ -126,6 +133,40 @@ func (s *Server) serveListModels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// maxModelName is the longest model name, in bytes: SageMaker's TargetModel
+// is at most 1024 characters.
+const maxModelName = 1024
+
+// checkModelName refuses a name that could not be sent back in a path: every
+// name accepted is invoked and unloaded as one percent-encoded path segment
+// (/models/{name}), so it must be one, and one that clients and proxies
+// leave alone ("." and ".." are resolved away before a request is sent).
+func checkModelName(name string) error {
+	bad := ""
+	switch {
+	case len(name) > maxModelName:
+		bad = fmt.Sprintf("it is %d bytes long", len(name))
+	case name == "." || name == "..":
+		bad = "it is a relative path"
+	case strings.ContainsAny(name, "/\\"):
+		bad = "it contains a slash"
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		bad = "it contains a control character"
+	}
+	if bad == "" {
+		return nil
+	}
+	return fmt.Errorf("model name %q cannot be used: %s; a model name is 1 to %d bytes without \"/\", \"\\\" or control characters, and is not \".\" or \"..\"", name, bad, maxModelName)
+}
+
+// modelName is the {name} of a /models/{name} path, percent-decoded: the
+// router matches the escaped path, so that %2F or %2E stay inside the one
+// segment they were sent in.
+func modelName(r *http.Request) (string, bool) {
+	name, err := url.PathUnescape(mux.Vars(r)["name"])
+	return name, err == nil
+}
+
 // loaded returns the URL of a loaded model.
 func (s *Server) loaded(name string) (string, bool) {
 	s.models.mu.Lock()
@@ -138,18 +179,18 @@ func (s *Server) loaded(name string) (string, bool) {
 }
 
 func (s *Server) serveGetModel(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["name"]
-	url, ok := s.loaded(name)
-	if !ok {
+	name, ok := modelName(r)
+	u, ok2 := s.loaded(name)
+	if !ok || !ok2 {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q is not loaded", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, modelInfo{ModelName: name, ModelURL: url})
+	writeJSON(w, http.StatusOK, modelInfo{ModelName: name, ModelURL: u})
 }
 
 func (s *Server) serveUnloadModel(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["name"]
-	if _, ok := s.loaded(name); !ok {
+	name, ok := modelName(r)
+	if _, loaded := s.loaded(name); !ok || !loaded {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q is not loaded", name))
 		return
 	}
@@ -168,8 +209,8 @@ func (s *Server) serveUnloadModel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveInvokeModel(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["name"]
-	if _, ok := s.loaded(name); !ok {
+	name, ok := modelName(r)
+	if _, loaded := s.loaded(name); !ok || !loaded {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q is not loaded", name))
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -152,5 +153,53 @@ func TestMultiModelNeedsHandler(t *testing.T) {
 	s := serving.New(echoLen, serving.WithMultiModel(true))
 	if err := s.Load(context.Background()); err == nil || !strings.Contains(err.Error(), "MultiModelHandler") {
 		t.Errorf("Load of a single-model handler in multi-model mode = %v, want an error naming MultiModelHandler", err)
+	}
+}
+
+// TestModelNames: every name the load route accepts is found, invoked and
+// unloaded by the same name, percent-encoded as one path segment; a name
+// that cannot be one is refused at load with the rule.
+func TestModelNames(t *testing.T) {
+	h := &models{loaded: map[string]string{}}
+	ts := start(t, h, serving.WithMultiModel(true))
+	load := func(name string) (int, string) {
+		b, _ := json.Marshal(map[string]string{"model_name": name, "url": "/opt/ml/models/m"})
+		return do(t, "POST", ts.URL+"/models", string(b))
+	}
+	for _, name := range []string{"plain", "modèle-ü", "模型", "a b", "a%2Fb", "a%b", "a?b#c", "a+b;c", "x.tar.gz", "...", ".hidden", "-"} {
+		t.Run("accepted/"+name, func(t *testing.T) {
+			if code, body := load(name); code != http.StatusOK {
+				t.Fatalf("load %q = %d %s, want 200", name, code, body)
+			}
+			path := ts.URL + "/models/" + url.PathEscape(name)
+			code, body := do(t, "GET", path, "")
+			var info struct {
+				ModelName string `json:"modelName"`
+			}
+			json.Unmarshal([]byte(body), &info)
+			if code != http.StatusOK || info.ModelName != name {
+				t.Errorf("GET %s = %d %s, want 200 naming %q", path, code, body, name)
+			}
+			if code, body := do(t, "POST", path+"/invoke", "x"); code != http.StatusOK || body != name+"@/opt/ml/models/m:x" {
+				t.Errorf("invoke %s = %d %q, want 200 from model %q", path, code, body, name)
+			}
+			if code, body := do(t, "DELETE", path, ""); code != http.StatusOK {
+				t.Errorf("DELETE %s = %d %s, want 200", path, code, body)
+			}
+			if code, _ := do(t, "GET", path, ""); code != http.StatusNotFound {
+				t.Errorf("GET %s after unloading = %d, want 404", path, code)
+			}
+		})
+	}
+	for _, name := range []string{"a/b", ".", "..", "../../etc", "/abs", `a\b`, "a\x00b", "line\nbreak", "tab\there", "del\x7f", strings.Repeat("m", 1025)} {
+		t.Run(fmt.Sprintf("refused/%.20q", name), func(t *testing.T) {
+			code, body := load(name)
+			if code != http.StatusBadRequest || !strings.Contains(body, "a model name is 1 to 1024 bytes without") {
+				t.Errorf("load %q = %d %s, want 400 stating the rule", name, code, body)
+			}
+		})
+	}
+	if _, body := do(t, "GET", ts.URL+"/models", ""); !strings.Contains(body, `"models":[]`) {
+		t.Errorf("models left loaded: %s", body)
 	}
 }

@@ -18,6 +18,8 @@ type options struct {
 	maxBody         int64
 	maxResponse     int64
 	timeout         time.Duration
+	queueTimeout    time.Duration
+	bodyTimeout     time.Duration
 	startupTimeout  time.Duration
 	shutdownTimeout time.Duration
 	concurrency     int
@@ -71,9 +73,23 @@ func WithMetricsAddr(addr string) Option { return func(o *options) { o.metricsAd
 // Default 6 MiB (6291456 bytes), InvokeEndpoint's limit.
 func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.maxBody = n } }
 
-// WithTimeout sets how long one request may take, queueing included; past
-// it the caller gets 504. Default 60 s.
+// WithTimeout sets how long the handler may take over one request, counted
+// from when the request got a handler slot (a worker); past it the caller
+// gets 504 and a worker still busy with it is killed. Reading the body and
+// waiting for a slot have bounds of their own (WithBodyTimeout,
+// WithQueueTimeout). Default 60 s.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithQueueTimeout bounds how long a request waits for a free handler slot;
+// past it the caller gets 503 with Retry-After: 1, and no worker is
+// touched. Default: the request timeout (WithTimeout).
+func WithQueueTimeout(d time.Duration) Option { return func(o *options) { o.queueTimeout = d } }
+
+// WithBodyTimeout bounds how long the request body may take to arrive once
+// its headers have; past it the caller gets 408. The body is read before
+// the request is admitted, so a slow sender holds no slot meanwhile.
+// Default: the request timeout (WithTimeout).
+func WithBodyTimeout(d time.Duration) Option { return func(o *options) { o.bodyTimeout = d } }
 
 // WithStartupTimeout bounds the handler's Load. Default 600 s.
 func WithStartupTimeout(d time.Duration) Option { return func(o *options) { o.startupTimeout = d } }
@@ -89,8 +105,9 @@ func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n
 
 // WithQueue sets how many requests may wait for a free handler slot; past
 // that the caller gets 503 at once. Default 128; a negative n means no
-// queue. Memory held by request
-// bodies is at most (concurrency + queue) × the body limit.
+// queue. Memory held by admitted request bodies is at most (concurrency +
+// queue) × the body limit; bodies still arriving are not admitted yet and
+// hold what has arrived of them.
 func WithQueue(n int) Option { return func(o *options) { o.queue = n } }
 
 // WithMultiModel turns on the multi-model API (/models...); the handler

@@ -11,7 +11,9 @@ import (
 
 // routes registers every route of the server.
 func (s *Server) routes() *mux.Router {
-	r := mux.NewRouter()
+	// Routes match the escaped path, so that a model name's %2F does not
+	// split its segment, and a %2E%2E is not cleaned away.
+	r := mux.NewRouter().UseEncodedPath()
 	r.HandleFunc(optml.RoutePing, s.servePing).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(optml.RouteInvocations, s.serveInvocations).Methods(http.MethodPost)
 	r.HandleFunc(optml.RouteExecutionParameters, s.serveExecutionParameters).Methods(http.MethodGet)

@@ -81,6 +81,12 @@ wait:
 	defer cancel()
 	s.o.logger.Info("shutting down", "grace", s.o.shutdownTimeout.String())
 	if err := srv.Shutdown(sctx); err != nil {
+		// A request cut off by the end of the grace period is a failed
+		// drain: Run returns an error and the runtime exits 1. One that
+		// ended in time is the contract's drain: nil, exit 0.
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("requests were still running when the shutdown grace of %s ended (SAGEKIT_SHUTDOWN_GRACE) and were cut off: %w", s.o.shutdownTimeout, err)
+		}
 		runErr = errors.Join(runErr, fmt.Errorf("draining requests: %w", err))
 	}
 	if msrv != nil {
@@ -103,14 +109,17 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		Handler: h,
 		// Headers come from SageMaker's own front end, quickly.
 		ReadHeaderTimeout: 10 * time.Second,
-		// The body counts against the request's time.
-		ReadTimeout: s.o.timeout + 5*time.Second,
-		// Long enough to write the 504 that ends a request at the timeout.
-		WriteTimeout: s.o.timeout + 10*time.Second,
+		// /invocations sets its own deadline for the body (the body
+		// timeout); this bounds the other routes' bodies.
+		ReadTimeout: s.o.bodyTimeout + 10*time.Second,
+		// Long enough to write the 504 that ends a request at the timeout,
+		// after the body, the wait for a slot and a worker pool's wait for
+		// a restarting worker (bounded by the timeout too).
+		WriteTimeout: s.o.bodyTimeout + s.o.queueTimeout + 2*s.o.timeout + 10*time.Second,
 		// Above the 60 s idle timeout of common load balancers, so the
 		// client, not the server, closes idle connections.
 		IdleTimeout: 65 * time.Second,
-		ErrorLog:    slog.NewLogLogger(s.o.logger.Handler(), slog.LevelWarn),
+		ErrorLog:    scrubbed(slog.NewLogLogger(s.o.logger.Handler(), slog.LevelWarn)),
 	}
 }
 

@@ -61,6 +61,12 @@ func New(h serve.Handler, opts ...Option) *Server {
 			o.concurrency = c.MaxConcurrency()
 		}
 	}
+	if o.queueTimeout <= 0 {
+		o.queueTimeout = o.timeout
+	}
+	if o.bodyTimeout <= 0 {
+		o.bodyTimeout = o.timeout
+	}
 	if o.queue < 0 {
 		o.queue = 0
 	} else if o.queue == 0 {

@@ -1,8 +1,11 @@
 package serving_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -598,3 +601,148 @@ func TestLineBuffer(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// sleepy answers after d, or fails when its context ends first.
+func sleepy(d time.Duration) serve.Handler {
+	return serve.HandlerFunc(func(ctx context.Context, req *serve.Request) (*serve.Response, error) {
+		select {
+		case <-time.After(d):
+			return &serve.Response{Body: []byte("done")}, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+}
+
+// postAll sends n requests at once and returns their statuses, in order of
+// their answers, and each answer's Retry-After.
+func postAll(t *testing.T, url string, n int) (codes []int, retryAfter []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(url+"/invocations", "text/plain", strings.NewReader("x"))
+			if err != nil {
+				t.Errorf("POST: %v", err)
+				return
+			}
+			readBody(t, resp)
+			mu.Lock()
+			codes = append(codes, resp.StatusCode)
+			retryAfter = append(retryAfter, resp.Header.Get("Retry-After"))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return codes, retryAfter
+}
+
+// TestTimeoutCountsOnlyTheHandler: three requests for one slot, each taking
+// 300 ms of a 400 ms timeout. The last waits 600 ms for the slot, which is
+// not its handler's time: all three are answered.
+func TestTimeoutCountsOnlyTheHandler(t *testing.T) {
+	ts := start(t, sleepy(300*time.Millisecond), serving.WithConcurrency(1), serving.WithTimeout(400*time.Millisecond), serving.WithQueueTimeout(5*time.Second))
+	codes, _ := postAll(t, ts.URL, 3)
+	if diff := cmp.Diff([]int{200, 200, 200}, codes); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+}
+
+// TestQueueTimeout: a request that gets no slot within the queue timeout is
+// answered 503 with Retry-After, not 504.
+func TestQueueTimeout(t *testing.T) {
+	ts := start(t, sleepy(500*time.Millisecond), serving.WithConcurrency(1), serving.WithQueueTimeout(100*time.Millisecond))
+	codes, retry := postAll(t, ts.URL, 2)
+	if diff := cmp.Diff([]int{503, 200}, codes); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if retry[0] != "1" {
+		t.Errorf("503 past the queue timeout has Retry-After %q, want \"1\"", retry[0])
+	}
+}
+
+// TestBodyTimeout: a body that stops arriving gets 408 at the body timeout,
+// and meanwhile holds no slot: a request sent at once is served.
+func TestBodyTimeout(t *testing.T) {
+	s := serving.New(echoLen, serving.WithConcurrency(1), serving.WithQueue(-1), serving.WithBodyTimeout(300*time.Millisecond))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	url := "http://" + ln.Addr().String()
+	waitReady(t, url)
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+	time.Sleep(50 * time.Millisecond)
+	resp := post(t, url+"/invocations", "text/plain", []byte("hello"))
+	if body := readBody(t, resp); resp.StatusCode != 200 || body != "5" {
+		t.Errorf("request beside a stalled body = %d %q, want 200 \"5\"", resp.StatusCode, body)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	answer, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the stalled request's answer: %v", err)
+	}
+	if body := readBody(t, answer); answer.StatusCode != http.StatusRequestTimeout || !strings.Contains(body, "did not arrive") {
+		t.Errorf("stalled body = %d %q, want 408 saying it did not arrive", answer.StatusCode, body)
+	}
+}
+
+// TestBodyArrivesWhole: bodies around the size allocated up front arrive
+// whole, in pieces or at once, with and without Content-Length; with it,
+// the handler's buffer is exactly that long.
+func TestBodyArrivesWhole(t *testing.T) {
+	digest := serve.HandlerFunc(func(ctx context.Context, req *serve.Request) (*serve.Response, error) {
+		return &serve.Response{Body: []byte(fmt.Sprintf("%d %d %x", len(req.Body), cap(req.Body), sha256.Sum256(req.Body)))}, nil
+	})
+	ts := start(t, digest)
+	for _, n := range []int{1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 200_000, optml.MaxPayloadBytes} {
+		body := make([]byte, n)
+		rand.Read(body)
+		sum := fmt.Sprintf("%x", sha256.Sum256(body))
+		for _, chunked := range []bool{false, true} {
+			pr, pw := io.Pipe()
+			go func() {
+				// In pieces, as a network delivers them.
+				for b := body; len(b) > 0; {
+					k := min(len(b), 7919)
+					pw.Write(b[:k])
+					b = b[k:]
+				}
+				pw.Close()
+			}()
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/invocations", pr)
+			if !chunked {
+				req.ContentLength = int64(n)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readBody(t, resp)
+			want := fmt.Sprintf("%d %d %s", n, n, sum)
+			if chunked {
+				f := strings.Fields(got)
+				if len(f) == 3 {
+					f[1] = fmt.Sprint(n) // capacity is free without a length
+				}
+				got = strings.Join(f, " ")
+			}
+			if resp.StatusCode != http.StatusOK || got != want {
+				t.Errorf("%d bytes (chunked %v): %d %q, want 200 %q", n, chunked, resp.StatusCode, got, want)
+			}
+		}
+	}
+}

@@ -3,7 +3,6 @@ package templates
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -28,12 +27,14 @@ const (
 // Names lists the templates Render knows, sorted.
 func Names() []string { return []string{Generic, Go, Python} }
 
-// Default base images. A user with registry access gets public images; our
-// own machines use the local sagekit/* bases through --base.
+// Default base images: the local bases `sagekit base` makes from Debian's
+// mirror, so a project builds with no registry. The python template keeps
+// its Python base with --gpu (scikit-learn needs no CUDA; the NVIDIA
+// runtime adds the driver); go and generic use DefaultGPUBase.
 const (
 	DefaultPythonBase  = "sagekit/python:bookworm"
 	DefaultGenericBase = "sagekit/base:bookworm"
-	DefaultGPUBase     = "nvidia/cuda:12.4.1-runtime-ubuntu22.04"
+	DefaultGPUBase     = "sagekit/cuda:bookworm"
 )
 
 // SDKModule is the module path generated Go projects require.
@@ -49,12 +50,19 @@ type Options struct {
 	Module string
 	// GPU selects a CUDA base image and sets the NVIDIA runtime variables.
 	GPU bool
-	// Base replaces the template's base image (FROM). Default: scratch for a
-	// CPU go project, DefaultPythonBase for python, DefaultGenericBase for
-	// generic, DefaultGPUBase for every GPU project.
+	// Base replaces the template's base image (FROM). Default: DefaultBase.
 	Base string
 	// MultiModel adds the multi-model endpoint label.
 	MultiModel bool
+	// SDKVersion is the github.com/sagekit/sagekit version a go project's
+	// go.mod requires. Default "v0.0.0".
+	SDKVersion string
+	// SDKRequires are the modules the SDK's packages import, required in
+	// go.mod as indirect dependencies.
+	SDKRequires []Requirement
+	// SDKSum holds the go.sum lines of the SDK module and of SDKRequires;
+	// go.sum is written only when it is set.
+	SDKSum []string
 	// SDKDir, when set, adds a go.work to a go project that uses the
 	// sagekit source at SDKDir (an absolute path), for building against a
 	// local checkout before the module is published.
@@ -66,6 +74,9 @@ type Options struct {
 	// inside another module (the repository's own examples).
 	NoGoMod bool
 }
+
+// Requirement is one module requirement of a go project's go.mod.
+type Requirement struct{ Path, Version string }
 
 // File is one rendered file. Path is slash-separated and relative to the
 // project directory.
@@ -89,7 +100,11 @@ type data struct {
 	Base, Version, SDKDir  string
 	GoVersion              string
 	SDKVersion, SDKModule  string
+	SDKRequires            []Requirement
+	SDKSum                 []string
 	GoWorkVersion          string
+	// GoMod is false for a go project written without go.mod (NoGoMod).
+	GoMod bool
 }
 
 var validName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
@@ -144,9 +159,14 @@ func newData(name string, opts Options) (*data, error) {
 		Base:       opts.Base,
 		Version:    opts.Version,
 		SDKDir:     opts.SDKDir,
-		GoVersion:  "1.26",
-		SDKVersion: "v0.0.0",
-		SDKModule:  SDKModule,
+		// The SDK's own go.mod says go 1.26.8; a lower go line here would
+		// make the go command rewrite go.mod on the first build.
+		GoVersion:   "1.26.8",
+		SDKVersion:  opts.SDKVersion,
+		SDKModule:   SDKModule,
+		SDKRequires: opts.SDKRequires,
+		SDKSum:      opts.SDKSum,
+		GoMod:       !opts.NoGoMod,
 		// go.work must name a version no older than any module it uses.
 		GoWorkVersion: "1.26.8",
 	}
@@ -159,30 +179,40 @@ func newData(name string, opts Options) (*data, error) {
 	if d.Module == "" {
 		d.Module = d.Name
 	}
+	if d.SDKVersion == "" {
+		d.SDKVersion = "v0.0.0"
+	}
 	if d.Version == "" {
 		d.Version = version.Version
 	}
 	if d.Base == "" {
-		switch {
-		case d.GPU:
-			d.Base = DefaultGPUBase
-		case name == Python:
-			d.Base = DefaultPythonBase
-		case name == Generic:
-			d.Base = DefaultGenericBase
-		}
-	}
-	if name == Python && d.GPU && opts.Base == "" {
-		// A CUDA runtime image has no Python or scikit-learn; say so rather
-		// than write a Dockerfile that cannot work.
-		return nil, errors.New("the python template with --gpu needs --base IMAGE: an image with CUDA, Python 3 and scikit-learn")
+		d.Base = DefaultBase(name, d.GPU)
 	}
 	return d, nil
+}
+
+// DefaultBase returns the base image template name uses without --base:
+// "" (scratch) for a CPU go project.
+func DefaultBase(name string, gpu bool) string {
+	switch {
+	case name == Python:
+		return DefaultPythonBase
+	case gpu:
+		return DefaultGPUBase
+	case name == Generic:
+		return DefaultGenericBase
+	}
+	return ""
 }
 
 var funcs = template.FuncMap{
 	// quote writes s as a JSON/Dockerfile string literal.
 	"quote": func(s string) string { return fmt.Sprintf("%q", s) },
+	// baseName is the name `sagekit base --only` takes for a sagekit/* base.
+	"baseName": func(image string) string {
+		name, _, _ := strings.Cut(strings.TrimPrefix(image, "sagekit/"), ":")
+		return name
+	},
 }
 
 // renderFile turns one skeleton file into a File. Files ending in .tmpl are

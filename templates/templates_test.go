@@ -29,8 +29,13 @@ func variants() []variant {
 	for _, tmpl := range Names() {
 		cpu := Options{Name: "iris-" + tmpl, Version: "v1.2.3"}
 		gpu := Options{Name: "iris-" + tmpl, Version: "v1.2.3", GPU: true, MultiModel: true}
-		if tmpl == Python {
-			gpu.Base = "example.com/python-cuda:12"
+		if tmpl == Go {
+			cpu.SDKVersion = "v0.4.0"
+			cpu.SDKRequires = []Requirement{{Path: "github.com/gorilla/mux", Version: "v1.8.1"}}
+			cpu.SDKSum = []string{
+				"github.com/gorilla/mux v1.8.1 h1:TuBL49tXwgrFYWhqrNgrUNEY92u81SPhu7sTdzQEiWY=",
+				"github.com/sagekit/sagekit v0.4.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+			}
 		}
 		vs = append(vs, variant{"cpu", tmpl, cpu}, variant{"gpu", tmpl, gpu})
 	}
@@ -166,7 +171,6 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"unknown template", "rust", Options{}, `unknown template "rust": choose one of generic, go, python`},
 		{"bad name", Go, Options{Name: "My Algo"}, `project name "My Algo"`},
-		{"python gpu without base", Python, Options{GPU: true}, "needs --base IMAGE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,6 +197,7 @@ func TestRenderDefaults(t *testing.T) {
 		{Go, Options{Base: "sagekit/base:bookworm"}, "ARG BASE_IMAGE=sagekit/base:bookworm"},
 		{Python, Options{}, "ARG BASE_IMAGE=" + DefaultPythonBase},
 		{Python, Options{GPU: true, Base: "x/y:z"}, "ARG BASE_IMAGE=x/y:z"},
+		{Python, Options{GPU: true}, "ARG BASE_IMAGE=" + DefaultPythonBase},
 		{Generic, Options{}, "ARG BASE_IMAGE=" + DefaultGenericBase},
 		{Generic, Options{GPU: true}, "ARG BASE_IMAGE=" + DefaultGPUBase},
 	}

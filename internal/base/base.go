@@ -306,7 +306,7 @@ func (b *builder) derivedLayer(ctx context.Context, s Spec) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(work)
-	if err := extract(ctx, base, work); err != nil {
+	if err := unpack(ctx, base, work); err != nil {
 		return "", err
 	}
 	before, err := takeSnapshot(work)

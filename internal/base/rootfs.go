@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sagekit/sagekit/internal/extract"
 )
 
 // slimDpkg keeps docs, man pages and translations out of every package
@@ -135,14 +137,11 @@ func slim(dir string) error {
 	return os.WriteFile(cfg, []byte(slimDpkg), 0o644)
 }
 
-// extract unpacks a layer or rootfs tar into dir, keeping owners.
-func extract(ctx context.Context, tarPath, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	out, err := exec.CommandContext(ctx, "tar", "--numeric-owner", "-xpf", tarPath, "-C", dir).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("extracting %s: %w: %s", tarPath, err, out)
+// unpack unpacks a layer or rootfs tar into dir, keeping owners, modes and
+// times, within dir.
+func unpack(ctx context.Context, tarPath, dir string) error {
+	if err := extract.File(ctx, tarPath, dir, extract.WithRootfs()); err != nil {
+		return fmt.Errorf("extracting %s: %w", tarPath, err)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/internal/extract"
 )
 
 // pinCreated makes the Engine image ref reproducible for SOURCE_DATE_EPOCH
@@ -120,7 +122,8 @@ func clampLayer(l v1.Layer, t time.Time) (v1.Layer, error) {
 }
 
 func newerThan(r io.Reader, t time.Time) (bool, error) {
-	tr := tar.NewReader(r)
+	tr := extract.NewReader(r)
+	defer tr.Close()
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -136,7 +139,8 @@ func newerThan(r io.Reader, t time.Time) (bool, error) {
 }
 
 func clampTar(r io.Reader, w io.Writer, t time.Time) error {
-	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+	tr, tw := extract.NewReader(r), tar.NewWriter(w)
+	defer tr.Close()
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/internal/owner"
 )
 
 // baseFS answers which paths exist in a base image, and as what, without
@@ -51,8 +53,12 @@ func (b *baseFS) stat(ctx context.Context, p string) (os.FileMode, bool, error) 
 		return os.FileMode(m), true, nil
 	}
 	if b.created == "" {
+		// Labelled with this process, so that a build killed before close
+		// has its container removed by the next command; and that command
+		// is this one for builds killed before.
+		_, _ = owner.Reap(ctx, b.dc)
 		c, err := b.dc.ContainerCreate(ctx, client.ContainerCreateOptions{
-			Config: &container.Config{Image: b.image, Entrypoint: []string{"/sagekit-never-started"}},
+			Config: &container.Config{Image: b.image, Entrypoint: []string{"/sagekit-never-started"}, Labels: owner.Labels()},
 		})
 		if err != nil {
 			return 0, false, fmt.Errorf("reading the base image's file system: %w", err)

@@ -55,6 +55,15 @@ func stageSagekit(ctx context.Context, log *slog.Logger, dir, contextDir string,
 	if err != nil {
 		return err
 	}
+	var goEnv []string
+	if p.Go != nil && p.Go.Main != "" {
+		var cleanup func()
+		goEnv, cleanup, err = sdkGoEnv(ctx, contextDir)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	for _, arch := range arches {
 		sub := filepath.Join(dir, "linux-"+arch)
 		if err := runtimebin.Write(ctx, arch, filepath.Join(sub, runtimebin.Name), contextDir); err != nil {
@@ -62,7 +71,7 @@ func stageSagekit(ctx context.Context, log *slog.Logger, dir, contextDir string,
 		}
 		if p.Go != nil && p.Go.Main != "" {
 			log.Info("compiling the Go algorithm", "package", p.Go.Main, "platform", "linux/"+arch)
-			if err := buildGo(ctx, contextDir, p.Go.Main, arch, filepath.Join(sub, "algorithm")); err != nil {
+			if err := buildGo(ctx, goEnv, contextDir, p.Go.Main, arch, filepath.Join(sub, "algorithm")); err != nil {
 				return err
 			}
 		}
@@ -78,16 +87,16 @@ func stageSagekit(ctx context.Context, log *slog.Logger, dir, contextDir string,
 
 // buildGo compiles the Go main package pkg for linux/arch, as ko does:
 // static, trimmed, no Go toolchain needed inside the build.
-func buildGo(ctx context.Context, dir, pkg, arch, dst string) error {
+func buildGo(ctx context.Context, env []string, dir, pkg, arch, dst string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", dst, pkg)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	cmd.Env = append(env, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	out, err := cmd.CombinedOutput()
 	if errors.Is(err, exec.ErrNotFound) {
 		return fmt.Errorf("building the Go algorithm %s: the go command is not installed: install Go or drop \"go\" from %s", pkg, ProjectFile)
 	}
 	if err != nil {
-		return fmt.Errorf("building the Go algorithm %s for linux/%s: %w\n%s", pkg, arch, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("building the Go algorithm %s for linux/%s: %w\n%s%s", pkg, arch, err, strings.TrimSpace(string(out)), sdkHint(ctx, dir, out))
 	}
 	return nil
 }

@@ -6,18 +6,15 @@
 package codedir
 
 import (
-	"archive/tar"
-	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/s3get"
 )
 
@@ -29,8 +26,10 @@ const stagingPrefix = ".sagekit-staging-"
 // dir itself, or when dir already holds anything but other Fills' staging
 // directories. Otherwise an s3:// URI is
 // downloaded first; then a tar (gzip-compressed or not) is extracted into
-// dir, a directory copied, and any other file copied in.
-func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
+// dir through internal/extract within limits (so it cannot write outside
+// dir, nor more than the limits allow), a directory copied, and any other
+// file copied in.
+func Fill(ctx context.Context, uri, dir string, s3 s3get.Config, limits extract.Limits) error {
 	if uri == "" || filepath.Clean(uri) == filepath.Clean(dir) {
 		return nil
 	}
@@ -72,7 +71,7 @@ func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
 			return err
 		}
 	}
-	if err := assemble(src, staging); err != nil {
+	if err := assemble(ctx, src, staging, limits); err != nil {
 		return err
 	}
 	moved, err := os.ReadDir(staging)
@@ -92,7 +91,7 @@ func Fill(ctx context.Context, uri, dir string, s3 s3get.Config) error {
 }
 
 // assemble puts what src holds into the empty directory staging.
-func assemble(src, staging string) error {
+func assemble(ctx context.Context, src, staging string, limits extract.Limits) error {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return err
@@ -103,90 +102,21 @@ func assemble(src, staging string) error {
 		}
 		return nil
 	}
-	ok, err := extractTar(src, staging)
-	if err != nil || ok {
-		return err
+	err = extract.ErrNotTar // an empty file is code, not an empty archive
+	if fi.Size() > 0 {
+		err = extract.File(ctx, src, staging, extract.WithLimits(limits))
 	}
+	if !errors.Is(err, extract.ErrNotTar) {
+		if err != nil {
+			return fmt.Errorf("extracting %s: %w", filepath.Base(src), err)
+		}
+		return nil
+	}
+	// Not a tar (nothing was written): the file itself is the code, as the
+	// toolkits copy it.
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(staging, filepath.Base(src)), b, fi.Mode().Perm())
-}
-
-// extractTar extracts the tar (gzip-compressed or not) at file into dir; it
-// reports false when the file is not a tar. Entries cannot leave dir, by
-// name or through a symbolic link extracted before them.
-func extractTar(file, dir string) (bool, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return false, fmt.Errorf("reading %s: %w", file, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return false, err
-	}
-	defer root.Close()
-	tr := tar.NewReader(r)
-	first := true
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return !first, nil
-		}
-		if err != nil {
-			if first {
-				return false, nil
-			}
-			return true, fmt.Errorf("extracting %s: %w", file, err)
-		}
-		first = false
-		name := path.Clean(strings.TrimPrefix(h.Name, "/"))
-		if name == "." {
-			continue
-		}
-		if name == ".." || strings.HasPrefix(name, "../") {
-			return true, fmt.Errorf("extracting %s: %q leaves the code directory", file, h.Name)
-		}
-		mode := os.FileMode(h.Mode).Perm()
-		switch h.Typeflag {
-		case tar.TypeDir:
-			err = root.MkdirAll(name, mode|0o700)
-		case tar.TypeReg:
-			err = extractFile(root, name, mode, tr)
-		case tar.TypeSymlink:
-			if err = root.MkdirAll(path.Dir(name), 0o755); err == nil {
-				err = root.Symlink(h.Linkname, name)
-			}
-		}
-		if err != nil {
-			return true, fmt.Errorf("extracting %s from %s: %w", h.Name, file, err)
-		}
-	}
-}
-
-func extractFile(root *os.Root, name string, mode os.FileMode, r io.Reader) error {
-	if err := root.MkdirAll(path.Dir(name), 0o755); err != nil {
-		return err
-	}
-	out, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, r)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

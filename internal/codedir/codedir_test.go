@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/s3get"
 	"github.com/sagekit/sagekit/internal/testenv"
 )
@@ -105,7 +106,7 @@ func TestFill(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "code")
-			if err := Fill(context.Background(), tt.uri, dir, s3get.Config{}); err != nil {
+			if err := Fill(context.Background(), tt.uri, dir, s3get.Config{}, extract.Limits{}); err != nil {
 				t.Fatalf("Fill: %v", err)
 			}
 			if got := tree(t, dir); got != tt.want {
@@ -118,7 +119,7 @@ func TestFill(t *testing.T) {
 func TestFillKeepsModes(t *testing.T) {
 	dir := t.TempDir()
 	src := write(t, "s.tar.gz", tarball(t, true, entry{name: "run.sh", body: "x", mode: 0o755}))
-	if err := Fill(context.Background(), src, dir, s3get.Config{}); err != nil {
+	if err := Fill(context.Background(), src, dir, s3get.Config{}, extract.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "run.sh")); err != nil || fi.Mode().Perm() != 0o755 {
@@ -130,7 +131,7 @@ func TestFillLeavesCodeAlone(t *testing.T) {
 	src := write(t, "s.tar.gz", tarball(t, true, entry{name: "new.py", body: "new"}))
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "old.py"), []byte("old"), 0o644)
-	if err := Fill(context.Background(), src, dir, s3get.Config{}); err != nil {
+	if err := Fill(context.Background(), src, dir, s3get.Config{}, extract.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := tree(t, dir); got != "old.py=old" {
@@ -141,16 +142,16 @@ func TestFillLeavesCodeAlone(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "code")
 	os.MkdirAll(filepath.Join(other, stagingPrefix+"123", "sub"), 0o755)
 	os.WriteFile(filepath.Join(other, stagingPrefix+"123", "sub", "half.py"), []byte("half"), 0o644)
-	if err := Fill(context.Background(), src, other, s3get.Config{}); err != nil {
+	if err := Fill(context.Background(), src, other, s3get.Config{}, extract.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := tree(t, other); got != stagingPrefix+"123/ "+stagingPrefix+"123/sub/ "+stagingPrefix+"123/sub/half.py=half new.py=new" {
 		t.Errorf("beside another fill's staging directory: %s", got)
 	}
-	if err := Fill(context.Background(), dir, dir, s3get.Config{}); err != nil {
+	if err := Fill(context.Background(), dir, dir, s3get.Config{}, extract.Limits{}); err != nil {
 		t.Errorf("Fill(dir, dir) = %v, want nothing done", err)
 	}
-	if err := Fill(context.Background(), "", filepath.Join(t.TempDir(), "none"), s3get.Config{}); err != nil {
+	if err := Fill(context.Background(), "", filepath.Join(t.TempDir(), "none"), s3get.Config{}, extract.Limits{}); err != nil {
 		t.Errorf("Fill(\"\") = %v, want nothing done", err)
 	}
 }
@@ -164,14 +165,16 @@ func TestFillFailsWhole(t *testing.T) {
 		name, want string
 		archive    []byte
 	}{
-		{"parent in a name", "leaves the code directory", tarball(t, true, entry{name: "ok.py", body: "x"}, entry{name: "../evil.py", body: "x"})},
-		{"through a symbolic link", "escapes", tarball(t, true, entry{name: "ok.py", body: "x"}, entry{name: "out", link: outside}, entry{name: "out/evil.py", body: "x"})},
+		{"parent in a name", `entry "../evil.py"`, tarball(t, true, entry{name: "ok.py", body: "x"}, entry{name: "../evil.py", body: "x"})},
+		{"through a symbolic link", `entry "out"`, tarball(t, true, entry{name: "ok.py", body: "x"}, entry{name: "out", link: outside}, entry{name: "out/evil.py", body: "x"})},
+		{"through a chain of links", `entry "b"`, tarball(t, true, entry{name: "a", link: "."}, entry{name: "b", link: "a/.."}, entry{name: "b/evil.py", body: "x"})},
+		{"over a limit", "SAGEKIT_MAX_EXTRACT_RATIO", testenv.GzipBomb(t, "weights.bin")},
 		{"truncated", "unexpected EOF", good[:len(good)/2]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "code")
-			err := Fill(context.Background(), write(t, "s.tar.gz", tt.archive), dir, s3get.Config{})
+			err := Fill(context.Background(), write(t, "s.tar.gz", tt.archive), dir, s3get.Config{}, extract.Limits{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Fill = %v, want an error containing %q", err, tt.want)
 			}
@@ -184,7 +187,7 @@ func TestFillFailsWhole(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	if err := Fill(context.Background(), filepath.Join(dir, "missing.tar.gz"), filepath.Join(dir, "code"), s3get.Config{}); err == nil {
+	if err := Fill(context.Background(), filepath.Join(dir, "missing.tar.gz"), filepath.Join(dir, "code"), s3get.Config{}, extract.Limits{}); err == nil {
 		t.Error("Fill(a missing file) = nil error")
 	}
 }
@@ -195,7 +198,7 @@ func TestFillFromS3(t *testing.T) {
 	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_ENDPOINT_URL_S3": srv.URL}
 	cfg := s3get.FromEnv(func(k string) string { return env[k] })
 	dir := filepath.Join(t.TempDir(), "code")
-	if err := Fill(context.Background(), "s3://bucket/job/sourcedir.tar.gz", dir, cfg); err != nil {
+	if err := Fill(context.Background(), "s3://bucket/job/sourcedir.tar.gz", dir, cfg, extract.Limits{}); err != nil {
 		t.Fatalf("Fill: %v", err)
 	}
 	if got := tree(t, dir); got != "inference.py=def model_fn(d): pass" {
@@ -205,7 +208,7 @@ func TestFillFromS3(t *testing.T) {
 		t.Errorf("S3 requests' Authorization = %q, want one signed by AKID", auth)
 	}
 	dir = filepath.Join(t.TempDir(), "code")
-	err := Fill(context.Background(), "s3://bucket/nope.tar.gz", dir, cfg)
+	err := Fill(context.Background(), "s3://bucket/nope.tar.gz", dir, cfg, extract.Limits{})
 	if err == nil || !strings.Contains(err.Error(), "404 NoSuchKey") {
 		t.Errorf("Fill(a missing object) = %v, want S3's NoSuchKey", err)
 	}
@@ -221,7 +224,7 @@ func TestFillConcurrently(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "code")
 	errs := make(chan error, 8)
 	for range 8 {
-		go func() { errs <- Fill(context.Background(), src, dir, s3get.Config{}) }()
+		go func() { errs <- Fill(context.Background(), src, dir, s3get.Config{}, extract.Limits{}) }()
 	}
 	for range 8 {
 		if err := <-errs; err != nil {

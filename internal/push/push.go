@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/sagekit/sagekit/internal/ecr"
+	"github.com/sagekit/sagekit/internal/redact"
 )
 
 // Result is what a push wrote.
@@ -148,8 +149,9 @@ func (a artifact) blobs() (int, error) {
 
 func push(ctx context.Context, a artifact, dst string, opts []Option) (_ *Result, err error) {
 	o := makeOptions(opts)
-	red := &redactor{}
-	defer func() { err = red.error(err) }()
+	// The process-wide redactor: what push learns is also scrubbed from the
+	// standard log, where net/http quotes what a server echoed.
+	defer func() { err = redact.Error(err) }()
 
 	ref, err := name.ParseReference(dst)
 	if err != nil {
@@ -169,7 +171,7 @@ func push(ctx context.Context, a artifact, dst string, opts []Option) (_ *Result
 	auth := o.auth
 	if reg, ok := ecr.ParseHost(t.host); ok {
 		t.ecr, t.region = true, reg.Region
-		a, done, err := o.prepareECR(ctx, reg, ref, res, red)
+		a, done, err := o.prepareECR(ctx, reg, ref, res)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +195,7 @@ func push(ctx context.Context, a artifact, dst string, opts []Option) (_ *Result
 	if err != nil {
 		return nil, fmt.Errorf("getting credentials for %s: %w; check the Docker configuration (~/.docker/config.json) and its credential helpers", t.host, err)
 	}
-	red.addAuth(cfg)
+	redact.Add(cfg.Username, cfg.Password, cfg.Auth, cfg.IdentityToken, cfg.RegistryToken)
 	if auth != authn.Anonymous {
 		auth = authn.FromConfig(*cfg)
 	}
@@ -217,7 +219,7 @@ func push(ctx context.Context, a artifact, dst string, opts []Option) (_ *Result
 			if !transient(err) {
 				return false
 			}
-			msg := red.string(err.Error())
+			msg := redact.String(err.Error())
 			log.Warn("retrying", "error", msg)
 			e.emit(Event{Kind: EventRetry, Err: msg})
 			return true
@@ -256,7 +258,7 @@ func push(ctx context.Context, a artifact, dst string, opts []Option) (_ *Result
 // prepareECR creates the repository if needed, refuses to move an
 // immutable tag, and fetches registry credentials. done is true when the
 // tag already points to the digest in an immutable repository.
-func (o *options) prepareECR(ctx context.Context, reg ecr.Registry, ref name.Reference, res *Result, red *redactor) (auth authn.Authenticator, done bool, err error) {
+func (o *options) prepareECR(ctx context.Context, reg ecr.Registry, ref name.Reference, res *Result) (auth authn.Authenticator, done bool, err error) {
 	log := o.logger.With("ref", ref.String())
 	var cfg = o.awsConfig
 	if cfg == nil {
@@ -265,6 +267,13 @@ func (o *options) prepareECR(ctx context.Context, reg ecr.Registry, ref name.Ref
 			return nil, false, err
 		}
 		cfg = &c
+	}
+	// Known before any request, so an echo of it is scrubbed wherever it
+	// lands.
+	if cfg.Credentials != nil {
+		if c, err := cfg.Credentials.Retrieve(ctx); err == nil {
+			redact.Add("", c.SecretAccessKey, c.SessionToken)
+		}
 	}
 	client := ecr.ForRegistry(*cfg, reg)
 	repoName := ref.Context().RepositoryStr()
@@ -300,7 +309,7 @@ func (o *options) prepareECR(ctx context.Context, reg ecr.Registry, ref name.Ref
 	if err != nil {
 		return nil, false, err
 	}
-	red.add(creds.Username, creds.Password)
+	redact.Add(creds.Username, creds.Password)
 	log.Debug("got an ECR token", "expires", creds.ExpiresAt)
 	return &authn.Basic{Username: creds.Username, Password: creds.Password}, false, nil
 }

@@ -1,7 +1,6 @@
 package push
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/sagekit/sagekit/internal/extract"
 )
 
 // Source is an image or an index read from where it was built. Exactly one
@@ -80,7 +81,7 @@ func Open(ctx context.Context, src string, docker DockerClient) (*Source, error)
 			}
 			return openLayout(src, "")
 		}
-		return openTarball(src)
+		return openTarball(ctx, src)
 	}
 	if strings.HasSuffix(src, ".tar") || strings.HasPrefix(src, "./") || strings.HasPrefix(src, "/") {
 		return nil, fmt.Errorf("reading source %q: no such file or directory", src)
@@ -203,7 +204,7 @@ func describe(ds []v1.Descriptor) string {
 	return strings.Join(parts, ", ")
 }
 
-func openTarball(path string) (*Source, error) {
+func openTarball(ctx context.Context, path string) (*Source, error) {
 	names, err := tarNames(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading tarball %q: %w", path, err)
@@ -214,7 +215,7 @@ func openTarball(path string) (*Source, error) {
 			return nil, err
 		}
 		cleanup := func() error { return os.RemoveAll(dir) }
-		if err := untar(path, dir); err != nil {
+		if err := extract.File(ctx, path, dir); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("unpacking OCI archive %q: %w", path, err)
 		}
@@ -243,7 +244,8 @@ func tarNames(path string) (map[string]bool, error) {
 	}
 	defer f.Close()
 	names := map[string]bool{}
-	tr := tar.NewReader(f)
+	tr := extract.NewReader(f)
+	defer tr.Close()
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -253,52 +255,6 @@ func tarNames(path string) (map[string]bool, error) {
 			return nil, err
 		}
 		names[strings.TrimPrefix(h.Name, "./")] = true
-	}
-}
-
-// untar unpacks the regular files and directories of an OCI archive into
-// dir, refusing paths that would land outside it.
-func untar(path, dir string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		rel := filepath.Clean(strings.TrimPrefix(h.Name, "./"))
-		if !filepath.IsLocal(rel) {
-			return fmt.Errorf("entry %q points outside the archive", h.Name)
-		}
-		dst := filepath.Join(dir, rel)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		}
 	}
 }
 

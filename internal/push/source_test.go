@@ -151,6 +151,24 @@ func TestOpenOCIArchive(t *testing.T) {
 	}
 }
 
+// TestOpenOCIArchiveRefusesEscapes: an OCI archive is unpacked within
+// its directory; links that lead out of it are refused by name.
+func TestOpenOCIArchiveRefusesEscapes(t *testing.T) {
+	t.Parallel()
+	dir, _ := multiPlatformLayout(t)
+	for _, l := range [][2]string{{"a", "."}, {"b", "a/.."}} {
+		if err := os.Symlink(l[1], filepath.Join(dir, l[0])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "image.tar")
+	tarDir(t, dir, path)
+	_, err := push.Open(context.Background(), path, nil)
+	if err == nil || !strings.Contains(err.Error(), `entry "b"`) {
+		t.Errorf("Open(%q) = %v, want the link b refused", path, err)
+	}
+}
+
 func TestOpenMissing(t *testing.T) {
 	t.Parallel()
 	for _, src := range []string{"./nope.tar", "oci:" + t.TempDir()} {
@@ -177,7 +195,8 @@ func tarDir(t *testing.T, dir, path string) {
 		if err != nil {
 			return err
 		}
-		h, err := tar.FileInfoHeader(info, "")
+		link, _ := os.Readlink(p)
+		h, err := tar.FileInfoHeader(info, link)
 		if err != nil {
 			return err
 		}
@@ -185,7 +204,7 @@ func tarDir(t *testing.T, dir, path string) {
 		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
-		if d.IsDir() {
+		if !d.Type().IsRegular() {
 			return nil
 		}
 		in, err := os.Open(p)

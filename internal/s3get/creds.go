@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sagekit/sagekit/internal/redact"
 )
 
 // Credentials sign requests. SessionToken is set for temporary ones.
@@ -81,7 +83,7 @@ type roleCredentials struct {
 
 func (r roleCredentials) credentials() (Credentials, error) {
 	if r.Code != "" && r.Code != "Success" {
-		return Credentials{}, fmt.Errorf("%s: %s", r.Code, r.Message)
+		return Credentials{}, fmt.Errorf("%s: %s", r.Code, redact.String(r.Message))
 	}
 	if r.AccessKeyID == "" || r.SecretAccessKey == "" {
 		return Credentials{}, errors.New("the answer holds no AccessKeyId and SecretAccessKey")
@@ -103,6 +105,7 @@ func (s credentialSource) fromContainer(ctx context.Context, url string) (Creden
 		token = strings.TrimSpace(string(b))
 	}
 	if token != "" {
+		redact.Add("", token)
 		req.Header.Set("Authorization", token)
 	}
 	var rc roleCredentials
@@ -130,6 +133,7 @@ func (s credentialSource) fromInstance(ctx context.Context) (Credentials, error)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("getting a metadata token: %w", err)
 	}
+	redact.Add("", string(token))
 	const path = "/latest/meta-data/iam/security-credentials/"
 	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	req.Header.Set("X-aws-ec2-metadata-token", string(token))
@@ -150,18 +154,28 @@ func (s credentialSource) fromInstance(ctx context.Context) (Credentials, error)
 	return rc.credentials()
 }
 
+// maxErrorBody is how much of a refusal's body an error quotes.
+const maxErrorBody = 1 << 10
+
 func (s credentialSource) get(req *http.Request) ([]byte, error) {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// The body may echo the request, token included: a little of it,
+		// scrubbed, says enough.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody+1))
+		msg := strings.ToValidUTF8(strings.TrimSpace(string(b[:min(len(b), maxErrorBody)])), "?")
+		if len(b) > maxErrorBody {
+			msg += " ..."
+		}
+		return nil, fmt.Errorf("%s: %s", resp.Status, redact.String(msg))
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	return b, nil
 }

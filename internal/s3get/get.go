@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sagekit/sagekit/internal/redact"
 )
 
 // Config says where and as whom objects are fetched.
@@ -95,16 +97,20 @@ const attempts = 3
 // Download writes the object at uri (s3://bucket/key) to the file dst,
 // through a temporary file in dst's directory renamed into place, so dst
 // is either whole or absent.
-func (c Config) Download(ctx context.Context, uri, dst string) error {
+func (c Config) Download(ctx context.Context, uri, dst string) (err error) {
 	bucket, key, err := ParseURI(uri)
 	if err != nil {
 		return err
 	}
 	c = c.withDefaults()
+	// An error may quote what a server sent back, an echo of the request
+	// included: it leaves scrubbed of the credentials.
+	defer func() { err = redact.Error(err) }()
 	creds, err := credentialSource{lookup: c.Lookup, client: c.Client, container: c.container, imds: c.imds}.find(ctx)
 	if err != nil {
 		return fmt.Errorf("downloading %s: %w", uri, err)
 	}
+	redact.Add(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".part-*")
 	if err != nil {
 		return fmt.Errorf("downloading %s: %w", uri, err)
@@ -174,6 +180,9 @@ func (c Config) withDefaults() Config {
 			TLSHandshakeTimeout:   10 * time.Second,
 		}}
 	}
+	client := *c.Client
+	client.CheckRedirect = sameHost
+	c.Client = &client
 	if c.container == "" {
 		c.container = containerHost
 	}
@@ -181,6 +190,21 @@ func (c Config) withDefaults() Config {
 		c.imds = imdsEndpoint
 	}
 	return c
+}
+
+// sameHost follows a redirect only to the host the request was signed
+// for. net/http drops Authorization on a redirect to another host but keeps
+// X-Amz-Security-Token and the other X-Amz-* headers; such a redirect
+// (S3's 301 and 307 to the bucket's region) is answered instead, and
+// Download signs again for the region S3 names.
+func sameHost(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+		return http.ErrUseLastResponse
+	}
+	return nil
 }
 
 // objectURL is the URL of bucket/key: path-style on a custom endpoint and

@@ -391,3 +391,63 @@ func TestElement(t *testing.T) {
 		t.Errorf("element of an unterminated element = %q, want \"\"", got)
 	}
 }
+
+// TestDownloadKeepsAWSHeadersOnTheSignedHost: a redirect to another host is
+// answered, not followed, so the session token (which net/http would
+// forward, dropping only Authorization) never reaches that host; a 307
+// naming the bucket's region is signed again for it.
+func TestDownloadKeepsAWSHeadersOnTheSignedHost(t *testing.T) {
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		for k, v := range r.Header {
+			if strings.HasPrefix(strings.ToLower(k), "x-amz-") || k == "Authorization" {
+				leaked = append(leaked, k+": "+strings.Join(v, ","))
+			}
+		}
+		mu.Unlock()
+		w.Write([]byte("stolen"))
+	}))
+	defer other.Close()
+	// The same server under another host name: 127.0.0.1 against localhost.
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	f := &fakeS3{creds: testCreds, objects: map[string][]byte{"bucket/k": []byte("x")}}
+	c := serveS3(t, f)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", otherURL+r.URL.Path)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	c.Endpoint = redirect.URL
+	err := c.Download(context.Background(), "s3://bucket/k", filepath.Join(t.TempDir(), "k"))
+	var se *Error
+	if !errors.As(err, &se) || se.Status != http.StatusTemporaryRedirect {
+		t.Errorf("Download = %v, want S3's 307 as an error", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) > 0 {
+		t.Errorf("the redirect's other host received %q", leaked)
+	}
+}
+
+// TestCredentialErrorIsCappedAndScrubbed: a credential endpoint that
+// refuses with an echo of the request gets at most 1 KiB of it quoted, the
+// authorization token removed.
+func TestCredentialErrorIsCappedAndScrubbed(t *testing.T) {
+	const token = "container-authz-token-0123456789"
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, "denied; you sent Authorization: %s\n%s", r.Header.Get("Authorization"), strings.Repeat("x", 1<<20))
+	}))
+	defer svc.Close()
+	env := map[string]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI": svc.URL + "/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN": token}
+	err := Config{Lookup: envLookup(env)}.Download(context.Background(), "s3://b/k", filepath.Join(t.TempDir(), "k"))
+	if err == nil || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "403 Forbidden") {
+		t.Errorf("Download = %v, want the 403 without the token", err)
+	}
+	if err != nil && len(err.Error()) > 2<<10 {
+		t.Errorf("the error is %d bytes, want the body capped at 1 KiB", len(err.Error()))
+	}
+}

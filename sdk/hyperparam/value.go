@@ -320,6 +320,9 @@ func (p *parser) array(depth int) (any, error) {
 func (p *parser) object(depth int) (any, error) {
 	p.i++
 	obj := Object{}
+	// index finds a repeated key once the object is past a few keys, so
+	// that an object of n keys parses in O(n), not O(n²).
+	var index map[string]int
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '}' {
 		p.i++
@@ -344,7 +347,22 @@ func (p *parser) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		obj = obj.set(key, v)
+		if index == nil && len(obj) < indexFrom {
+			obj = obj.set(key, v)
+		} else {
+			if index == nil {
+				index = make(map[string]int, 2*len(obj))
+				for i, m := range obj {
+					index[m.Key] = i
+				}
+			}
+			if i, ok := index[key]; ok {
+				obj[i].Value = v // json.loads keeps the first place, the last value
+			} else {
+				index[key] = len(obj)
+				obj = append(obj, Member{Key: key, Value: v})
+			}
+		}
 		p.skipSpace()
 		if p.i >= len(p.s) {
 			return nil, p.errorf("expecting ',' delimiter")
@@ -361,6 +379,12 @@ func (p *parser) object(depth int) (any, error) {
 	}
 }
 
+// indexFrom is the size from which object builds a key index: below it a
+// scan is cheaper than a map.
+const indexFrom = 16
+
+// set sets key to v in place, or appends it; linear in len(o), so only for
+// small objects.
 func (o Object) set(key string, v any) Object {
 	for i := range o {
 		if o[i].Key == key {

@@ -3,10 +3,12 @@ package hyperparam
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -168,4 +170,55 @@ func FuzzValue(f *testing.F) {
 			}
 		}
 	})
+}
+
+// manyKeys is a JSON object of n distinct keys, then the first key again.
+func manyKeys(n int) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `"key%d": %d, `, i, i)
+	}
+	b.WriteString(`"key0": "last"}`)
+	return b.String()
+}
+
+// TestParseManyKeys: parsing is linear in the number of keys (it was
+// quadratic: 200,000 keys took over a minute), and a repeated key keeps its
+// first place and takes the last value, as json.loads does, at any size.
+func TestParseManyKeys(t *testing.T) {
+	const n = 200_000
+	raw := manyKeys(n)
+	start := time.Now()
+	v, err := Parse(raw)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := v.(Object)
+	if len(o) != n || o[0].Key != "key0" || o[0].Value != "last" || o[n-1].Key != fmt.Sprint("key", n-1) {
+		t.Fatalf("Parse gave %d keys, first %v, last %v; want %d, key0 = \"last\" first", len(o), o[0], o[len(o)-1], n)
+	}
+	// Under a second on a quiet machine; the bound leaves room for -race
+	// and a loaded CI box, and is still far below quadratic time.
+	if took > 10*time.Second {
+		t.Errorf("parsing %d keys took %v, want well under 10 s", n, took)
+	}
+	t.Logf("parsed %d keys in %v", n, took)
+	for _, size := range []int{3, indexFrom - 1, indexFrom, indexFrom + 1, 100} {
+		o := Value(manyKeys(size)).(Object)
+		if len(o) != size || o[0].Value != "last" {
+			t.Errorf("%d keys and key0 again: %d keys, key0 = %v; want %d keys, key0 = \"last\"", size, len(o), o[0].Value, size)
+		}
+	}
+}
+
+func BenchmarkParseManyKeys(b *testing.B) {
+	raw := manyKeys(200_000)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

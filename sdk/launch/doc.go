@@ -7,7 +7,9 @@
 // hyperparameters as command-line arguments and exports the SM_* environment
 // exactly as the toolkit does (package toolkit), then runs it in its own
 // process group. Unlike the toolkit it forwards SIGTERM and SIGINT to that
-// group and kills it only after a grace period, exits with the program's own
+// group and kills it only after a grace period, ends what the program left
+// running in the group once it exits (SIGTERM, then SIGKILL after the same
+// grace period), exits with the program's own
 // exit code (128+n for a death by signal n), streams stdout and stderr
 // through unbuffered, and, when the program fails without writing
 // /opt/ml/output/failure itself, writes one whose first line is the cause

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/toolkit"
 )
@@ -191,10 +192,13 @@ func fail(opts Options, code int, err error) (int, error) {
 	if opts.Toolkit && code != 0 {
 		code = 1
 	}
-	reason := "LauncherError: " + err.Error() + "\n"
+	// A launcher error may quote a server's answer (fetching the code from
+	// S3): the failure file never holds a credential.
+	msg := redact.String(err.Error())
+	reason := "LauncherError: " + msg + "\n"
 	var fe *optml.FileError
 	if errors.As(err, &fe) {
-		reason = "ConfigError: " + err.Error() + "\n"
+		reason = "ConfigError: " + msg + "\n"
 	}
 	if werr := opts.Paths.WriteFailure(reason); werr != nil && !isExists(werr) {
 		err = errors.Join(err, werr)
@@ -284,6 +288,9 @@ func prepare(ctx context.Context, opts Options) (prepared, error) {
 	}
 	if opts.Toolkit && p.failKind == "" {
 		p.failKind = errExecuteUserScript
+	}
+	if opts.Toolkit && len(opts.Command) == 0 {
+		stripLastQuotes(p.argv)
 	}
 
 	for _, v := range tenv.ProcessVars {

@@ -2,9 +2,11 @@ package launch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -344,6 +346,15 @@ func TestRunLauncherErrors(t *testing.T) {
 			reason: []string{"resourceconfig.json", `"current_host" is missing`},
 		},
 		{
+			name: "hyperparameter name with =",
+			prepare: func(t *testing.T, p optml.Paths) Options {
+				os.WriteFile(p.Hyperparameters(), []byte(`{"x=y": "z", "ok": "1"}`), 0o644)
+				return options(p, "SAGEMAKER_PROGRAM=train.sh")
+			},
+			code:   ExitConfigError,
+			reason: []string{"ConfigError: ", "hyperparameters.json", `hyperparameter "x=y"`, "SM_HP_X=Y", "rename it"},
+		},
+		{
 			name:    "no program",
 			prepare: func(t *testing.T, p optml.Paths) Options { return options(p) },
 			code:    ExitNoProgram,
@@ -421,4 +432,52 @@ func TestTail(t *testing.T) {
 	if got := newTail(2, 10).Lines(); len(got) != 0 {
 		t.Errorf("empty tail = %q", got)
 	}
+}
+
+// TestRunEndsWhatTheProgramLeft: a program that exits leaving children in
+// its process group (one that stops on SIGTERM, one that ignores it) has
+// them ended after it, the second with SIGKILL once the grace period is
+// over, as the container's teardown would on SageMaker.
+func TestRunEndsWhatTheProgramLeft(t *testing.T) {
+	script := "sleep 300 &\necho $! > \"$SM_OUTPUT_DIR/polite\"\n" +
+		"( trap '' TERM; exec sleep 300 ) &\necho $! > \"$SM_OUTPUT_DIR/stubborn\"\nexit 0\n"
+	p := setup(t, nil, "train.sh", script)
+	opts := options(p, "SAGEMAKER_PROGRAM=train.sh")
+	opts.Grace = 300 * time.Millisecond
+	start := time.Now()
+	code, err := Run(context.Background(), opts)
+	took := time.Since(start)
+	if code != 0 || err != nil {
+		t.Fatalf("Run = %d, %v; want 0", code, err)
+	}
+	for _, name := range []string{"polite", "stubborn"} {
+		pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, filepath.Join(p.Output(), name))))
+		if err != nil {
+			t.Fatalf("%s child's pid: %v", name, err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for running(pid) {
+			if time.Now().After(deadline) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("the %s child (pid %d) still runs after the program exited", name, pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if took < opts.Grace {
+		t.Errorf("Run returned after %v, before the %v grace period the stubborn child had", took, opts.Grace)
+	}
+}
+
+// running reports whether pid is a process that has not exited (a zombie
+// has).
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -105,6 +105,10 @@ loop:
 		}
 	}
 
+	// What the program started and left running in its process group
+	// ends now, as the container's teardown would end it on SageMaker.
+	endGroup(pid, opts)
+
 	select {
 	case <-copied:
 	case <-time.After(drainTimeout):
@@ -168,6 +172,55 @@ func wait(cmd *exec.Cmd, pid int, reap bool) (syscall.WaitStatus, error) {
 		}
 		if wpid == pid {
 			return ws, nil
+		}
+	}
+}
+
+// groupPoll is how often endGroup looks whether the group is gone.
+const groupPoll = 20 * time.Millisecond
+
+// endGroup ends the processes still in the program's process group after the
+// program exited: SIGTERM, then SIGKILL for those left when the grace
+// period ends. The group id cannot be reused while any member lives, so
+// nothing else is signalled. As PID 1 the launcher reaps them meanwhile,
+// since they are its children now.
+func endGroup(pgid int, opts Options) {
+	alive := func() bool {
+		if opts.ReapOrphans {
+			reapExited()
+		}
+		return syscall.Kill(-pgid, 0) == nil
+	}
+	if !alive() {
+		return
+	}
+	opts.Logger.Info("ending what the training program left running", "grace", opts.Grace)
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(opts.Grace)
+	for alive() {
+		if time.Now().After(deadline) {
+			opts.Logger.Info("killed what the training program left running after the grace period", "grace", opts.Grace)
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			deadline = time.Now().Add(drainTimeout)
+			for alive() && time.Now().Before(deadline) {
+				time.Sleep(groupPoll)
+			}
+			return
+		}
+		time.Sleep(groupPoll)
+	}
+}
+
+// reapExited reaps every child that has exited, without waiting.
+func reapExited() {
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || wpid <= 0 {
+			return
 		}
 	}
 }

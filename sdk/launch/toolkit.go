@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/sagekit/sagekit/internal/codedir"
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/s3get"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/toolkit"
@@ -54,7 +55,11 @@ type install struct {
 // resolution takes over.
 func prepareToolkit(ctx context.Context, p *prepared, tenv *toolkit.Environment, env *environ, name string, args []string, opts Options) (bool, int, error) {
 	code := opts.Paths.Code()
-	if err := codedir.Fill(ctx, tenv.ModuleDir, code, s3Config(tenv, env)); err != nil {
+	limits, err := extract.LimitsFromEnv(func(k string) string { v, _ := env.lookup(k); return v })
+	if err != nil {
+		return false, ExitConfigError, err
+	}
+	if err := codedir.Fill(ctx, tenv.ModuleDir, code, s3Config(tenv, env), limits); err != nil {
 		if strings.HasPrefix(tenv.ModuleDir, "s3://") {
 			err = fmt.Errorf("%w (or put the code in %s, in the image or through a channel)", err, code)
 		}
@@ -115,6 +120,17 @@ func prepareToolkit(ctx context.Context, p *prepared, tenv *toolkit.Environment,
 		p.path, p.argv = "/bin/sh", []string{"/bin/sh", "-c", line}
 	}
 	return true, 0, nil
+}
+
+// stripLastQuotes is the toolkit's cmd[-1].strip('"'): it strips double
+// quotes from both ends of the last element of the command it runs (meant
+// for its quoted shell line), so the last argument of a Python entry point
+// loses them too. Programs written for the toolkit see that value; so do
+// they here.
+func stripLastQuotes(argv []string) {
+	if n := len(argv); n > 0 {
+		argv[n-1] = strings.Trim(argv[n-1], `"`)
+	}
 }
 
 // entryType is the toolkit's _entry_point_type.get.
@@ -258,12 +274,22 @@ func toolkitReason(kind string, o outcome) string {
 	if o.code == 137 {
 		extra = "ExtraInfo \"OutOfMemory: Process killed by SIGKILL (signal 9)\"\n"
 	}
-	argv := make([]any, len(o.argv))
-	for i, a := range o.argv {
-		argv[i] = a
-	}
-	cmd := "Command \"" + toolkit.Repr(argv) + "\""
+	cmd := "Command \"" + strings.Join(o.argv, " ") + "\""
 	budget := 1024 - len(head) - len(extra) - len("ErrorMessage \"\"\n")
-	msg := lastBytes(o.stderrLines, budget)
-	return head + "ErrorMessage \"" + msg + "\"\n" + extra + cmd + "\n"
+	msg := lastBytes(uniqueLines(o.stderrLines), budget)
+	return strings.TrimSpace(head + "ErrorMessage \"" + msg + "\"\n" + extra + cmd)
+}
+
+// uniqueLines keeps the first of each repeated line, in order, as the
+// toolkit does with the stderr it quotes.
+func uniqueLines(lines []string) []string {
+	seen := make(map[string]bool, len(lines))
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
 }

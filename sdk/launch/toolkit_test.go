@@ -68,7 +68,7 @@ func TestToolkitFailureExitsOneWithToolkitText(t *testing.T) {
 	if code != 1 || err != nil {
 		t.Fatalf("Run = %d, %v; want 1, nil (the toolkit exits 1 whatever the code)", code, err)
 	}
-	want := "ExecuteUserScriptError:\nExitCode 3\nErrorMessage \"boom\"\nCommand \"['python3', 'train.py', '--epochs', '2']\"\n"
+	want := "ExecuteUserScriptError:\nExitCode 3\nErrorMessage \"boom\"\nCommand \"python3 train.py --epochs 2\""
 	if diff := cmp.Diff(want, readFile(t, p.Failure())); diff != "" {
 		t.Errorf("failure file mismatch (-want +got):\n%s", diff)
 	}
@@ -254,6 +254,37 @@ func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{"": "''", "abc": "abc", "a-b_c.d/e:f,g@h%i+j=k": "a-b_c.d/e:f,g@h%i+j=k", "a b": "'a b'", "it's": `'it'"'"'s'`, "$HOME": "'$HOME'"} {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestToolkitStripsLastArgumentQuotes: as the toolkit's cmd[-1].strip('"'),
+// the last argument loses the double quotes at its ends, whether the entry
+// point is in the code directory or baked into the image; the others keep
+// theirs.
+func TestToolkitStripsLastArgumentQuotes(t *testing.T) {
+	needPython(t)
+	script := "import os, sys\nopen(os.path.join(os.environ['SM_MODEL_DIR'], 'argv'), 'w').write('\\n'.join(sys.argv[1:]))\n"
+	hps := optml.Hyperparameters{"a": `say "hi"`, "z": `"\"quoted\""`}
+	for _, inCode := range []bool{true, false} {
+		p := setup(t, hps, "", "")
+		dir := p.Code()
+		if !inCode {
+			dir = filepath.Join(p.Root(), "program")
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "train.py"), []byte(script), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		opts := toolkitOptions(p, "SAGEMAKER_PROGRAM=train.py")
+		opts.Dir = dir
+		if code, err := Run(context.Background(), opts); code != 0 || err != nil {
+			t.Fatalf("in code dir %v: Run = %d, %v", inCode, code, err)
+		}
+		if got, want := readFile(t, filepath.Join(p.Model(), "argv")), "-a\nsay \"hi\"\n-z\nquoted"; got != want {
+			t.Errorf("in code dir %v: argv = %q, want %q", inCode, got, want)
 		}
 	}
 }

@@ -83,8 +83,12 @@ type CheckpointConfig struct {
 	S3URI     string `json:"S3Uri,omitempty"`
 }
 
-// Hyperparameters is hyperparameters.json as written: every value a string.
-// Decoding into typed values is package hyperparam's job.
+// Hyperparameters is hyperparameters.json as written. SageMaker writes
+// every value as a string; a value that is not one (a number, a boolean,
+// null, an array or an object, as hand-written files and some tools have
+// it) is kept as its compact JSON text, which decodes (hyperparam.Value)
+// to the value the training toolkit gives it. Decoding into typed values
+// is package hyperparam's job.
 type Hyperparameters map[string]string
 
 // Config is everything SageMaker writes under input/config for training.
@@ -96,26 +100,26 @@ type Config struct {
 	Checkpoint *CheckpointConfig
 }
 
-// LoadHyperparameters reads hyperparameters.json. Values that are not JSON
-// strings are an error: SageMaker only ever writes strings.
+// LoadHyperparameters reads hyperparameters.json. A value that is not a
+// JSON string is kept as its compact JSON text (see Hyperparameters), as
+// the training toolkit keeps it as the value it is.
 func (p Paths) LoadHyperparameters() (Hyperparameters, error) {
 	var raw map[string]json.RawMessage
 	if err := readJSON(p.Hyperparameters(), &raw); err != nil {
 		return nil, err
 	}
 	hp := make(Hyperparameters, len(raw))
-	var errs []error
 	for k, v := range raw {
 		var s string
-		if err := json.Unmarshal(v, &s); err != nil || v[0] != '"' {
-			errs = append(errs, fmt.Errorf("key %q: value %s is not a JSON string (SageMaker passes every hyperparameter as a string)", k, truncate(v)))
+		if v[0] == '"' && json.Unmarshal(v, &s) == nil {
+			hp[k] = s
 			continue
 		}
-		hp[k] = s
-	}
-	if len(errs) > 0 {
-		sortErrors(errs)
-		return nil, &FileError{File: p.Hyperparameters(), Err: errors.Join(errs...)}
+		var b bytes.Buffer
+		if err := json.Compact(&b, v); err != nil {
+			return nil, &FileError{File: p.Hyperparameters(), Err: fmt.Errorf("key %q: %w", k, err)}
+		}
+		hp[k] = b.String()
 	}
 	return hp, nil
 }

@@ -117,4 +117,8 @@ const (
 	// EnvMetricsPort turns on Prometheus metrics on that port ("auto": the
 	// first port of SAGEMAKER_SAFE_PORT_RANGE other than the serving port).
 	EnvMetricsPort = "SAGEKIT_METRICS_PORT"
+	// EnvShutdownGrace is how long serving drains in-flight requests after
+	// SIGTERM, a Go duration (default 25s, inside SageMaker's 30 s before
+	// SIGKILL).
+	EnvShutdownGrace = "SAGEKIT_SHUTDOWN_GRACE"
 )

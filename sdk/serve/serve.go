@@ -60,7 +60,8 @@ type MultiModelHandler interface {
 
 // DeadlineBound is an optional Handler ability: Invoke (and InvokeModel)
 // return by their context's deadline on their own, as a worker pool that
-// puts the deadline on its connection does. The server then calls them on
+// puts the deadline on its connection does (moved later by any time the
+// request waited for a worker, which is not the worker's time). The server then calls them on
 // the request's goroutine; for other handlers it calls them on a goroutine
 // of their own, so that a handler ignoring its context still gets its
 // caller a 504 on time.

@@ -407,8 +407,21 @@ func New(p optml.Paths, cfg Config, sys System, lookup func(string) (string, boo
 	for _, m := range channelDirs {
 		env = setKey(env, "channel_"+m.Key, m.Value)
 	}
+	var bad []error
 	for _, m := range user {
-		env = setKey(env, "hp_"+m.Key, m.Value)
+		if strings.ContainsAny(m.Key, "=\x00") {
+			// SM_HP_X=Y=z would read as SM_HP_X with the value Y=z. The
+			// toolkit's subprocess refuses such a name ("illegal environment
+			// variable name") and the job fails; it fails here, naming the key.
+			bad = append(bad, fmt.Errorf("hyperparameter %q: a name with \"=\" or a NUL byte cannot become the environment variable %s: rename it", m.Key, strings.ReplaceAll(envName("hp_"+m.Key), "\x00", `\0`)))
+			continue
+		}
+		// Keys of one object are unique, and no other key starts with
+		// "hp_": appending is setting, without a scan per key.
+		env = append(env, hyperparam.Member{Key: "hp_" + m.Key, Value: m.Value})
+	}
+	if len(bad) > 0 {
+		return nil, &optml.FileError{File: p.Hyperparameters(), Err: errors.Join(bad...)}
 	}
 
 	var vars []Var

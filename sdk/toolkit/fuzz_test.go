@@ -1,6 +1,7 @@
 package toolkit
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"sort"
@@ -23,7 +24,7 @@ var roundTrip = cmp.Options{
 // JSON the toolkit would export must parse back to the same value.
 func FuzzEnvironment(f *testing.F) {
 	for _, s := range []string{"2", "0.01", `"abc"`, "true", "null", "NaN", "1E400", "-0.0", `[1, {"b": [null]}, "x"]`,
-		`{"z": 1, "a": "é😀\u0000"}`, "123456789012345678901234567890", "pure_nccl", "", `"\ud800"`} {
+		`{"z": 1, "a": "é😀\u0000"}`, "123456789012345678901234567890", "pure_nccl", "", `"\ud800"`, "x=y"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -32,8 +33,20 @@ func FuzzEnvironment(f *testing.F) {
 		hps := hyperparam.Object{{Key: "value", Value: raw}, {Key: "sagemaker_program", Value: raw}, {Key: raw, Value: "1"}}
 		cfg := Config{Hyperparameters: hps, InputDataConfig: hyperparam.Object{}, ResourceConfig: hyperparam.Object{{Key: "current_host", Value: "algo-1"}}}
 		env, err := New(optml.At("/opt/ml"), cfg, System{}, func(string) (string, bool) { return "", false })
+		if strings.ContainsAny(raw, "=\x00") && !IsReserved(raw) {
+			// No environment entry could carry such a key unambiguously.
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("hyperparameter %q", raw)) {
+				t.Fatalf("New with the key %q = %v, want an error naming the key", raw, err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("New: %v", err)
+		}
+		for _, vr := range env.Vars {
+			if strings.ContainsAny(vr.Name, "=\x00") {
+				t.Fatalf("environment name %q is ambiguous", vr.Name)
+			}
 		}
 		if len(env.Args) != 2*len(env.Hyperparameters) {
 			t.Fatalf("Args %q for %d hyperparameters", env.Args, len(env.Hyperparameters))

@@ -146,13 +146,9 @@ func ReadConfig(p optml.Paths) (Config, error) {
 		}
 		return obj
 	}
+	// A value that is not a string is kept as it is, as the toolkit's
+	// json.loads raises TypeError on it and keeps the value.
 	cfg.Hyperparameters = read(p.Hyperparameters(), hyperparam.Object{})
-	for _, m := range cfg.Hyperparameters {
-		if _, ok := m.Value.(string); !ok {
-			errs = append(errs, &optml.FileError{File: p.Hyperparameters(), Err: errors.New("key " + strconv.Quote(m.Key) + ": value is not a JSON string")})
-			break
-		}
-	}
 	cfg.InputDataConfig = read(p.InputDataConfig(), hyperparam.Object{})
 	cfg.ResourceConfig = read(p.ResourceConfig(), hyperparam.Object{
 		{Key: "current_host", Value: "algo-1"},

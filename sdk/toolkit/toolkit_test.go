@@ -6,8 +6,10 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -248,8 +250,13 @@ func TestReadConfig(t *testing.T) {
 	if err := os.WriteFile(p.Hyperparameters(), []byte(`{"a": 1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadConfig(p); err == nil || !strings.Contains(err.Error(), "hyperparameters.json") {
-		t.Errorf("ReadConfig with a non-string value: error = %v, want one naming the file", err)
+	// The toolkit keeps a value that is not a string as it is.
+	cfg, err = ReadConfig(p)
+	if err != nil {
+		t.Fatalf("ReadConfig with a non-string value: %v", err)
+	}
+	if v, _ := cfg.Hyperparameters.Get("a"); v != int64(1) {
+		t.Errorf("hyperparameter a = %#v, want int64(1)", v)
 	}
 	if err := os.WriteFile(p.ResourceConfig(), []byte(`[`), 0o644); err != nil {
 		t.Fatal(err)
@@ -266,5 +273,36 @@ func TestPyUpper(t *testing.T) {
 		if got := pyUpper(in); got != want {
 			t.Errorf("pyUpper(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestNewManyHyperparameters: the environment of 200,000 hyperparameters is
+// computed in time linear in their number (a scan per key made it
+// quadratic).
+func TestNewManyHyperparameters(t *testing.T) {
+	const n = 200_000
+	hps := make(hyperparam.Object, n)
+	for i := range hps {
+		hps[i] = hyperparam.Member{Key: "k" + strconv.Itoa(i), Value: strconv.Itoa(i)}
+	}
+	cfg := Config{Hyperparameters: hps, InputDataConfig: hyperparam.Object{}, ResourceConfig: hyperparam.Object{{Key: "current_host", Value: "algo-1"}}}
+	start := time.Now()
+	env, err := New(optml.At("/opt/ml"), cfg, System{}, func(string) (string, bool) { return "", false })
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp := 0
+	for _, v := range env.Vars {
+		if strings.HasPrefix(v.Name, "SM_HP_K") {
+			hp++
+		}
+	}
+	if hp != n || len(env.Args) != 2*n {
+		t.Errorf("%d SM_HP_ variables and %d arguments, want %d and %d", hp, len(env.Args), n, 2*n)
+	}
+	t.Logf("environment of %d hyperparameters in %v", n, took)
+	if took > 20*time.Second {
+		t.Errorf("the environment of %d hyperparameters took %v, want well under 20 s", n, took)
 	}
 }

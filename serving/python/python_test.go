@@ -2,11 +2,13 @@ package python_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -395,6 +397,21 @@ func TestMultiModelHandlerModule(t *testing.T) {
 	os.WriteFile(filepath.Join(dirA, "name.txt"), []byte("A2"), 0o644)
 	load("a", dirA)
 	both("A2")
+
+	// A name outside ASCII reaches the module as the same text (UTF-8 in
+	// the path, not read as latin-1) on every worker, and unloads.
+	for _, name := range []string{"modèle-ü", "模型 1"} {
+		load(name, dirA)
+		path := "/models/" + neturl.PathEscape(name)
+		for i := 0; i < 2; i++ {
+			if code, body := call("POST", path+"/invoke", "x"); code != 200 || body != "A2/application/octet-stream/x" {
+				t.Errorf("invoke %q = %d %q, want 200 from model A2", name, code, body)
+			}
+		}
+		if code, body := call("DELETE", path, ""); code != 200 {
+			t.Errorf("unload %q = %d %s, want 200", name, code, body)
+		}
+	}
 }
 
 func TestTransformModuleAndBadModule(t *testing.T) {
@@ -434,13 +451,23 @@ func freePort(t *testing.T) int {
 // runtimeServe starts `sagekit-runtime serve` in dir and waits for /ping 200.
 func runtimeServe(t *testing.T, dir string, env ...string) (*exec.Cmd, string, <-chan error) {
 	t.Helper()
+	return runtimeServeTo(t, testWriter{t}, dir, env...)
+}
+
+// runtimeServeTo is runtimeServe with the runtime's output going to out
+// (and to the test log).
+func runtimeServeTo(t *testing.T, out io.Writer, dir string, env ...string) (*exec.Cmd, string, <-chan error) {
+	t.Helper()
 	bin := testenv.Runtime(t)
 	port := freePort(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), append(env, fmt.Sprintf("SAGEMAKER_BIND_TO_PORT=%d", port))...)
-	cmd.Stdout = testWriter{t}
-	cmd.Stderr = testWriter{t}
+	if _, ok := out.(testWriter); !ok {
+		out = io.MultiWriter(out, testWriter{t})
+	}
+	cmd.Stdout = out
+	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -568,4 +595,61 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(treePath))
 	}
 	os.Exit(code)
+}
+
+// TestRuntimeExitCodeAfterDrain: SIGTERM with a request in flight. When the
+// request ends inside the grace period the drain went as the contract says
+// and serve exits 0; when it is still running as the grace period ends,
+// serve exits 1 and says so.
+func TestRuntimeExitCodeAfterDrain(t *testing.T) {
+	t.Parallel()
+	py := interpreter(t)
+	for _, tt := range []struct {
+		name, sleep, grace string
+		code               int
+	}{
+		{"finished", "0.5", "10s", 0},
+		{"cut off", "5", "500ms", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var log testenv.SyncBuffer
+			cmd, url, exited := runtimeServeTo(t, &log, testdata(t, "transform"), "SAGEMAKER_BASE_DIR="+t.TempDir(), "SAGEKIT_HANDLER=inference", "SAGEKIT_PYTHON="+py,
+				"SAGEMAKER_MODEL_SERVER_WORKERS=1", "SAGEKIT_SHUTDOWN_GRACE="+tt.grace)
+			go func() {
+				req, _ := http.NewRequest(http.MethodPost, url+"/invocations", strings.NewReader("sleep:"+tt.sleep))
+				req.Header.Set("Content-Type", "application/octet-stream")
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+			// SIGTERM once the request runs on the worker.
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(log.String(), "transform_fn: sleeping "+tt.sleep); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the request never reached the worker:\n%s", log.String())
+				}
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			var err error
+			select {
+			case err = <-exited:
+			case <-time.After(30 * time.Second):
+				t.Fatal("sagekit-runtime serve still running 30 s after SIGTERM")
+			}
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code {
+				t.Errorf("exit code after SIGTERM = %d, want %d; output:\n%s", code, tt.code, log.String())
+			}
+			if tt.code != 0 && !strings.Contains(log.String(), "still running when the shutdown grace of "+tt.grace+" ended") {
+				t.Errorf("output does not say a request was cut off:\n%s", log.String())
+			}
+		})
+	}
 }

@@ -286,10 +286,12 @@ def _numpy():
 
 
 class UnsupportedFormatError(Exception):
+    # The toolkit's text, with the indentation its textwrap.dedent leaves in
+    # (the first line has none, so nothing is removed).
     def __init__(self, content_type):
         Exception.__init__(self, "Content type %s is not supported by this framework.\n\n"
-                           "Please implement input_fn to to deserialize the request data or an output_fn to\n"
-                           "serialize the response. For more information, see the SageMaker Python SDK README."
+                           "            Please implement input_fn to to deserialize the request data or an output_fn to\n"
+                           "            serialize the response. For more information, see the SageMaker Python SDK README."
                            % content_type)
 
 
@@ -304,18 +306,30 @@ def default_decode(data, content_type):
         if isinstance(data, (bytes, bytearray)):
             data = data.decode("utf-8")
         if np is not None:
-            return np.genfromtxt(io.StringIO(data), delimiter=",")
+            # dtype=None, as the toolkit passes it: each column's type comes
+            # from its contents, so integer columns stay integers.
+            return np.genfromtxt(io.StringIO(data), dtype=None, delimiter=",")
         rows = []
         for line in data.splitlines():
             if line.strip():
-                rows.append([float(x) for x in line.split(",")])
+                rows.append([_number(x) for x in line.split(",")])
         return rows
     if mt == NPY and np is not None:
-        return np.load(io.BytesIO(data), allow_pickle=True)
+        # Unlike the toolkit, no pickles: an object array in a request body
+        # would run code the caller chose. Numeric, string and structured
+        # arrays load as before.
+        return np.load(io.BytesIO(data), allow_pickle=False)
     if mt == NPZ:
         import scipy.sparse
         return scipy.sparse.load_npz(io.BytesIO(data))
     raise UnsupportedFormatError(content_type)
+
+
+def _number(text):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def _tolist(obj):
@@ -441,6 +455,12 @@ class HandlerApp(object):
 
     def multi_model(self, environ, start_response, path, method):
         import json
+        # PATH_INFO holds the path's bytes as latin-1 (PEP 3333); model
+        # names travel as UTF-8, as the load request's JSON gives them.
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return respond(start_response, 400, "the model name in the path is not UTF-8")
         parts = path.strip("/").split("/")
         if parts == ["models"] and method == "POST":
             req = json.loads(environ["wsgi.input"].read() or b"{}")
@@ -498,12 +518,16 @@ class HandlerApp(object):
                 prediction = _call(self.predict_fn, ctx, inp, model)
                 result = _call(self.output_fn, ctx, prediction, accept)
             response_type = accept
-            if isinstance(result, tuple) and len(result) == 2:
-                result, response_type = result
+            if isinstance(result, tuple):
+                result, response_type = result[0], result[1]
             if isinstance(result, str):
                 result = result.encode("utf-8")
             elif not isinstance(result, (bytes, bytearray)):
-                result = str(result).encode("utf-8")
+                # As the model server: what is neither bytes nor text is
+                # sent as JSON (a dict, a list, a number, None as null).
+                result = to_json(result)
+                if result is None:
+                    return respond(start_response, 503, "Unsupported model output data type.")
             start_response("200 OK", [("Content-Type", response_type)])
             return [bytes(result)]
         except Exception as e:
@@ -515,11 +539,27 @@ class HandlerApp(object):
                 message = getattr(e, "message", None) or str(e)
                 phrase = getattr(e, "phrase", None) or REASONS.get(status, "Error")
             else:
-                status, message, phrase = 500, str(e), "Internal Server Error"
+                # GenericInferenceToolkitError(500, str(e)): an empty
+                # message becomes "Invalid Request".
+                status, message, phrase = 500, str(e) or "Invalid Request", "Internal Server Error"
             phrase = str(phrase).replace("\r", " ").replace("\n", " ")
             body = ("%s\n%s" % (message, trace)).encode("utf-8", "replace")
             start_response("%d %s" % (status, phrase), [("Content-Type", "text/plain; charset=utf-8")])
             return [body]
+
+
+def to_json(result):
+    """The model server's encoding of a handler result that is neither bytes
+    nor text: json.dumps with an indent of 2, numpy values through their
+    tolist (where the model server answers 503). None when it cannot be
+    encoded."""
+    import json
+    try:
+        return json.dumps(result, indent=2, default=_tolist).encode("utf-8")
+    except (TypeError, ValueError):
+        import traceback
+        traceback.print_exc()
+        return None
 
 
 def respond(start_response, status, message):
@@ -550,10 +590,12 @@ def default_predict_fn(data, model):
 
 def default_output_fn(prediction, accept):
     # Comma-split, first supported type, no q-values: the toolkit's rule.
+    # Parameters and letter case do not hide a supported type (the toolkit
+    # compares the text exactly); the answer names the bare media type.
     for ct in accept.split(","):
-        ct = ct.strip()
-        if media_type(ct) in (JSON, CSV, NPY):
-            return default_encode(prediction, ct), ct
+        mt = media_type(ct)
+        if mt in (JSON, CSV, NPY):
+            return default_encode(prediction, mt), mt
     raise UnsupportedFormatError(accept)
 
 

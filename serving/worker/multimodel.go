@@ -72,10 +72,11 @@ func (p *Pool) InvokeModel(ctx context.Context, name string, req *serve.Request)
 	if !ok {
 		return nil, serve.Errorf(http.StatusNotFound, "model %q is not loaded", name)
 	}
-	pr, err := p.acquire(ctx, nil)
+	pr, ctx, cancel, err := p.acquireFor(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer cancel()
 	if _, ok := pr.models[name]; !ok {
 		if err := p.loadOn(ctx, pr, name, dir); err != nil {
 			return nil, err

@@ -93,8 +93,9 @@ func New(command []string, opts ...Option) (*Pool, error) {
 }
 
 // BoundByDeadline reports that Invoke and InvokeModel return by their
-// context's deadline: the connection to the worker carries it, and a worker
-// still busy then is killed.
+// context's deadline, moved later by the time they waited for a worker: the
+// connection to the worker carries it, and a worker still busy then is
+// killed.
 func (p *Pool) BoundByDeadline() bool { return true }
 
 // MaxConcurrency is the number of workers: the serving front runs no more
@@ -460,11 +461,41 @@ func (p *Pool) kill(pr *proc) {
 // answer as is. A worker that fails mid-request gives a 502; one that
 // is still busy at ctx's deadline is killed.
 func (p *Pool) Invoke(ctx context.Context, req *serve.Request) (*serve.Response, error) {
-	pr, err := p.acquire(ctx, nil)
+	pr, ctx, cancel, err := p.acquireFor(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer cancel()
 	return p.forward(ctx, pr, "/invocations", req)
+}
+
+// acquireFor takes an idle worker for a request whose time is ctx's. Time
+// spent waiting for the worker (while one restarts) is not the worker's:
+// the context returned carries the deadline moved later by that wait, so
+// that a worker is killed only when it overran its own time on the
+// request. A request that gets no worker by ctx's deadline gets 503.
+func (p *Pool) acquireFor(ctx context.Context) (*proc, context.Context, context.CancelFunc, error) {
+	start := time.Now()
+	pr, err := p.acquire(ctx, nil)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, nil, nil, &serve.Error{Status: http.StatusServiceUnavailable, Message: fmt.Sprintf("no worker came free within %s: every worker is busy or restarting; retry later", time.Since(start).Round(time.Millisecond))}
+		}
+		return nil, nil, nil, err
+	}
+	waited := time.Since(start)
+	dl, ok := ctx.Deadline()
+	if !ok || waited < time.Millisecond {
+		return pr, ctx, func() {}, nil
+	}
+	wctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl.Add(waited))
+	// The caller leaving still ends the exchange; its deadline does not.
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return pr, wctx, func() { stop(); cancel() }, nil
 }
 
 // forward sends req to pr, which the caller holds, and releases pr.

@@ -22,6 +22,8 @@ var allowedRuntimeDeps = []string{
 	module + "internal/version",
 	module + "internal/s3get",   // the standard library only: SigV4 GETs for sagemaker_submit_directory
 	module + "internal/codedir", // the standard library and s3get: the toolkits' download_and_extract
+	module + "internal/extract", // the standard library only: archives unpacked within their directory
+	module + "internal/redact",  // the standard library only: credentials scrubbed from logs and errors
 	"github.com/gorilla/mux",
 }
 

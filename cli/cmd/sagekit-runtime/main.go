@@ -13,10 +13,14 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/internal/version"
 )
 
 func main() {
+	// net/http logs through the standard logger, quoting what a server
+	// sent (an echo of an S3 request's signature and token included).
+	redact.InstallStd()
 	os.Exit(run(context.Background(), os.Args[1:]))
 }
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/s3get"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/serving"
@@ -43,8 +44,9 @@ type serveOptions struct {
 	// downloaded into codeDir at start, and what picks the module then.
 	fetch       string
 	s3          s3get.Config
-	imageModule string // SAGEKIT_HANDLER
-	program     string // SAGEMAKER_PROGRAM
+	limits      extract.Limits // SAGEKIT_MAX_EXTRACT_*
+	imageModule string         // SAGEKIT_HANDLER
+	program     string         // SAGEMAKER_PROGRAM
 }
 
 func runServe(ctx context.Context, args []string) int {
@@ -128,6 +130,9 @@ func serveOptionsFromEnv(ctx context.Context, args []string, lookup func(string)
 		o.codeDir, o.fetch = submitDirectory(get(optml.EnvSubmitDirectory), o.codeDir, paths.Code())
 		if o.fetch != "" {
 			o.s3 = s3Config(get)
+			if o.limits, err = extract.LimitsFromEnv(get); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		o.handler = handlerModule(o.codeDir, o.imageModule, o.program)
 		if o.handler == "" && o.fetch != "" {

@@ -90,7 +90,7 @@ func fetchCode(ctx context.Context, log *slog.Logger, o *serveOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	if err := codedir.Fill(ctx, o.fetch, o.codeDir, o.s3); err != nil {
+	if err := codedir.Fill(ctx, o.fetch, o.codeDir, o.s3, o.limits); err != nil {
 		return fmt.Errorf("%s=%s: %w", optml.EnvSubmitDirectory, o.fetch, err)
 	}
 	log.Info("code ready", "from", o.fetch, "dir", o.codeDir, "ms", time.Since(start).Milliseconds())

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/sdk/launch"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -87,7 +88,7 @@ func runTrain(ctx context.Context, args []string) int {
 
 	logger := slog.New(slog.DiscardHandler)
 	if !*quiet {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		logger = slog.New(slog.NewTextHandler(redact.Writer(os.Stderr), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 
 	code, err := launch.Run(ctx, launch.Options{

@@ -6,12 +6,13 @@ The data are CSV files without a header in the channel "training", the label
 in column 0. The model is pickled to /opt/ml/model/decision-tree-model.pkl.
 """
 
+import csv
 import glob
 import json
 import os
 import pickle
 
-import pandas as pd
+import numpy as np
 from sklearn import tree
 
 BASE = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
@@ -36,9 +37,14 @@ def main():
             f"no CSV files in {TRAINING}: give the job a channel named "
             "'training' holding CSV files with the label in column 0"
         )
-    data = pd.concat(pd.read_csv(f, header=None) for f in files)
-    y = data.iloc[:, 0].to_numpy()
-    x = data.iloc[:, 1:].to_numpy()
+    # The csv module rather than pandas: importing pandas costs more CPU than
+    # reading a few thousand rows, at every start of every job.
+    rows = []
+    for path in files:
+        with open(path, newline="") as f:
+            rows.extend(row for row in csv.reader(f) if row)
+    y = np.array([row[0] for row in rows])
+    x = np.array([[float(v) for v in row[1:]] for row in rows])
 
     params = hyperparameters()
     max_leaf_nodes = params.get("max_leaf_nodes")
@@ -49,6 +55,8 @@ def main():
     clf = clf.fit(x, y)
     print(f"train_accuracy={clf.score(x, y):.4f}")
 
+    # SageMaker creates /opt/ml/model; a hand-made local/ tree may not have it.
+    os.makedirs(MODEL_DIR, exist_ok=True)
     # Write under a temporary name, then rename: a reader never sees half a model.
     path = os.path.join(MODEL_DIR, "decision-tree-model.pkl")
     tmp = path + ".tmp"

@@ -2,6 +2,7 @@
 # "sleep:S" makes it take S seconds. The model is the text of name.txt in
 # the model directory, or "model".
 import os
+import sys
 import time
 
 
@@ -15,5 +16,8 @@ def model_fn(model_dir):
 
 def transform_fn(model, data, content_type, accept):
     if data.startswith(b"sleep:"):
+        # Said on stderr, so a test knows the request reached its worker.
+        sys.stderr.write("transform_fn: sleeping %s s\n" % data[6:].decode())
+        sys.stderr.flush()
         time.sleep(float(data[6:]))
     return b"%s/%s/%s" % (model.encode(), content_type.encode(), data), "application/x-echo"

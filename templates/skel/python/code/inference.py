@@ -6,11 +6,12 @@ start-up, then input_fn, predict_fn and output_fn for each request. The
 runtime answers /ping and handles HTTP itself: no nginx, gunicorn or Flask.
 """
 
+import csv
 import io
 import os
 import pickle
 
-import pandas as pd
+import numpy as np
 
 
 class UnsupportedContentType(Exception):
@@ -18,6 +19,12 @@ class UnsupportedContentType(Exception):
     with the exception's status_code, as the inference toolkit does."""
 
     status_code = 415
+
+
+class BadRequest(Exception):
+    """Raised for CSV rows that are not all numbers: answered with 400."""
+
+    status_code = 400
 
 
 def model_fn(model_dir):
@@ -30,12 +37,18 @@ def input_fn(body, content_type):
         raise UnsupportedContentType("This predictor only supports CSV data")
     if isinstance(body, bytes):
         body = body.decode("utf-8")
-    return pd.read_csv(io.StringIO(body), header=None)
+    rows = [row for row in csv.reader(io.StringIO(body)) if row]
+    if not rows:
+        raise BadRequest("the request has no CSV rows")
+    try:
+        return np.array([[float(v) for v in row] for row in rows])
+    except ValueError as e:
+        raise BadRequest(f"every CSV value must be a number: {e}") from None
 
 
 def predict_fn(data, model):
     print(f"Invoked with {data.shape[0]} records")
-    return model.predict(data.to_numpy())
+    return model.predict(data)
 
 
 def output_fn(prediction, accept):
