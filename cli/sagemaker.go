@@ -87,6 +87,9 @@ func (r *remoteRunOptions) onSageMaker(cmd *cobra.Command) (bool, error) {
 	case r.instanceType != instanceLocal:
 		return false, fmt.Errorf("--instance-type %s: use local, or an ml.* instance type such as ml.m5.large", r.instanceType)
 	}
+	if cmd.Flags().Lookup("hosts") == nil && cmd.Flags().Changed("instance-count") {
+		return false, errors.New("--instance-count applies to SageMaker runs: add --instance-type ml.… (for example ml.m5.large)")
+	}
 	for _, n := range remoteOnly {
 		if f := cmd.Flags().Lookup(n); f != nil && f.Changed {
 			return false, fmt.Errorf("--%s applies to SageMaker runs: add --instance-type ml.… (for example ml.m5.large)", n)

@@ -446,3 +446,17 @@ func TestRunTrainImageNotInECRMoto(t *testing.T) {
 		t.Errorf("%d training jobs created, want none", n)
 	}
 }
+
+func TestRemoteFlagsOnLocalRuns(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "endpoint", "img", "--model", "m.tar.gz", "--instance-count", "2"},
+		{"run", "endpoint", "img", "--model", "m.tar.gz", "--config", "endpoint.yaml"},
+		{"run", "transform", "img", "--model", "m", "--input", "i", "--output", "o", "--role", testRole},
+		{"run", "train", "img", "--detach"},
+	} {
+		code, _, stderr := execCLI(t.Context(), "", args...)
+		if code != 1 || !strings.Contains(stderr, "applies to SageMaker runs: add --instance-type ml.") {
+			t.Errorf("sagekit %s: exit %d, %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}

@@ -91,10 +91,19 @@ func (c *Client) WaitTrainingJob(ctx context.Context, name string, o WaitOptions
 // true. Logs that cannot be read are reported once to o.OnLogError, and
 // the wait goes on without them: the job matters more than its logs.
 func follow(ctx context.Context, o WaitOptions, tail *Tail, done func(context.Context) (bool, error)) error {
-	for {
+	for first := true; ; first = false {
 		finished, err := done(ctx)
 		if err != nil {
 			return err
+		}
+		if finished && !first && tail != nil {
+			// The last lines reach CloudWatch Logs a little after the
+			// job ends.
+			if err := tail.Poll(ctx); err == nil {
+				if err := sleep(ctx, o.every()); err != nil {
+					return err
+				}
+			}
 		}
 		if tail != nil {
 			if err := tail.Poll(ctx); err != nil {
