@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ func dispatchTrain(cmd *cobra.Command, o runTrainOptions) (handled bool, err err
 	return true, runTrainRemote(cmd, o)
 }
 
-func (o runTrainOptions) trainingJob(cmd *cobra.Command) (remote.TrainingJob, error) {
+func (o runTrainOptions) trainingJob(cmd *cobra.Command, localFiles bool) (remote.TrainingJob, error) {
 	env, err := parseEnv(o.env)
 	if err != nil {
 		return remote.TrainingJob{}, err
@@ -85,13 +86,17 @@ func (o runTrainOptions) trainingJob(cmd *cobra.Command) (remote.TrainingJob, er
 	if len(env) == 0 {
 		env = nil
 	}
-	if !cmd.Flags().Changed("output") {
+	if !cmd.Flags().Changed("output") && !localFiles {
 		return remote.TrainingJob{}, errors.New("--output s3://BUCKET/PREFIX is required on SageMaker: the model lands in OUTPUT/JOB/output/model.tar.gz")
+	}
+	output, err := dataURI("--output", o.output, localFiles)
+	if err != nil {
+		return remote.TrainingJob{}, err
 	}
 	j := remote.TrainingJob{
 		Name: o.remote.name, Image: o.image, Role: o.remote.role,
 		InstanceType: o.remote.instanceType, InstanceCount: o.hosts, VolumeSizeGB: o.remote.volumeSize,
-		Output: o.output, Hyperparameters: hp, Env: env,
+		Output: output, Hyperparameters: hp, Env: env, LocalFiles: localFiles,
 		Spot: o.remote.spot, MaxWait: o.remote.maxWait, MaxRun: o.maxRuntime,
 		Checkpoints: o.remote.checkpoints, NetworkIsolation: o.networkIsolation, Tags: tags,
 	}
@@ -103,8 +108,11 @@ func (o runTrainOptions) trainingJob(cmd *cobra.Command) (remote.TrainingJob, er
 		if !ok || ch == "" {
 			return j, fmt.Errorf("--data %q: want CHANNEL=s3://BUCKET/PREFIX", d)
 		}
-		if !strings.HasPrefix(uri, "s3://") {
+		if !strings.HasPrefix(uri, "s3://") && !localFiles {
 			return j, fmt.Errorf("--data %s: SageMaker reads channels from S3: upload with 'aws s3 sync %s s3://BUCKET/PREFIX' and pass %s=s3://BUCKET/PREFIX", d, uri, ch)
+		}
+		if uri, err = dataURI("--data "+ch, uri, localFiles); err != nil {
+			return j, err
 		}
 		j.Channels = append(j.Channels, remote.Channel{Name: ch, S3URI: uri})
 	}
@@ -120,20 +128,39 @@ func (o runTrainOptions) trainingJob(cmd *cobra.Command) (remote.TrainingJob, er
 			return j, err
 		}
 	}
+	if j.Checkpoints != "" {
+		if j.Checkpoints, err = dataURI("--checkpoints", j.Checkpoints, localFiles); err != nil {
+			return j, err
+		}
+	}
 	return j, nil
+}
+
+// dataURI returns v, an s3:// or file:/// URI, as it is; with localFiles
+// (a server that reads this machine's files, such as 'sagekit local') a
+// path becomes a file:/// URI.
+func dataURI(flag, v string, localFiles bool) (string, error) {
+	if !localFiles || strings.HasPrefix(v, "s3://") || strings.HasPrefix(v, "file://") {
+		return v, nil
+	}
+	abs, err := filepath.Abs(v)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", flag, v, err)
+	}
+	return "file://" + filepath.ToSlash(abs), nil
 }
 
 func runTrainRemote(cmd *cobra.Command, o runTrainOptions) error {
 	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-	job, err := o.trainingJob(cmd)
+	c, err := o.remote.aws.client(ctx)
+	if err != nil {
+		return err
+	}
+	job, err := o.trainingJob(cmd, c.Custom())
 	if err != nil {
 		return err
 	}
 	if _, err := job.Input(); err != nil { // every problem before anything is pushed
-		return err
-	}
-	c, err := o.remote.aws.client(ctx)
-	if err != nil {
 		return err
 	}
 	if job.Image, err = sageMakerImage(ctx, stderr, c, o.image, o.remote.remoteRunOptions); err != nil {
@@ -249,14 +276,18 @@ func runEndpointRemote(cmd *cobra.Command, o runEndpointOptions) error {
 	if err != nil {
 		return err
 	}
+	model, err := dataURI("--model", o.model, c.Custom())
+	if err != nil {
+		return err
+	}
 	// Check everything before an image is pushed, then again with the
 	// pushed images' URIs.
-	d := spec.Defaults{Image: o.image, Model: o.model, InstanceType: o.remote.instanceType, Env: env}
+	d := spec.Defaults{Image: o.image, Model: model, InstanceType: o.remote.instanceType, Env: env}
 	resolved, err := s.Resolve(d)
 	if err != nil {
 		return err
 	}
-	ep := remote.Endpoint{Name: name, Role: o.remote.role, Spec: resolved, Tags: tags}
+	ep := remote.Endpoint{Name: name, Role: o.remote.role, Spec: resolved, Tags: tags, LocalFiles: c.Custom()}
 	if _, err := ep.Plan(); err != nil {
 		return err
 	}
@@ -370,11 +401,20 @@ func runTransformRemote(cmd *cobra.Command, o runTransformOptions) error {
 	if j.Name == "" {
 		j.Name = remote.JobName(o.image, time.Now())
 	}
-	if _, _, err := j.Inputs(); err != nil {
-		return err
-	}
 	c, err := o.remote.aws.client(ctx)
 	if err != nil {
+		return err
+	}
+	j.LocalFiles = c.Custom()
+	for _, u := range []struct {
+		flag string
+		v    *string
+	}{{"--model", &j.Model}, {"--input", &j.Input}, {"--output", &j.Output}} {
+		if *u.v, err = dataURI(u.flag, *u.v, j.LocalFiles); err != nil {
+			return err
+		}
+	}
+	if _, _, err := j.Inputs(); err != nil {
 		return err
 	}
 	if j.Image, err = sageMakerImage(ctx, stderr, c, o.image, o.remote.remoteRunOptions); err != nil {

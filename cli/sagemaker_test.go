@@ -190,8 +190,15 @@ func TestRunTrainOnSageMakerChecksFlags(t *testing.T) {
 		{"remote flag on a local run", []string{"--instance-type", "local", "--spot"}, []string{"--spot applies to SageMaker runs: add --instance-type ml."}},
 		{"unknown instance type", []string{"--instance-type", "m5.large"}, []string{"--instance-type m5.large: use local, or an ml.* instance type"}},
 	}
-	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1") // nothing may be called
+	// Every case fails before a request (a SageMaker endpoint of its own
+	// would make the target another server than AWS, which may take local
+	// paths).
+	t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
+	t.Setenv("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:1")
 	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"run", "train", testImage, "--instance-type", "ml.m5.large"}, tt.args...)
@@ -458,5 +465,23 @@ func TestRemoteFlagsOnLocalRuns(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "applies to SageMaker runs: add --instance-type ml.") {
 			t.Errorf("sagekit %s: exit %d, %s", strings.Join(args, " "), code, stderr)
 		}
+	}
+}
+
+// Against another server than AWS (here moto; in use 'sagekit local'),
+// local paths become file:/// URIs, which such a server may read.
+func TestRunTrainLocalPathsOnOtherServersMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
+	data, out := t.TempDir(), t.TempDir()
+	code, _, stderr := execCLI(t.Context(), "", "run", "train", testImage, "--instance-type", "ml.m5.large", "--role", testRole,
+		"--name", "paths", "--data", "training="+data, "--output", out, "--endpoint-url", moto.URL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sent := moto.Request(t, "SageMaker.CreateTrainingJob")
+	ch := sent["InputDataConfig"].([]any)[0].(map[string]any)["DataSource"].(map[string]any)["S3DataSource"].(map[string]any)["S3Uri"]
+	if ch != "file://"+data || sent["OutputDataConfig"].(map[string]any)["S3OutputPath"] != "file://"+out {
+		t.Errorf("sent channel %v and output %v; want file:// URIs of %s and %s", ch, sent["OutputDataConfig"], data, out)
 	}
 }

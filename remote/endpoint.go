@@ -22,6 +22,8 @@ type Endpoint struct {
 	Role string
 	Spec *spec.Endpoint
 	Tags map[string]string
+	// LocalFiles accepts file:/// model URIs, as TrainingJob.LocalFiles.
+	LocalFiles bool
 }
 
 // EndpointPlan is the calls that create an endpoint, in order: a model for
@@ -63,7 +65,7 @@ func (e Endpoint) Plan() (*EndpointPlan, error) {
 		for i, s := range steps {
 			cd := types.ContainerDefinition{Image: aws.String(s.Image), Environment: s.Env}
 			if s.Model != "" {
-				if err := checkS3(fmt.Sprintf("variant %s: model", v.Name), s.Model); err != nil {
+				if err := checkS3(fmt.Sprintf("variant %s: model", v.Name), s.Model, e.LocalFiles); err != nil {
 					errs = append(errs, err)
 				}
 				cd.ModelDataUrl = aws.String(s.Model)

@@ -102,28 +102,38 @@ func (c *Client) Find(ctx context.Context, name string) (Kind, error) {
 }
 
 // Download copies the S3 object uri to dir/base(uri) (through a temporary
-// file renamed at the end) and returns the path.
+// file renamed at the end) and returns the path. A server other than AWS
+// may answer with a file:/// URI of this machine, copied the same way.
 func (c *Client) Download(ctx context.Context, uri, dir string) (string, error) {
+	if p, ok := strings.CutPrefix(uri, "file://"); ok && c.custom {
+		return copyFile(p, dir)
+	}
 	rest, ok := strings.CutPrefix(uri, "s3://")
 	bucket, key, _ := strings.Cut(rest, "/")
 	if !ok || bucket == "" || key == "" {
 		return "", fmt.Errorf("downloading %q: not an S3 object URI", uri)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating --download directory: %w", err)
 	}
 	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return "", Explain("downloading "+uri, err)
 	}
 	defer out.Body.Close()
-	dst := filepath.Join(dir, filepath.Base(key))
+	return writeInto(dir, filepath.Base(key), out.Body, uri)
+}
+
+// writeInto writes r to dir/name through a temporary file renamed at the
+// end.
+func writeInto(dir, name string, r io.Reader, uri string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating --download directory: %w", err)
+	}
+	dst := filepath.Join(dir, name)
 	tmp, err := os.CreateTemp(dir, ".download-*")
 	if err != nil {
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, out.Body); err != nil {
+	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
@@ -137,4 +147,15 @@ func (c *Client) Download(ctx context.Context, uri, dir string) (string, error) 
 		return "", fmt.Errorf("downloading %s: %w", uri, err)
 	}
 	return dst, nil
+}
+
+// copyFile copies a model a server left on this machine ('sagekit local'
+// with a file:/// output) into dir.
+func copyFile(src, dir string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: %w", src, err)
+	}
+	defer in.Close()
+	return writeInto(dir, filepath.Base(src), in, "file://"+src)
 }

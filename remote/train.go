@@ -48,6 +48,9 @@ type TrainingJob struct {
 	VPC              *VPC
 	NetworkIsolation bool
 	Tags             map[string]string
+	// LocalFiles accepts file:/// URIs besides s3:// ones, for a server
+	// that reads this machine's files ('sagekit local').
+	LocalFiles bool
 }
 
 // Channel is one input channel read from S3.
@@ -134,7 +137,12 @@ func checkName(what, name string) error {
 	return nil
 }
 
-func checkS3(flag, uri string) error {
+// checkS3 checks that uri is an S3 URI, or with localFiles a file:///
+// URI too.
+func checkS3(flag, uri string, localFiles bool) error {
+	if localFiles && strings.HasPrefix(uri, "file:///") {
+		return nil
+	}
 	if !strings.HasPrefix(uri, "s3://") || len(uri) <= len("s3://") {
 		return fmt.Errorf("%s %q: want an S3 URI, s3://BUCKET/PREFIX", flag, uri)
 	}
@@ -156,11 +164,11 @@ func (j TrainingJob) Input() (*sagemaker.CreateTrainingJobInput, error) {
 	if j.InstanceCount < 1 {
 		errs = append(errs, fmt.Errorf("instance count %d: want 1 or more", j.InstanceCount))
 	}
-	if err := checkS3("--output", j.Output); err != nil {
+	if err := checkS3("--output", j.Output, j.LocalFiles); err != nil {
 		errs = append(errs, err)
 	}
 	if j.Checkpoints != "" {
-		if err := checkS3("--checkpoints", j.Checkpoints); err != nil {
+		if err := checkS3("--checkpoints", j.Checkpoints, j.LocalFiles); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -218,7 +226,7 @@ func (j TrainingJob) Input() (*sagemaker.CreateTrainingJobInput, error) {
 			errs = append(errs, fmt.Errorf("channel %q: use letters, digits, '.', '-' and '_', each name once", ch.Name))
 		}
 		seen[ch.Name] = true
-		if err := checkS3("--data "+ch.Name, ch.S3URI); err != nil {
+		if err := checkS3("--data "+ch.Name, ch.S3URI, j.LocalFiles); err != nil {
 			errs = append(errs, err)
 		}
 		in.InputDataConfig = append(in.InputDataConfig, types.Channel{

@@ -34,6 +34,8 @@ type TransformJob struct {
 	MaxRetries *int
 	Env        map[string]string
 	Tags       map[string]string
+	// LocalFiles accepts file:/// URIs, as TrainingJob.LocalFiles.
+	LocalFiles bool
 }
 
 // Inputs checks j and returns its CreateModel and CreateTransformJob
@@ -47,7 +49,7 @@ func (j TransformJob) Inputs() (*sagemaker.CreateModelInput, *sagemaker.CreateTr
 		errs = append(errs, errors.New("no execution role: "+RoleHint))
 	}
 	for flag, u := range map[string]string{"--model": j.Model, "--input": j.Input, "--output": j.Output} {
-		if err := checkS3(flag, u); err != nil {
+		if err := checkS3(flag, u, j.LocalFiles); err != nil {
 			errs = append(errs, err)
 		}
 	}
