@@ -474,10 +474,13 @@ func TestRunTrainLocalPathsOnOtherServersMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
 	pushToMotoECR(t, moto)
 	data, out := t.TempDir(), t.TempDir()
-	code, _, stderr := execCLI(t.Context(), "", "run", "train", testImage, "--instance-type", "ml.m5.large", "--role", testRole,
-		"--name", "paths", "--data", "training="+data, "--output", out, "--endpoint-url", moto.URL)
+	code, stdout, stderr := execCLI(t.Context(), "", "run", "train", testImage, "--instance-type", "ml.m5.large", "--role", testRole,
+		"--name", "paths", "--data", "training="+data, "--output", out, "--detach", "--endpoint-url", moto.URL)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stdout != "paths\n" || !strings.Contains(stderr, "follow it with 'sagekit logs paths --follow', see it in 'sagekit ls', end it with 'sagekit stop paths'") {
+		t.Errorf("--detach: stdout %q, stderr %q", stdout, stderr)
 	}
 	sent := moto.Request(t, "SageMaker.CreateTrainingJob")
 	ch := sent["InputDataConfig"].([]any)[0].(map[string]any)["DataSource"].(map[string]any)["S3DataSource"].(map[string]any)["S3Uri"]
