@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/intern
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 HOSTARCH := $(shell $(GO) env GOARCH)
 
-.PHONY: all build runtime check fmt vet tidy-check test help clean deps
+.PHONY: all build runtime check fmt vet tidy-check test help clean deps docs docs-check
 
 all: build
 
@@ -42,7 +42,14 @@ tidy-check: ## fail if go mod tidy would change go.mod or go.sum
 test: build ## go test -race ./... (container tests included when Docker runs)
 	$(GO) test -race -timeout 25m ./...
 
-check: fmt vet tidy-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
+check: fmt vet tidy-check docs-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
+
+docs: ## regenerate the CLI reference (docs/cli/) and docs/exit-codes.md from the commands; go test fails when they are stale
+	$(GO) run ./internal/clidoc/gendocs docs
+
+docs-check: ## fail if docs/cli or docs/exit-codes.md differ from what the commands generate
+	@tmp=$$(mktemp -d); cp -r docs/. $$tmp/; $(GO) run ./internal/clidoc/gendocs $$tmp; \
+	if ! diff -r docs $$tmp >/dev/null; then diff -r docs $$tmp | head -20; rm -rf $$tmp; echo "docs/cli is stale: run 'make docs' and commit"; exit 1; fi; rm -rf $$tmp
 
 clean:
 	rm -rf bin dist
@@ -64,6 +71,10 @@ bench-build: build ## time cold, no-op and one-line-change builds of the go and 
 .PHONY: bench-serving
 bench-serving: ## serving benchmark vs nginx+gunicorn+Flask, ~15 min (BENCH_QUICK=1: ~2 min); rewrites docs/benchmarks.md's Serving section
 	$(GO) run ./internal/bench/serving $(BENCH_FLAGS)
+
+.PHONY: bench-local
+bench-local: ## sagekit local: CreateEndpoint to InService, training start overhead, invocation overhead and throughput through the front vs direct; writes docs/local-bench.md
+	$(GO) run ./internal/bench/local $(BENCH_FLAGS)
 
 .PHONY: bench-launcher
 bench-launcher: ## overhead of `sagekit-runtime train` around /bin/true and python3: min and median of BENCH_N (200) runs each

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +16,7 @@ func init() { register(newBaseCmd) }
 
 func newBaseCmd() *cobra.Command {
 	var opts base.Options
+	var progress progressFlag
 	cmd := &cobra.Command{
 		Use:   "base",
 		Short: "Make the local base images (sagekit/base, sagekit/python, sagekit/cuda) from Debian's mirror",
@@ -29,8 +29,15 @@ It needs root and debootstrap (apt-get install debootstrap). The debootstrap
 rootfs and the layers are cached under ~/.cache/sagekit/base, so a second run
 (or one after docker rmi) only reloads them. Images already in the Engine are
 kept unless --force.`,
+		Example: `  sudo sagekit base
+  sudo sagekit base --only base,python
+  sudo sagekit base --only cuda --arch amd64 --mirror http://deb.debian.org/debian`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			mode, err := progress.resolve(cmd.ErrOrStderr())
+			if err != nil {
+				return badFlags(cmd, err)
+			}
 			dc, err := client.New(client.FromEnv)
 			if err != nil {
 				return fmt.Errorf("configuring the Docker client: %w", err)
@@ -38,7 +45,7 @@ kept unless --force.`,
 			defer dc.Close()
 			opts.Docker = dc
 			opts.Version = version.Version
-			opts.Logger = slog.New(&stepHandler{w: cmd.ErrOrStderr()})
+			opts.Logger = progressLogger(mode, cmd.ErrOrStderr())
 			res, err := base.Run(cmd.Context(), opts)
 			printBaseResults(cmd.OutOrStdout(), res)
 			return err
@@ -50,6 +57,10 @@ kept unless --force.`,
 	fl.StringVar(&opts.Mirror, "mirror", base.DefaultMirror, "Debian mirror URL")
 	fl.BoolVar(&opts.Force, "force", false, "rebuild the rootfs and the images even when present")
 	fl.StringVar(&opts.CacheDir, "cache-dir", "", "where the rootfs and layers are cached (default ~/.cache/sagekit)")
+	documentExit(cmd, "making an image failed (debootstrap, the mirror, the Docker Engine)")
+	progress.register(cmd)
+	cmd.RegisterFlagCompletionFunc("only", cobra.FixedCompletions([]string{"base", "python", "cuda"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("arch", cobra.FixedCompletions([]string{"amd64", "arm64"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +23,7 @@ type buildFlags struct {
 	tags       []string
 	file       string
 	builder    string
-	progress   string
+	progress   progressFlag
 	platforms  []string
 	buildArgs  []string
 	secrets    []string
@@ -35,6 +34,7 @@ type buildFlags struct {
 	labels     []string
 	sourceDate string
 	push       string
+	registry   registryFlags
 	via        string
 }
 
@@ -59,7 +59,16 @@ ko does: each COPY layer is made on the host (and kept in a cache, so an
 unchanged layer is not made again) and only the new layers are loaded into
 the Engine. --via buildkit always uses BuildKit; --via direct fails instead
 of falling back. SOURCE_DATE_EPOCH (or
---source-date-epoch) makes the image reproducible.`,
+--source-date-epoch) makes the image reproducible.
+
+--push REGISTRY/REPO:TAG (or --ecr REPO[:TAG]) pushes the image after the
+build, with the flags of sagekit push (--region, --profile, --immutable-tags,
+...). The destination, and for ECR the credentials, region and account, are
+checked before the build starts.`,
+		Example: `  sagekit build -t my-algo .
+  sagekit build -t my-algo --platform linux/amd64,linux/arm64 --push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-algo:v1
+  sagekit build -t my-algo --ecr my-algo:v1 --profile prod --immutable-tags
+  sagekit build -t my-algo --progress plain --no-cache ./my-algo`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -71,23 +80,32 @@ of falling back. SOURCE_DATE_EPOCH (or
 			}
 			opts, err := f.options(dir)
 			if err != nil {
-				return err
+				return badFlags(cmd, err)
 			}
-			if f.push != "" {
-				mode := f.progress
-				if mode == "rawjson" {
-					mode = "json"
+			mode, err := f.progress.resolve(cmd.ErrOrStderr())
+			if err != nil {
+				return badFlags(cmd, err)
+			}
+			if f.push != "" || f.registry.ecrRepo != "" {
+				if err := f.registry.check(f.push); err != nil {
+					return badFlags(cmd, err)
 				}
-				opts.Push = pushBuilt(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.push, pushFlags{progress: mode, jobs: 4})
+				// The destination (and, for ECR, the credentials and
+				// account) is checked before the build starts.
+				opts.Push, err = pushBuilt(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f.push, pushFlags{registryFlags: f.registry, progress: mode})
+				if err != nil {
+					return err
+				}
+			} else if err := f.registry.noPush(cmd); err != nil {
+				return badFlags(cmd, err)
 			}
-			return runBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f.progress, opts)
+			return runBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), mode, opts)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name the image NAME[:TAG] (repeatable)")
 	fl.StringVarP(&f.file, "file", "f", "", "Dockerfile path (default DIR/Dockerfile)")
 	fl.StringVar(&f.builder, "builder", "", "standalone buildkitd address (unix://PATH or tcp://HOST:PORT); default: the Docker Engine's BuildKit")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, quiet or rawjson")
 	fl.StringSliceVar(&f.platforms, "platform", nil, "target platforms, e.g. linux/amd64,linux/arm64 (default: the Engine's)")
 	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "build-time variable K=V (repeatable)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "build secret id=ID,src=FILE or id=ID,env=VAR (repeatable)")
@@ -96,9 +114,16 @@ of falling back. SOURCE_DATE_EPOCH (or
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "cache import, e.g. type=local,src=DIR")
 	fl.StringVarP(&f.output, "output", "o", "", "also write the image to a file: type=oci,dest=FILE or type=docker,dest=FILE")
 	fl.StringArrayVar(&f.labels, "label", nil, "image label K=V (repeatable)")
-	fl.StringVar(&f.push, "push", "", "after building, push to REGISTRY/REPO:TAG (ECR or any registry) as sagekit push does")
+	fl.StringVar(&f.push, "push", "", "after building, push to REGISTRY/REPO:TAG (ECR or any registry) as sagekit push does; --ecr REPO[:TAG] instead pushes to your account's ECR")
 	fl.StringVar(&f.via, "via", "auto", "how to build: auto (without BuildKit when the Dockerfile only copies context files onto a local base), buildkit, or direct")
 	fl.StringVar(&f.sourceDate, "source-date-epoch", "", "Unix time for reproducible timestamps (default $SOURCE_DATE_EPOCH)")
+	documentExit(cmd, "the build failed, a FROM image or the Docker Engine is missing, or the push after it failed")
+	f.progress.register(cmd)
+	f.registry.register(cmd)
+	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	}
+	cmd.MarkFlagFilename("file")
 	return cmd
 }
 
@@ -175,11 +200,6 @@ func (f *buildFlags) options(dir string) (build.Options, error) {
 	default:
 		return opts, fmt.Errorf("--via %s: use auto, buildkit or direct", f.via)
 	}
-	switch f.progress {
-	case "auto", "plain", "tty", "quiet", "rawjson":
-	default:
-		return opts, fmt.Errorf("--progress %s: use auto, plain, tty, quiet or rawjson", f.progress)
-	}
 	return opts, nil
 }
 
@@ -190,9 +210,7 @@ func runBuild(ctx context.Context, stdout, stderr io.Writer, progress string, op
 	}
 	defer dc.Close()
 	opts.Docker = dc
-	if progress != "quiet" && progress != "rawjson" {
-		opts.Logger = slog.New(&stepHandler{w: stderr})
-	}
+	opts.Logger = progressLogger(progress, stderr)
 	opts.Progress = func(ctx context.Context, desc string, ch chan *bkclient.SolveStatus) error {
 		var dopts []progressui.DisplayOpt
 		if desc != "" {
@@ -274,35 +292,3 @@ func cacheEntry(flag, s string) (build.Cache, error) {
 	delete(m, "type")
 	return build.Cache{Type: t, Attrs: m}, nil
 }
-
-// stepHandler prints a library's Info records as "sagekit: message k=v"
-// lines, next to BuildKit's progress.
-type stepHandler struct {
-	w     io.Writer
-	attrs []slog.Attr
-}
-
-func (h *stepHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
-
-func (h *stepHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString("sagekit: ")
-	b.WriteString(r.Message)
-	add := func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-		return true
-	}
-	for _, a := range h.attrs {
-		add(a)
-	}
-	r.Attrs(add)
-	b.WriteByte('\n')
-	_, err := io.WriteString(h.w, b.String())
-	return err
-}
-
-func (h *stepHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &stepHandler{w: h.w, attrs: append(append([]slog.Attr{}, h.attrs...), as...)}
-}
-
-func (h *stepHandler) WithGroup(string) slog.Handler { return h }

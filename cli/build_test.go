@@ -23,7 +23,6 @@ import (
 func TestBuildFlags(t *testing.T) {
 	t.Setenv("FROM_ENV", "e")
 	f := buildFlags{
-		progress:   "plain",
 		buildArgs:  []string{"A=1", "FROM_ENV"},
 		labels:     []string{"k=v=w"},
 		secrets:    []string{"id=tok,src=/tmp/t", "id=env,env=HOME"},
@@ -58,12 +57,11 @@ func TestBuildFlags(t *testing.T) {
 		f    buildFlags
 		want string
 	}{
-		{"build-arg", buildFlags{progress: "auto", buildArgs: []string{"UNSET_SAGEKIT_VAR_X"}}, "--build-arg UNSET_SAGEKIT_VAR_X: use K=V"},
-		{"secret", buildFlags{progress: "auto", secrets: []string{"id=x"}}, "use id=ID,src=FILE or id=ID,env=VAR"},
-		{"cache", buildFlags{progress: "auto", cacheTo: []string{"dest=/x"}}, "name the type"},
-		{"epoch", buildFlags{progress: "auto", sourceDate: "yesterday"}, "not a Unix time"},
-		{"progress", buildFlags{progress: "fancy"}, "use auto, plain, tty, quiet or rawjson"},
-		{"via", buildFlags{progress: "auto", via: "fast"}, "--via fast: use auto, buildkit or direct"},
+		{"build-arg", buildFlags{buildArgs: []string{"UNSET_SAGEKIT_VAR_X"}}, "--build-arg UNSET_SAGEKIT_VAR_X: use K=V"},
+		{"secret", buildFlags{secrets: []string{"id=x"}}, "use id=ID,src=FILE or id=ID,env=VAR"},
+		{"cache", buildFlags{cacheTo: []string{"dest=/x"}}, "name the type"},
+		{"epoch", buildFlags{sourceDate: "yesterday"}, "not a Unix time"},
+		{"via", buildFlags{via: "fast"}, "--via fast: use auto, buildkit or direct"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,5 +118,47 @@ func TestBuildPush(t *testing.T) {
 	digest, _ := idx.Digest()
 	if !strings.Contains(stdout.String(), "@"+digest.String()) {
 		t.Errorf("stdout %q does not name the pushed digest %s", stdout.String(), digest)
+	}
+}
+
+// TestBuildPushChecksFirst: a destination that cannot be pushed to fails
+// before anything is built, with push's own flags and messages.
+func TestBuildPushChecksFirst(t *testing.T) {
+	dc := testenv.Docker(t)
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY Dockerfile /\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := "sagekit-test/build-push-check:" + randomID()
+	t.Cleanup(func() { dc.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true}) })
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no region for --ecr", []string{"--ecr", "team/model:v1"}, ExitFailed, "region"},
+		{"ECR flag for another registry", []string{"--push", "example.com/a:b", "--immutable-tags"}, ExitUsage, "apply to ECR destinations only"},
+		{"region mismatch", []string{"--push", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/a:b", "--region", "us-east-1"}, ExitUsage, "does not match the region"},
+		{"both", []string{"--push", "example.com/a:b", "--ecr", "a:b"}, ExitUsage, "not both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := execCLI(t, append([]string{"build", dir, "-t", tag, "--progress", "plain"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.code, tt.want)
+			}
+			if strings.Contains(stderr, "building") {
+				t.Errorf("it built before checking the destination:\n%s", stderr)
+			}
+			if _, err := dc.ImageInspect(context.Background(), tag); err == nil {
+				t.Errorf("%s was built although the push could not happen", tag)
+			}
+		})
 	}
 }

@@ -25,11 +25,14 @@ func newDeleteCmd() *cobra.Command {
 		Short: "Delete a SageMaker endpoint with its endpoint config and models",
 		Long: `Deletes the endpoint, then its endpoint config and the models of its variants,
 after asking (--yes does not ask; without a terminal --yes is required).`,
+		Example: `  sagekit delete my-endpoint
+  sagekit delete my-endpoint --yes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDelete(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr(), args[0], o)
 		},
 	}
+	documentExit(cmd, "the endpoint does not exist, the answer was not yes, or a deletion failed")
 	o.aws.flags(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask")
 	return cmd

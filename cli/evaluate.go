@@ -28,6 +28,8 @@ type evaluateOptions struct {
 	env                []string
 	on                 string
 	jsonPath, htmlPath string
+	progress           progressFlag
+	mode               string // progress, resolved
 }
 
 func newEvaluateCmd() *cobra.Command {
@@ -52,12 +54,27 @@ and tests each metric's per-fold difference with a paired t-test.
 Folds run locally, several at once up to --parallel (bounded by the engine's
 CPUs and memory). Ctrl-C removes every container and keeps the folds that
 finished. docs/evaluate.md has the details.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  sagekit evaluate my-algo --data training=local/input/data/training --label 0 --folds 5
+  sagekit evaluate my-algo --data iris.csv --label species --holdout 0.2 --stratify --metric validation:accuracy
+  sagekit evaluate my-algo --data iris.csv --label 0 --folds 5 --compare my-algo --compare-hyperparameter max_depth=3 --html report.html`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeImages,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Image = args[0]
+			mode, err := o.progress.resolve(cmd.ErrOrStderr())
+			if err != nil {
+				return badFlags(cmd, err)
+			}
+			o.mode = mode
+			if err := o.resolve(); err != nil {
+				return badFlags(cmd, err)
+			}
 			return runEvaluate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "a fold failed (the table names each failure), or IMAGE is not in the Docker Engine")
+	o.progress.register(cmd)
+	cmd.RegisterFlagCompletionFunc("data", completeChannels)
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", "", "the data: CHANNEL=FILE|DIR (the training channel's name, default training) or FILE|DIR; CSV, a directory's files read in order")
 	f.StringVar(&o.Label, "label", "", "label column: its header name, or its 0-based index (required)")
@@ -70,7 +87,7 @@ finished. docs/evaluate.md has the details.`,
 	f.StringVar(&o.problem, "problem", "", "binary, multiclass or regression (default: from --metric, else from the labels)")
 	f.StringVar(&o.Positive, "positive", "", "positive class of a binary problem (default: the second of the sorted classes)")
 	f.StringArrayVar(&o.hyperparameters, "hyperparameter", nil, "hyperparameter K=V (repeatable; wins over --hyperparameters)")
-	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "JSON object of hyperparameters")
+	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "FILE holding a JSON object of hyperparameters, as hyperparameters.json (non-string values are passed as their JSON text)")
 	f.StringVar(&o.Compare, "compare", "", "a second image trained and scored on the same folds (may be IMAGE itself with --compare-hyperparameter)")
 	f.StringArrayVar(&o.compareHP, "compare-hyperparameter", nil, "hyperparameter K=V of the --compare model only (repeatable)")
 	f.StringVar(&o.ContentType, "content-type", evaluate.DefaultContentType, "Content-Type of the batch transform requests")
@@ -78,7 +95,7 @@ finished. docs/evaluate.md has the details.`,
 	f.IntVar(&o.Parallel, "parallel", 0, "folds run at once (default and upper bound: the engine's CPUs, and its memory at 2 GiB a fold)")
 	f.StringVar(&o.on, "on", "local", "where to train and transform: local (SageMaker instance types such as ml.m5.large need the SageMaker jobs support)")
 	f.StringVar(&o.jsonPath, "json", "", "write the report as JSON to FILE (- for stdout; the table then goes to stderr)")
-	f.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report to FILE")
+	f.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report to FILE (- for stdout; the table then goes to stderr)")
 	f.Float64Var(&o.OverfitGap, "overfit-gap", evaluate.DefaultOverfitGap, "flag over-fitting when training beats validation by more than this (absolute for [0, 1] metrics, else relative)")
 	f.Float64Var(&o.Alpha, "alpha", evaluate.DefaultAlpha, "significance level of the paired t-test of --compare")
 	f.DurationVar(&o.StartupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping in each batch transform")
@@ -145,6 +162,9 @@ func (o *evaluateOptions) resolve() error {
 	if o.Folds > 0 && o.Holdout > 0 {
 		return errors.New("--folds and --holdout: give one")
 	}
+	if o.jsonPath == "-" && o.htmlPath == "-" {
+		return errors.New("only one of --json and --html can write to stdout (-)")
+	}
 	return nil
 }
 
@@ -160,11 +180,8 @@ func parseKV(flag string, kvs []string, into map[string]string) error {
 }
 
 func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOptions) error {
-	if err := o.resolve(); err != nil {
-		return err
-	}
 	table := stdout
-	if o.jsonPath == "-" {
+	if o.jsonPath == "-" || o.htmlPath == "-" {
 		table = stderr
 	}
 	// Partial results are written as each fold ends, so an interrupted or
@@ -174,7 +191,7 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 		if o.jsonPath != "" && o.jsonPath != "-" {
 			errs = append(errs, r.WriteJSON(o.jsonPath))
 		}
-		if o.htmlPath != "" {
+		if o.htmlPath != "" && o.htmlPath != "-" {
 			errs = append(errs, r.WriteHTML(o.htmlPath))
 		}
 		return errors.Join(errs...)
@@ -184,8 +201,23 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 			fmt.Fprintf(stderr, "warning: %v\n", err)
 		}
 	}
+	events := &jsonLines{w: stderr}
 	o.OnEvent = func(ev evaluate.Event) {
 		who := ev.Model
+		switch o.mode {
+		case progressQuiet:
+			return
+		case progressRawJSON:
+			m := map[string]any{"stage": ev.Stage, "model": ev.Model, "fold": ev.Fold, "folds": ev.Folds}
+			if ev.Err != nil {
+				m["error"] = ev.Err.Error()
+			}
+			if ev.Stage == evaluate.StageDone {
+				m["objective"], m["score"], m["elapsed_s"] = ev.Objective, ev.Score, ev.Elapsed.Seconds()
+			}
+			events.write(m)
+			return
+		}
 		switch ev.Stage {
 		case evaluate.StageNote:
 			fmt.Fprintf(stderr, "note: %v\n", ev.Err)
@@ -213,6 +245,15 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 	}
 	if o.jsonPath == "-" {
 		b, err := rep.MarshalIndent()
+		if err != nil {
+			return err
+		}
+		if _, err := stdout.Write(b); err != nil {
+			return err
+		}
+	}
+	if o.htmlPath == "-" {
+		b, err := rep.HTML()
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/client"
@@ -47,20 +48,29 @@ sagekit sdk); init writes its checksums to go.sum and adds it to the Go
 module cache, so go build, go test and sagekit build work with no checkout.
 
 DIR must be empty or missing unless --force is given.`,
+		Example: `  sagekit init my-algo --template go
+  sagekit init my-algo --template python --gpu
+  sagekit init . --template generic --name my-algo --force`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dir = args[0]
+			if !slices.Contains(templates.Names(), o.template) {
+				return badFlags(cmd, unknownTemplate(o.template))
+			}
 			return runInit(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
+	documentExit(cmd, "the project could not be written (DIR is not empty and no --force, or a file could not be written)")
 	f := cmd.Flags()
 	f.StringVarP(&o.template, "template", "t", "", "the skeleton: "+strings.Join(templates.Names(), ", "))
 	f.StringVar(&o.name, "name", "", "project and image name (default: DIR's base name)")
-	f.StringVar(&o.base, "base", "", "base image (default: scratch for go, "+templates.DefaultPythonBase+" for python, "+templates.DefaultGenericBase+" for generic; with --gpu "+templates.DefaultGPUBase+" for go and generic; `sagekit base` makes these)")
+	f.StringVar(&o.base, "base", "", "base image (default: scratch for go, "+templates.DefaultPythonBase+" for python, "+templates.DefaultGenericBase+" for generic; with --gpu "+templates.DefaultGPUBase+" for go and generic; sagekit base makes these)")
 	f.BoolVar(&o.gpu, "gpu", false, "a CUDA base image with the NVIDIA runtime variables set")
 	f.BoolVar(&o.multiModel, "multi-model", false, "label the image for multi-model endpoints")
 	f.BoolVar(&o.force, "force", false, "write into a non-empty DIR, replacing the files the template writes")
 	f.StringVar(&o.sdkDir, "sdk", "", "go template: build against the sagekit source in this directory (writes a go.work), for SDK development; by default go.mod requires the SDK this binary carries")
+	cmd.RegisterFlagCompletionFunc("template", completeTemplates)
+	cmd.MarkFlagDirname("sdk")
 	return cmd
 }
 
@@ -133,6 +143,20 @@ func runInit(ctx context.Context, w io.Writer, o initOptions) error {
 	}
 	fmt.Fprintf(w, "next: cd %s && sagekit build -t %s .\n", o.dir, name)
 	return nil
+}
+
+// unknownTemplate says which templates there are, and the closest one.
+func unknownTemplate(name string) error {
+	names := strings.Join(templates.Names(), ", ")
+	if name == "" {
+		return fmt.Errorf("no template: pass --template with one of %s", names)
+	}
+	for _, n := range templates.Names() {
+		if editDistance(name, n) <= 2 {
+			return fmt.Errorf("unknown template %q: did you mean %s? (templates: %s)", name, n, names)
+		}
+	}
+	return fmt.Errorf("unknown template %q: choose one of %s", name, names)
 }
 
 // baseHint says how to make a local sagekit base that the Docker Engine

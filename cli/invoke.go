@@ -48,6 +48,7 @@ The answer goes to stdout as it came; the variant that answered goes to stderr.`
 			return runInvoke(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "the endpoint or the container answered with an error, or the body could not be read")
 	o.aws.flags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.body, "body", "", "request body: a file, or - for stdin (required)")

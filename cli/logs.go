@@ -29,11 +29,15 @@ func newLogsCmd() *cobra.Command {
 		Long: `Prints the CloudWatch logs of every host of a training job or transform job, or
 of every instance of an endpoint, each line prefixed by its host ("algo-1 | ...").
 With --follow it keeps printing until the job ends (endpoints: until Ctrl-C).`,
+		Example: `  sagekit logs my-algo-2026-12-03-07-05-09-123
+  sagekit logs my-endpoint --follow
+  sagekit logs my-job --endpoint-url http://127.0.0.1:8787`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLogs(cmd.Context(), cmd.OutOrStdout(), args[0], o)
 		},
 	}
+	documentExit(cmd, "NAME is no training job, transform job or endpoint, or its logs could not be read")
 	o.aws.flags(cmd)
 	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new lines until the job ends")
 	cmd.Flags().DurationVar(&o.every, "poll", remote.DefaultPoll, "how often --follow asks for new lines")

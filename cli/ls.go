@@ -22,11 +22,14 @@ func newLsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List SageMaker training jobs, transform jobs and endpoints, newest first",
-		Args:  cobra.NoArgs,
+		Example: `  sagekit ls
+  sagekit ls --max 5 --region eu-west-1`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "nothing could be listed (the error says why)")
 	o.aws.flags(cmd)
 	cmd.Flags().IntVar(&o.max, "max", 20, "most recent of each kind to list (1 to 100)")
 	return cmd

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -33,14 +32,33 @@ type pushDeps struct {
 	docker push.DockerClient
 }
 
+// registryFlags are the destination flags 'sagekit push' and 'sagekit
+// build --push' share.
+type registryFlags struct {
+	ecrRepo string
+	region  string
+	profile string
+	repo    ecr.RepositoryOptions
+	jobs    int
+	debug   bool
+}
+
+func (f *registryFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.ecrRepo, "ecr", "", "push to REPO[:TAG] in the ECR registry of your AWS account and region, instead of DST")
+	fl.StringVar(&f.region, "region", "", "AWS region for --ecr (default: from AWS_REGION or the profile)")
+	fl.StringVar(&f.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
+	fl.BoolVar(&f.repo.ScanOnPush, "scan-on-push", false, "ECR: turn on scanning of each push when creating the repository")
+	fl.BoolVar(&f.repo.ImmutableTags, "immutable-tags", false, "ECR: make tags immutable when creating the repository")
+	fl.StringVar(&f.repo.KMSKey, "kms-key", "", "ECR: encrypt a created repository with this KMS key (ARN, ID or alias)")
+	fl.BoolVar(&f.repo.NoCreate, "no-create", false, "ECR: fail when the repository does not exist instead of creating it")
+	fl.IntVar(&f.jobs, "jobs", 4, "blobs uploaded at once")
+	fl.BoolVar(&f.debug, "debug", false, "log each step of the push to stderr")
+}
+
 type pushFlags struct {
-	ecrRepo  string
-	region   string
-	profile  string
-	repo     ecr.RepositoryOptions
-	progress string
-	jobs     int
-	debug    bool
+	registryFlags
+	progress string // a resolved mode: plain, tty, rawjson or quiet
 }
 
 func defaultPushDeps() pushDeps {
@@ -50,7 +68,8 @@ func defaultPushDeps() pushDeps {
 func newPushCmd() *cobra.Command { return newPushCmdWith(defaultPushDeps()) }
 
 func newPushCmdWith(deps pushDeps) *cobra.Command {
-	var f pushFlags
+	var f registryFlags
+	var progress progressFlag
 	cmd := &cobra.Command{
 		Use:   "push SRC [DST]",
 		Short: "Push an image to Amazon ECR or any OCI registry",
@@ -75,35 +94,32 @@ to give CreateModel or CreateTrainingJob.`,
 		Example: `  sagekit push my-model:latest --ecr my-model:v1
   sagekit push oci:./out 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/model:v1 --immutable-tags
   sagekit push image.tar ghcr.io/me/model:v1`,
-		Args: cobra.RangeArgs(1, 2),
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeImages,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dst := ""
 			if len(args) == 2 {
 				dst = args[1]
 			}
-			return runPush(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], dst, f, deps)
+			mode, err := progress.resolve(cmd.ErrOrStderr())
+			if err != nil {
+				return badFlags(cmd, err)
+			}
+			if err := f.check(dst); err != nil {
+				return badFlags(cmd, err)
+			}
+			return runPush(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], dst, pushFlags{registryFlags: f, progress: mode}, deps)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.ecrRepo, "ecr", "", "push to REPO[:TAG] in the ECR registry of your AWS account and region, instead of DST")
-	fl.StringVar(&f.region, "region", "", "AWS region for --ecr (default: from AWS_REGION or the profile)")
-	fl.StringVar(&f.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
-	fl.BoolVar(&f.repo.ScanOnPush, "scan-on-push", false, "ECR: turn on scanning of each push when creating the repository")
-	fl.BoolVar(&f.repo.ImmutableTags, "immutable-tags", false, "ECR: make tags immutable when creating the repository")
-	fl.StringVar(&f.repo.KMSKey, "kms-key", "", "ECR: encrypt a created repository with this KMS key (ARN, ID or alias)")
-	fl.BoolVar(&f.repo.NoCreate, "no-create", false, "ECR: fail when the repository does not exist instead of creating it")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, quiet or json")
-	fl.IntVar(&f.jobs, "jobs", 4, "blobs uploaded at once")
-	fl.BoolVar(&f.debug, "debug", false, "log each step to stderr")
+	documentExit(cmd, "the push failed (the source image is missing, credentials, the registry refused it)")
+	f.register(cmd)
+	progress.register(cmd)
 	return cmd
 }
 
 func runPush(ctx context.Context, stdout, stderr io.Writer, src, dst string, f pushFlags, deps pushDeps) error {
-	mode, err := progressMode(f.progress, stderr)
-	if err != nil {
-		return err
-	}
-	dst, opts, err := pushTarget(ctx, stderr, dst, f, deps)
+	mode := f.progress
+	dst, opts, err := pushTarget(ctx, stderr, dst, f.registryFlags, deps)
 	if err != nil {
 		return err
 	}
@@ -122,24 +138,23 @@ func runPush(ctx context.Context, stdout, stderr io.Writer, src, dst string, f p
 	return printResult(stdout, mode, res)
 }
 
-// pushBuilt returns a function that pushes what a build produced (idx is
-// nil for a single-platform build) to dst exactly as 'sagekit push' would,
-// and returns the digest URI. It has the shape of build.PushFunc, for
-// 'sagekit build --push'.
-func pushBuilt(stdout, stderr io.Writer, dst string, f pushFlags) func(ctx context.Context, img v1.Image, idx v1.ImageIndex) (string, error) {
-	deps := defaultPushDeps()
+// pushBuilt checks the destination (for ECR: credentials, region and
+// account) and returns a function that pushes what a build produced (idx
+// is nil for a single-platform build) there exactly as 'sagekit push'
+// would, and returns the digest URI. The function has the shape of
+// build.PushFunc, for 'sagekit build --push'; the check runs before the
+// build, so a bad destination fails before anything is built.
+func pushBuilt(ctx context.Context, stdout, stderr io.Writer, dst string, f pushFlags) (func(ctx context.Context, img v1.Image, idx v1.ImageIndex) (string, error), error) {
+	dst, opts, err := pushTarget(ctx, stderr, dst, f.registryFlags, defaultPushDeps())
+	if err != nil {
+		return nil, err
+	}
+	mode := f.progress
 	return func(ctx context.Context, img v1.Image, idx v1.ImageIndex) (string, error) {
-		mode, err := progressMode(f.progress, stderr)
-		if err != nil {
-			return "", err
-		}
-		dst, opts, err := pushTarget(ctx, stderr, dst, f, deps)
-		if err != nil {
-			return "", err
-		}
 		r := &renderer{w: stderr, mode: mode}
-		opts = append(opts, push.WithProgress(r.event))
+		opts := append(opts, push.WithProgress(r.event))
 		var res *push.Result
+		var err error
 		if idx != nil {
 			res, err = push.Index(ctx, idx, dst, opts...)
 		} else {
@@ -150,17 +165,45 @@ func pushBuilt(stdout, stderr io.Writer, dst string, f pushFlags) func(ctx conte
 			return "", err
 		}
 		return res.DigestURI(), printResult(stdout, mode, res)
+	}, nil
+}
+
+// check validates the destination flags without reaching a registry.
+func (f registryFlags) check(dst string) error {
+	switch {
+	case dst == "" && f.ecrRepo == "":
+		return errors.New("no destination: give DST (REGISTRY/REPO:TAG) or --ecr REPO[:TAG]")
+	case dst != "" && f.ecrRepo != "":
+		return errors.New("give either DST or --ecr, not both")
+	case f.jobs < 1:
+		return fmt.Errorf("--jobs %d: want 1 or more", f.jobs)
 	}
+	if f.ecrRepo != "" {
+		if _, err := name.ParseReference("example.com/" + f.ecrRepo); err != nil {
+			return fmt.Errorf("--ecr %s: want REPO[:TAG], for example my-model:v1: %w", f.ecrRepo, err)
+		}
+		return nil
+	}
+	if _, err := name.ParseReference(dst); err != nil {
+		return fmt.Errorf("destination %s: want REGISTRY/REPO[:TAG], for example 123456789012.dkr.ecr.eu-west-1.amazonaws.com/model:v1: %w", dst, err)
+	}
+	if reg, ok := ecrHost(dst); ok {
+		if f.region != "" && f.region != reg.Region {
+			return fmt.Errorf("--region %s does not match the region of %s (%s): ECR registries are per region; drop --region or fix the host", f.region, reg.Host(), reg.Region)
+		}
+		return nil
+	}
+	if f.repo != (ecr.RepositoryOptions{}) || f.region != "" || f.profile != "" {
+		return fmt.Errorf("--scan-on-push, --immutable-tags, --kms-key, --no-create, --region and --profile apply to ECR destinations only, and %s is not one", dst)
+	}
+	return nil
 }
 
 // pushTarget resolves the destination (filling in --ecr) and the push
 // options that flags and dependencies give.
-func pushTarget(ctx context.Context, stderr io.Writer, dst string, f pushFlags, deps pushDeps) (string, []push.Option, error) {
-	switch {
-	case dst == "" && f.ecrRepo == "":
-		return "", nil, errors.New("no destination: give DST (REGISTRY/REPO:TAG) or --ecr REPO[:TAG]")
-	case dst != "" && f.ecrRepo != "":
-		return "", nil, errors.New("give either DST or --ecr, not both")
+func pushTarget(ctx context.Context, stderr io.Writer, dst string, f registryFlags, deps pushDeps) (string, []push.Option, error) {
+	if err := f.check(dst); err != nil {
+		return "", nil, err
 	}
 	opts := []push.Option{push.WithJobs(f.jobs), push.WithUserAgent("sagekit/" + version.Version), push.WithRepository(f.repo)}
 	if deps.transport != nil {
@@ -184,17 +227,11 @@ func pushTarget(ctx context.Context, stderr io.Writer, dst string, f pushFlags, 
 		return ecr.HostFor(account, cfg.Region) + "/" + f.ecrRepo, append(opts, push.WithAWSConfig(cfg)), nil
 	}
 	if reg, ok := ecrHost(dst); ok {
-		if f.region != "" && f.region != reg.Region {
-			return "", nil, fmt.Errorf("--region %s does not match the region of %s (%s): ECR registries are per region; drop --region or fix the host", f.region, reg.Host(), reg.Region)
-		}
 		cfg, err := ecr.LoadConfig(ctx, f.profile, reg.Region)
 		if err != nil {
 			return "", nil, err
 		}
 		return dst, append(opts, push.WithAWSConfig(cfg)), nil
-	}
-	if f.repo != (ecr.RepositoryOptions{}) || f.region != "" || f.profile != "" {
-		return "", nil, fmt.Errorf("--scan-on-push, --immutable-tags, --kms-key, --no-create, --region and --profile apply to ECR destinations only, and %s is not one", dst)
 	}
 	return dst, opts, nil
 }
@@ -208,23 +245,8 @@ func ecrHost(dst string) (ecr.Registry, bool) {
 	return ecr.ParseHost(ref.Context().RegistryStr())
 }
 
-func progressMode(mode string, stderr io.Writer) (string, error) {
-	switch mode {
-	case "plain", "tty", "quiet", "json":
-		return mode, nil
-	case "auto":
-		if f, ok := stderr.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb" {
-				return "tty", nil
-			}
-		}
-		return "plain", nil
-	}
-	return "", fmt.Errorf("--progress %s: use auto, plain, tty, quiet or json", mode)
-}
-
 // renderer draws push events: one redrawn status line on a terminal, a
-// line per step otherwise, JSON lines for json.
+// line per step otherwise, JSON lines for rawjson.
 type renderer struct {
 	w     io.Writer
 	mode  string
@@ -244,7 +266,7 @@ func (r *renderer) event(e push.Event) {
 	r.last.Blobs, r.last.BlobsTotal = e.Blobs, e.BlobsTotal
 	switch r.mode {
 	case "quiet":
-	case "json":
+	case progressRawJSON:
 		b, _ := json.Marshal(e)
 		fmt.Fprintf(r.w, "%s\n", b)
 	case "tty":
@@ -311,7 +333,7 @@ func (r *renderer) finish() {
 func printResult(w io.Writer, mode string, res *push.Result) error {
 	var err error
 	switch mode {
-	case "json":
+	case progressRawJSON:
 		err = json.NewEncoder(w).Encode(map[string]any{
 			"digest": res.Digest.String(), "media_type": res.MediaType, "image_uri": res.DigestURI(), "tag_uri": res.TagURI(),
 			"uploaded": res.Uploaded, "skipped": res.Skipped, "repository_created": res.RepositoryCreated, "unchanged": res.Unchanged,
@@ -345,4 +367,14 @@ func bytesize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// noPush fails when a push flag is given to a build that does not push.
+func (f registryFlags) noPush(cmd *cobra.Command) error {
+	for _, n := range []string{"region", "profile", "scan-on-push", "immutable-tags", "kms-key", "no-create", "jobs", "debug"} {
+		if cmd.Flags().Changed(n) {
+			return fmt.Errorf("--%s applies to pushing: add --push REGISTRY/REPO:TAG or --ecr REPO[:TAG]", n)
+		}
+	}
+	return nil
 }

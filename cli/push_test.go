@@ -158,7 +158,7 @@ func TestPushECRShortForm(t *testing.T) {
 		}
 		return false
 	})
-	code, stdout, stderr = runPushCmd(t, deps, dir, "--ecr", "team/model:v3", "--progress", "json", "--debug")
+	code, stdout, stderr = runPushCmd(t, deps, dir, "--ecr", "team/model:v3", "--progress", "rawjson", "--debug")
 	if code != 1 || !strings.Contains(stderr, "ecr:PutImage") || !strings.Contains(stderr, "[redacted]") {
 		t.Errorf("refused push exited %d, stderr:\n%s", code, stderr)
 	}
@@ -245,7 +245,10 @@ func TestPushBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	f := pushBuilt(&stdout, &stderr, reg.Host+"/built:v1", pushFlags{progress: "plain", jobs: 2})
+	f, err := pushBuilt(context.Background(), &stdout, &stderr, reg.Host+"/built:v1", pushFlags{registryFlags: registryFlags{jobs: 2}, progress: "plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	uri, err := f(context.Background(), img, nil)
 	if err != nil {
 		t.Fatalf("push error = %v\n%s", err, stderr.String())

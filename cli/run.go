@@ -9,23 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/internal/extract"
-	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/platform"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -47,6 +43,9 @@ transform job over a directory. docs/local-runs.md says how each mirrors SageMak
 With --instance-type ml.… (for example ml.m5.large) the same commands run on
 Amazon SageMaker itself, or on any server at --endpoint-url that speaks its API:
 channels, outputs and models are then s3:// URIs (docs/sagemaker.md).`,
+		Example: `  sagekit run train my-algo --data training=local/input/data/training -o out
+  sagekit run endpoint my-algo --model out/model.tar.gz
+  sagekit run transform my-algo --model out/model.tar.gz --input ./batch --output ./batch-out`,
 	}
 	cmd.AddCommand(newRunTrainCmd(), newRunEndpointCmd(), newRunTransformCmd())
 	return cmd
@@ -54,10 +53,13 @@ channels, outputs and models are then s3:// URIs (docs/sagemaker.md).`,
 
 // commonRunOptions are the flags every run command has.
 type commonRunOptions struct {
-	image  string
-	env    []string
-	labels []string
-	gpu    bool
+	image    string
+	env      []string
+	labels   []string
+	gpu      bool
+	pull     bool
+	progress progressFlag
+	mode     string // progress, resolved
 }
 
 func (o *commonRunOptions) flags(cmd *cobra.Command) {
@@ -65,6 +67,50 @@ func (o *commonRunOptions) flags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.env, "env", nil, "environment variable K=V for the container (repeatable)")
 	f.StringArrayVar(&o.labels, "label", nil, "extra label K=V on every container and network (repeatable)")
 	f.BoolVar(&o.gpu, "gpu", false, "attach every GPU of the engine")
+	f.BoolVar(&o.pull, "pull", false, "pull IMAGE from its registry when it is not in the Docker Engine (default: fail and say how to build it)")
+	o.progress.register(cmd)
+	cmd.ValidArgsFunction = completeImages
+}
+
+// resolve checks the shared flags; it runs before the command starts work.
+func (o *commonRunOptions) resolve(cmd *cobra.Command, args []string) error {
+	o.image = args[0]
+	mode, err := o.progress.resolve(cmd.ErrOrStderr())
+	if err != nil {
+		return badFlags(cmd, err)
+	}
+	o.mode = mode
+	return nil
+}
+
+// logger is where the run's own steps go (the containers' logs are
+// always printed).
+func (o *commonRunOptions) logger(stderr io.Writer) *slog.Logger {
+	return progressLogger(o.mode, stderr)
+}
+
+// ensureImage fails, saying how to make it, when image is not in the
+// engine, unless --pull: no run command reaches a registry unasked.
+func ensureImage(ctx context.Context, e *platform.Engine, image string, pull bool, log *slog.Logger) error {
+	_, err := e.Client().ImageInspect(ctx, image)
+	if err == nil {
+		return nil
+	}
+	if !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("inspecting %s: %w", image, err)
+	}
+	if !pull {
+		return fmt.Errorf("image %s is not in the Docker Engine: build it with `sagekit build -t %s DIR` (or pass --pull to pull it from its registry)", image, image)
+	}
+	log.Info("pulling", "image", image)
+	resp, err := e.Client().ImagePull(ctx, image, client.ImagePullOptions{})
+	if err == nil {
+		err = resp.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", image, err)
+	}
+	return nil
 }
 
 // extractFlags are the limits on unpacking a model.tar.gz.
@@ -173,22 +219,36 @@ hyperparameters.json, inputdataconfig.json and resourceconfig.json, channels
 mounted read-only, one container per host (algo-1..algo-N on a private network).
 Prints the container logs as they come, then packs /opt/ml/model into
 OUTPUT/model.tar.gz and /opt/ml/output/data into OUTPUT/output.tar.gz, and copies
-/opt/ml/output/failure to OUTPUT/failure. Exits 1 when the job failed.`,
+/opt/ml/output/failure to OUTPUT/failure. Exits 1 when the job failed.
+
+IMAGE must be in the local Docker Engine (sagekit build makes it); --pull
+pulls it from its registry instead.`,
+		Example: `  sagekit run train my-algo --data training=local/input/data/training
+  sagekit run train my-algo --data training=./data --hyperparameter max_depth=5 -o out
+  sagekit run train my-algo --data training=./data --hyperparameters hp.json --hosts 2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.image = args[0]
+			if err := o.resolve(cmd, args); err != nil {
+				return err
+			}
 			if handled, err := dispatchTrain(cmd, o); handled {
 				return err
+			}
+			if _, err := o.job(); err != nil {
+				return badFlags(cmd, err)
 			}
 			return runTrain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "the training job failed (OUTPUT/failure holds the reason), or IMAGE is not in the Docker Engine")
 	o.flags(cmd)
 	f := cmd.Flags()
 	f.IntVar(&o.hosts, "hosts", 1, "instance count: hosts algo-1..algo-N")
 	f.StringArrayVar(&o.data, "data", nil, "channel from a directory, CHANNEL=DIR, mounted read-only at /opt/ml/input/data/CHANNEL (repeatable; SageMaker: CHANNEL=s3://BUCKET/PREFIX)")
 	f.StringArrayVar(&o.hyperparameters, "hyperparameter", nil, "hyperparameter K=V (repeatable; wins over --hyperparameters)")
-	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "JSON object of hyperparameters (non-string values are passed as their JSON text)")
+	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "FILE holding a JSON object of hyperparameters, as hyperparameters.json, e.g. {\"max_depth\": \"5\"} (non-string values are passed as their JSON text)")
+	cmd.MarkFlagFilename("hyperparameters", "json")
+	cmd.RegisterFlagCompletionFunc("data", completeChannels)
 	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure (SageMaker: s3://BUCKET/PREFIX, required)")
 	f.BoolVar(&o.networkIsolation, "network-isolation", false, "no outbound network (hosts still reach each other)")
 	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop the job with SIGTERM (SIGKILL 120s later) after this long (default: no limit)")
@@ -273,14 +333,18 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.output, 0o755); err != nil {
-		return fmt.Errorf("creating --output: %w", err)
-	}
+	log := o.logger(stderr)
 	e, done, err := runEngine(ctx, o.labels)
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
+		return interrupted(ctx, err)
+	}
+	if err := os.MkdirAll(o.output, 0o755); err != nil {
+		return fmt.Errorf("creating --output: %w", err)
+	}
 
 	// Follow each host's logs while it runs, prefixed by the host name
 	// when there are several.
@@ -310,7 +374,7 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 			}()
 		}
 	}
-	fmt.Fprintf(stderr, "sagekit run train %s: %s\n", o.image, plural(job.Hosts, "host"))
+	log.Info("starting the training job", "image", o.image, "hosts", job.Hosts)
 	tr, err := e.Train(ctx, job)
 	follow.Wait()
 	if tr != nil {
@@ -352,12 +416,12 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 		if h.StartErr != nil {
 			status = "did not start: " + h.StartErr.Error()
 		}
-		fmt.Fprintf(stderr, "%s: %s after %s\n", h.Host, status, h.Duration.Round(10*time.Millisecond))
+		log.Info("host finished", "host", h.Host, "status", status, "took", h.Duration.Round(10*time.Millisecond))
 	}
 	if reason != "" {
 		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s failed: %s", tr.Job.Name, reason)}
 	}
-	fmt.Fprintf(stderr, "training job %s completed: %s\n", tr.Job.Name, model)
+	log.Info("training job completed", "job", tr.Job.Name, "model", model)
 	return nil
 }
 
@@ -427,148 +491,6 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// --- run endpoint ---
-
-type runEndpointOptions struct {
-	commonRunOptions
-	extractFlags
-	model          string
-	port           int
-	startupTimeout time.Duration
-	remote         remoteEndpointOptions
-}
-
-func newRunEndpointCmd() *cobra.Command {
-	var o runEndpointOptions
-	cmd := &cobra.Command{
-		Use:   "endpoint IMAGE --model DIR|model.tar.gz",
-		Short: "Serve a model locally until Ctrl-C",
-		Long: `Runs "IMAGE serve" as a SageMaker endpoint does: the model (a directory, or a
-model.tar.gz unpacked first) mounted read-only at /opt/ml/model, /ping polled
-every 2 s until it answers 200. Then prints the URL, on 127.0.0.1:PORT, that
-forwards to the container's port 8080, and the container's logs. Ctrl-C sends
-SIGTERM and SIGKILL 30 s later, as SageMaker does, and removes the container.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.image = args[0]
-			if handled, err := dispatchEndpoint(cmd, o); handled {
-				return err
-			}
-			return runEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
-		},
-	}
-	o.commonRunOptions.flags(cmd)
-	o.extractFlags.flags(cmd)
-	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
-	f.IntVar(&o.port, "port", optml.DefaultPort, "local port to serve on (0: any free port)")
-	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
-	o.sageMakerFlags(cmd)
-	cmd.MarkFlagRequired("model")
-	return cmd
-}
-
-func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOptions) error {
-	env, err := parseEnv(o.env)
-	if err != nil {
-		return err
-	}
-	if o.port < 0 || o.port > 65535 {
-		return fmt.Errorf("--port %d: want 0 to 65535", o.port)
-	}
-	// Listen first, so a port in use is reported before anything starts.
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.port)))
-	if err != nil {
-		return fmt.Errorf("listening on port %d (use --port to pick another): %w", o.port, err)
-	}
-	defer ln.Close()
-	limits, err := o.limits()
-	if err != nil {
-		return err
-	}
-	dir, cleanup, err := platform.ModelDir(ctx, o.model, limits)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	e, done, err := runEngine(ctx, o.labels)
-	if err != nil {
-		return err
-	}
-	defer done()
-	ep, err := e.Serve(ctx, platform.EndpointSpec{Image: o.image, ModelDir: dir, Env: env, GPU: o.gpu})
-	if err != nil {
-		return interrupted(ctx, err)
-	}
-	defer ep.Remove(ctx)
-	logsDone := make(chan struct{})
-	go func() {
-		defer close(logsDone)
-		ep.FollowLogs(context.WithoutCancel(ctx), stderr, stderr)
-	}()
-	h := ep.WaitHealthy(ctx, o.startupTimeout, optml.PingTimeoutSeconds*time.Second)
-	if !h.Healthy {
-		if ctx.Err() != nil {
-			return interrupted(ctx, ctx.Err())
-		}
-		return fmt.Errorf("%s did not become healthy: %s", o.image, describeHealth(h, o.startupTimeout))
-	}
-	target, err := url.Parse(ep.URL)
-	if err != nil {
-		return err
-	}
-	errLog := redact.Logger(stderr, "sagekit run endpoint: ", 0)
-	proxy := &httputil.ReverseProxy{
-		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
-		FlushInterval: -1, // streaming responses go out as they come
-		ErrorLog:      errLog,
-	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
-	go srv.Serve(ln)
-	local := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, local, h.Elapsed.Round(10*time.Millisecond))
-	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @%s\n", local, optml.RouteInvocations, samplePayload())
-
-	var result error
-	select {
-	case <-ctx.Done():
-		fmt.Fprintf(stderr, "stopping: SIGTERM, SIGKILL after %ds\n", optml.HostingStopGraceSeconds)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), (optml.HostingStopGraceSeconds+10)*time.Second)
-		st, err := ep.Stop(sctx, optml.HostingStopGraceSeconds*time.Second)
-		cancel()
-		switch {
-		case err != nil:
-			result = err
-		case st.Killed:
-			result = &ExitError{Code: 1, Err: fmt.Errorf("the container ignored SIGTERM for %ds and was killed: handle SIGTERM by finishing requests and exiting", optml.HostingStopGraceSeconds)}
-		default:
-			fmt.Fprintf(stderr, "stopped after %s (exit %d)\n", st.Elapsed.Round(10*time.Millisecond), st.ExitCode)
-		}
-	case <-ep.Done():
-		_, code := ep.Exited()
-		result = &ExitError{Code: 1, Err: fmt.Errorf("the container exited with code %d while serving", code)}
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	srv.Shutdown(sctx)
-	cancel()
-	select {
-	case <-logsDone:
-	case <-time.After(2 * time.Second):
-	}
-	return result
-}
-
-func describeHealth(h platform.Health, deadline time.Duration) string {
-	switch {
-	case h.Exited:
-		return fmt.Sprintf("the container exited with code %d", h.ExitCode)
-	case h.Answered:
-		return fmt.Sprintf("/ping did not answer 200 within %s (last status %d)", deadline, h.LastStatus)
-	default:
-		return fmt.Sprintf("nothing answered on port %d within %s (%v): the server must listen on 0.0.0.0:%d", optml.DefaultPort, deadline, h.LastErr, optml.DefaultPort)
-	}
-}
-
 // --- run transform ---
 
 type runTransformOptions struct {
@@ -595,16 +517,27 @@ func newRunTransformCmd() *cobra.Command {
 		Long: `Runs "IMAGE serve" as a SageMaker batch transform job does (SAGEMAKER_BATCH=true),
 asks GET /execution-parameters, then sends every file under --input to
 /invocations, split and batched as the flags say, and writes OUTPUT/<file>.out
-for each file whose every record succeeded. Exits 1 when a file failed.`,
+for each file whose every record succeeded. Exits 1 when a file failed.
+
+IMAGE must be in the local Docker Engine (sagekit build makes it); --pull
+pulls it from its registry instead.`,
+		Example: `  sagekit run transform my-algo --model out/model.tar.gz --input ./batch --output ./batch-out
+  sagekit run transform my-algo --model out/model.tar.gz --input ./batch --output ./out --split-type Line --strategy MultiRecord`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.image = args[0]
+			if err := o.resolve(cmd, args); err != nil {
+				return err
+			}
 			if handled, err := dispatchTransform(cmd, o); handled {
 				return err
+			}
+			if _, err := o.job(); err != nil {
+				return badFlags(cmd, err)
 			}
 			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "a file failed (see the FAIL lines), the container did not become healthy, or IMAGE is not in the Docker Engine")
 	o.commonRunOptions.flags(cmd)
 	o.extractFlags.flags(cmd)
 	f := cmd.Flags()
@@ -678,18 +611,22 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 		}
 		fmt.Fprintf(stdout, "ok   %s -> %s (%s, %s)\n", f.Input, f.Output, plural(f.Records, "record"), plural(f.Requests, "request"))
 	}
+	log := o.logger(stderr)
 	e, done, err := runEngine(ctx, o.labels)
 	if err != nil {
 		return err
 	}
 	defer done()
-	fmt.Fprintf(stderr, "sagekit run transform %s: %s -> %s\n", o.image, o.input, o.output)
+	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
+		return interrupted(ctx, err)
+	}
+	log.Info("starting the transform job", "image", o.image, "input", o.input, "output", o.output)
 	start := time.Now()
 	res, err := e.Transform(ctx, job)
 	if res != nil && res.Files != nil {
 		p := res.Params
-		fmt.Fprintf(stderr, "BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %s in %s\n",
-			p.BatchStrategy, p.MaxPayloadInMB, p.MaxConcurrentTransforms, plural(len(res.Files), "file"), time.Since(start).Round(10*time.Millisecond))
+		log.Info(fmt.Sprintf("BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %s in %s",
+			p.BatchStrategy, p.MaxPayloadInMB, p.MaxConcurrentTransforms, plural(len(res.Files), "file"), time.Since(start).Round(10*time.Millisecond)))
 	}
 	switch {
 	case err == nil:

@@ -205,6 +205,24 @@ func TestRunEndpoint(t *testing.T) {
 	if url == "" {
 		t.Fatalf("no URL printed\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
+	for _, want := range []string{"waiting for GET /ping to answer 200 every=200ms", "starting the endpoint container"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not show %q while waiting:\n%s", want, stderr.String())
+		}
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Errorf("serving at %s, want 127.0.0.1 by default", url)
+	}
+	// The container's own port is published on the loopback address only.
+	cs, err := dc.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("ancestor", img)})
+	if err != nil || len(cs.Items) != 1 {
+		t.Fatalf("listing the endpoint container: %v (%d found)", err, len(cs.Items))
+	}
+	for _, p := range cs.Items[0].Ports {
+		if p.IP.String() != "127.0.0.1" {
+			t.Errorf("port %d published on %s, want 127.0.0.1 only", p.PrivatePort, p.IP)
+		}
+	}
 	resp, err := http.Post(url+"/invocations", "text/csv", strings.NewReader("1,2\n3,4\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -300,5 +318,28 @@ func TestRunTransform(t *testing.T) {
 	}
 	if want := "ok   a.csv -> " + filepath.Join(out, "a.csv.out") + " (3 records, 1 request)"; !strings.Contains(stdout.String(), want) {
 		t.Errorf("stdout does not say %q:\n%s", want, stdout.String())
+	}
+}
+
+// TestRunMissingImage: an image that is not in the engine is reported with
+// the command that builds it; nothing is pulled without --pull.
+func TestRunMissingImage(t *testing.T) {
+	testenv.Docker(t)
+	img := "sagekit-no-such-image-" + randomID() + ":v1"
+	model := t.TempDir()
+	in, out := t.TempDir(), t.TempDir()
+	for _, args := range [][]string{
+		{"train", img, "-o", t.TempDir()},
+		{"endpoint", img, "--model", model, "--port", "0"},
+		{"transform", img, "--model", model, "--input", in, "--output", out},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			var stdout, stderr testenv.SyncBuffer
+			code := execRun(t.Context(), &stdout, &stderr, args...)
+			want := "image " + img + " is not in the Docker Engine: build it with `sagekit build -t " + img
+			if code != 1 || !strings.Contains(stderr.String(), want) || strings.Contains(stderr.String(), "registry-1.docker.io") {
+				t.Errorf("run %v = %d, stderr %q; want 1 and %q", args, code, stderr.String(), want)
+			}
+		})
 	}
 }

@@ -150,7 +150,7 @@ func sageMakerImage(ctx context.Context, stderr io.Writer, c *remote.Client, ima
 		return "", fmt.Errorf("%s is not in Amazon ECR, and pushing it there needs it in the local engine: %w; or push it yourself with 'sagekit push IMAGE --ecr REPO:TAG' and pass the image URI it prints", image, err)
 	}
 	defer source.Close()
-	f := pushFlags{ecrRepo: repo, region: c.Region(), profile: r.aws.profile, progress: "plain", jobs: 4}
+	f := registryFlags{ecrRepo: repo, region: c.Region(), profile: r.aws.profile, jobs: 4}
 	dst, opts, err := pushTarget(ctx, stderr, "", f, defaultPushDeps())
 	if err != nil {
 		return "", err

@@ -18,8 +18,8 @@ import (
 	"github.com/sagekit/sagekit/internal/testenv"
 )
 
-// execCLI runs "sagekit args..." as cli.Execute would, with stdin.
-func execCLI(ctx context.Context, stdin string, args ...string) (code int, stdout, stderr string) {
+// execSageMaker runs "sagekit args..." as cli.Execute would, with stdin.
+func execSageMaker(ctx context.Context, stdin string, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	root := NewRoot()
 	root.SetIn(strings.NewReader(stdin))
@@ -86,7 +86,7 @@ for host, lines in (("algo-1", [(0, "epoch 1 loss=0.5"), (2, "epoch 2 loss=0.25"
 `, nil, string(model))
 
 	dl := t.TempDir()
-	code, stdout, stderr := execCLI(t.Context(), "", "run", "train", testImage,
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "train", testImage,
 		"--instance-type", "ml.m5.large", "--instance-count", "2", "--role", testRole, "--name", job,
 		"--data", "training=s3://bkt/train", "--data", "validation=s3://bkt/val",
 		"--output", "s3://bkt/out", "--hyperparameter", "epochs=3", "--hyperparameter", "lr=0.1",
@@ -158,15 +158,15 @@ emit({k: d[k] for k in ("TrainingJobName", "RoleArn", "AlgorithmSpecification", 
 	}
 
 	// The same logs through 'sagekit logs', and the job in 'sagekit ls'.
-	code, stdout, stderr = execCLI(t.Context(), "", "logs", job, "--endpoint-url", moto.URL)
+	code, stdout, stderr = execSageMaker(t.Context(), "", "logs", job, "--endpoint-url", moto.URL)
 	if code != 0 || stdout != logLines {
 		t.Errorf("sagekit logs: exit %d, stdout %q, want %q; stderr %s", code, stdout, logLines, stderr)
 	}
-	code, stdout, stderr = execCLI(t.Context(), "", "logs", job, "--follow", "--poll", "10ms", "--endpoint-url", moto.URL)
+	code, stdout, stderr = execSageMaker(t.Context(), "", "logs", job, "--follow", "--poll", "10ms", "--endpoint-url", moto.URL)
 	if code != 0 || stdout != logLines {
 		t.Errorf("sagekit logs --follow of a completed job: exit %d, stdout %q, want %q; stderr %s", code, stdout, logLines, stderr)
 	}
-	code, stdout, _ = execCLI(t.Context(), "", "ls", "--endpoint-url", moto.URL)
+	code, stdout, _ = execSageMaker(t.Context(), "", "ls", "--endpoint-url", moto.URL)
 	if code != 0 || !strings.Contains(stdout, "training job  "+job+"  Completed") {
 		t.Errorf("sagekit ls: exit %d:\n%s", code, stdout)
 	}
@@ -202,7 +202,7 @@ func TestRunTrainOnSageMakerChecksFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"run", "train", testImage, "--instance-type", "ml.m5.large"}, tt.args...)
-			code, _, stderr := execCLI(t.Context(), "", args...)
+			code, _, stderr := execSageMaker(t.Context(), "", args...)
 			if code == 0 {
 				t.Fatalf("exit 0, want an error")
 			}
@@ -237,7 +237,7 @@ shadow:
   - name: shadow
     model: s3://bkt/m3/model.tar.gz
 `), 0o644)
-	code, stdout, stderr := execCLI(t.Context(), "", "run", "endpoint", testImage, "--model", "s3://bkt/unused/model.tar.gz",
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "endpoint", testImage, "--model", "s3://bkt/unused/model.tar.gz",
 		"--instance-type", "ml.m5.large", "--role", testRole, "--config", cfg, "--endpoint-url", moto.URL)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -280,12 +280,12 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 	// first its default, then a queued answer.
 	body := filepath.Join(dir, "payload.csv")
 	os.WriteFile(body, []byte("1,2,3\n"), 0o644)
-	code, stdout, stderr = execCLI(t.Context(), "", "invoke", "churn", "--body", body, "--content-type", "text/csv", "--endpoint-url", moto.URL)
+	code, stdout, stderr = execSageMaker(t.Context(), "", "invoke", "churn", "--body", body, "--content-type", "text/csv", "--endpoint-url", moto.URL)
 	if code != 0 || stdout != "body" || stderr != "variant: invoked_production_variant\n" {
 		t.Errorf("invoke: exit %d, stdout %q, stderr %q; want moto's canned body and variant", code, stdout, stderr)
 	}
 	moto.QueueInvokeResult(t, "0.93\n", "text/csv", "candidate")
-	code, stdout, stderr = execCLI(t.Context(), "4,5,6\n", "invoke", "churn", "--body", "-", "--content-type", "text/csv",
+	code, stdout, stderr = execSageMaker(t.Context(), "4,5,6\n", "invoke", "churn", "--body", "-", "--content-type", "text/csv",
 		"--accept", "text/csv", "--variant", "candidate", "--endpoint-url", moto.URL)
 	if code != 0 || stdout != "0.93\n" || stderr != "variant: candidate\n" {
 		t.Errorf("invoke: exit %d, stdout %q, stderr %q", code, stdout, stderr)
@@ -301,21 +301,21 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 		t.Errorf("InvokeEndpoint requests recorded: %+v", inv)
 	}
 
-	code, _, stderr = execCLI(t.Context(), "", "stop", "churn", "--endpoint-url", moto.URL)
+	code, _, stderr = execSageMaker(t.Context(), "", "stop", "churn", "--endpoint-url", moto.URL)
 	if code == 0 || !strings.Contains(stderr, "churn is an endpoint: endpoints are deleted, not stopped ('sagekit delete churn')") {
 		t.Errorf("stop of an endpoint: exit %d, %s", code, stderr)
 	}
-	code, _, stderr = execCLI(t.Context(), "", "logs", "no-such-thing", "--endpoint-url", moto.URL)
+	code, _, stderr = execSageMaker(t.Context(), "", "logs", "no-such-thing", "--endpoint-url", moto.URL)
 	if code == 0 || !strings.Contains(stderr, "no-such-thing is no training job, transform job or endpoint in us-east-1") {
 		t.Errorf("logs of nothing: exit %d, %s", code, stderr)
 	}
 
 	// delete asks; without a terminal it wants --yes.
-	code, _, stderr = execCLI(t.Context(), "", "delete", "churn", "--endpoint-url", moto.URL)
+	code, _, stderr = execSageMaker(t.Context(), "", "delete", "churn", "--endpoint-url", moto.URL)
 	if code == 0 || !strings.Contains(stderr, "pass --yes") {
 		t.Errorf("delete without --yes: exit %d, %s", code, stderr)
 	}
-	code, _, stderr = execCLI(t.Context(), "", "delete", "churn", "--yes", "--endpoint-url", moto.URL)
+	code, _, stderr = execSageMaker(t.Context(), "", "delete", "churn", "--yes", "--endpoint-url", moto.URL)
 	if code != 0 || !strings.Contains(stderr, "deleted endpoint churn, endpoint config churn, 2 models (churn-current, churn-candidate)") {
 		t.Errorf("delete: exit %d, %s", code, stderr)
 	}
@@ -333,7 +333,7 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 func TestRunTransformOnSageMakerMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
 	pushToMotoECR(t, moto)
-	code, stdout, stderr := execCLI(t.Context(), "", "run", "transform", testImage, "--instance-type", "ml.c5.xlarge", "--instance-count", "2",
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "transform", testImage, "--instance-type", "ml.c5.xlarge", "--instance-count", "2",
 		"--role", testRole, "--name", "score-1", "--model", "s3://bkt/m/model.tar.gz", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/",
 		"--content-type", "text/csv", "--accept", "text/csv", "--split-type", "Line", "--strategy", "MultiRecord", "--assemble-with", "Line",
 		"--max-payload-mb", "4", "--max-concurrent", "8", "--env", "K=V", "--endpoint-url", moto.URL)
@@ -421,14 +421,14 @@ func TestInvokeURL(t *testing.T) {
 		w.Write([]byte("setosa\n"))
 	}))
 	defer srv.Close()
-	code, stdout, stderr := execCLI(t.Context(), "5.1,3.5,1.4,0.2\n", "invoke", srv.URL+"/", "--body", "-", "--content-type", "text/csv", "--accept", "text/csv", "--target-model", "m1.tar.gz")
+	code, stdout, stderr := execSageMaker(t.Context(), "5.1,3.5,1.4,0.2\n", "invoke", srv.URL+"/", "--body", "-", "--content-type", "text/csv", "--accept", "text/csv", "--target-model", "m1.tar.gz")
 	if code != 0 || stdout != "setosa\n" || stderr != "" {
 		t.Errorf("invoke: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	if got.Get("Content-Type") != "text/csv" || got.Get("Accept") != "text/csv" || got.Get("X-Amzn-SageMaker-Target-Model") != "m1.tar.gz" {
 		t.Errorf("headers sent: %v", got)
 	}
-	code, _, stderr = execCLI(t.Context(), "bad\n", "invoke", srv.URL, "--body", "-", "--content-type", "text/csv")
+	code, _, stderr = execSageMaker(t.Context(), "bad\n", "invoke", srv.URL, "--body", "-", "--content-type", "text/csv")
 	if code != 1 || !strings.Contains(stderr, "the container answered 400 Bad Request: cannot parse row 1") {
 		t.Errorf("invoke of a failing request: exit %d, %s", code, stderr)
 	}
@@ -441,7 +441,7 @@ func TestRunTrainImageNotInECRMoto(t *testing.T) {
 	pushToMotoECR(t, moto)
 	missing := "123456789012.dkr.ecr.us-east-1.amazonaws.com/algo:2"
 	for _, image := range []string{missing, "123456789012.dkr.ecr.us-east-1.amazonaws.com/nothing:1"} {
-		code, _, stderr := execCLI(t.Context(), "", "run", "train", image, "--instance-type", "ml.m5.large", "--role", testRole,
+		code, _, stderr := execSageMaker(t.Context(), "", "run", "train", image, "--instance-type", "ml.m5.large", "--role", testRole,
 			"--output", "s3://bkt/out", "--endpoint-url", moto.URL)
 		if want := image + " is not in Amazon ECR: push it with 'sagekit push LOCAL-IMAGE " + image + "'"; code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("run train %s: exit %d, stderr %q; want %q", image, code, stderr, want)
@@ -461,7 +461,7 @@ func TestRemoteFlagsOnLocalRuns(t *testing.T) {
 		{"run", "transform", "img", "--model", "m", "--input", "i", "--output", "o", "--role", testRole},
 		{"run", "train", "img", "--detach"},
 	} {
-		code, _, stderr := execCLI(t.Context(), "", args...)
+		code, _, stderr := execSageMaker(t.Context(), "", args...)
 		if code != 1 || !strings.Contains(stderr, "applies to SageMaker runs: add --instance-type ml.") {
 			t.Errorf("sagekit %s: exit %d, %s", strings.Join(args, " "), code, stderr)
 		}
@@ -474,7 +474,7 @@ func TestRunTrainLocalPathsOnOtherServersMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
 	pushToMotoECR(t, moto)
 	data, out := t.TempDir(), t.TempDir()
-	code, stdout, stderr := execCLI(t.Context(), "", "run", "train", testImage, "--instance-type", "ml.m5.large", "--role", testRole,
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "train", testImage, "--instance-type", "ml.m5.large", "--role", testRole,
 		"--name", "paths", "--data", "training="+data, "--output", out, "--detach", "--endpoint-url", moto.URL)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

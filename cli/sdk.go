@@ -30,12 +30,15 @@ find it too.`,
 			return err
 		},
 	}
-	cmd.AddCommand(&cobra.Command{
+	documentExit(cmd, "the SDK module this binary carries could not be read")
+	download := &cobra.Command{
 		Use:   "download",
 		Short: "Add the SDK module this sagekit carries to the Go module cache",
 		Long: `Add the Go SDK module this sagekit binary carries to the Go module cache
 (GOMODCACHE), where go build and go test in a project written by
 "sagekit init" find it with no proxy and no network.`,
+		Example: `  sagekit sdk download
+  GOMODCACHE=/tmp/modcache sagekit sdk download`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := sdkmod.Load(cmd.Context())
@@ -48,6 +51,8 @@ find it too.`,
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "added %s@%s to the Go module cache\n", sdkmod.Module, s.Version)
 			return err
 		},
-	})
+	}
+	documentExit(download, "the module could not be written to the Go module cache (GOMODCACHE, go env)")
+	cmd.AddCommand(download)
 	return cmd
 }

@@ -20,11 +20,13 @@ func newStopCmd() *cobra.Command {
 		Long: `Stops a training job (SageMaker sends SIGTERM, then SIGKILL 120 s later, and
 still uploads the model) or a transform job. Endpoints are not stopped but
 deleted: 'sagekit delete ENDPOINT'.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  sagekit stop my-algo-2026-12-03-07-05-09-123`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStop(cmd.Context(), cmd.ErrOrStderr(), args[0], a)
 		},
 	}
+	documentExit(cmd, "JOB is no training or transform job, or SageMaker refused to stop it")
 	a.flags(cmd)
 	return cmd
 }

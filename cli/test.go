@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,7 +32,9 @@ type testOptions struct {
 	rules, skip      []string
 	toolkit          []string
 	junit, json      string
+	html             string
 	startupTimeout   time.Duration
+	progress         progressFlag
 	quiet            bool
 }
 
@@ -46,7 +49,14 @@ model mounted read-only, polls /ping with SageMaker's limits, sends invocations,
 and checks the image config and files. Prints one line per rule with how to fix
 what fails; exits 1 when a must-rule fails.
 
---list prints every rule. docs/conformance.md describes how each is checked.`,
+--list prints every rule. docs/conformance.md describes how each is checked.
+--junit, --json and --html write reports; "-" writes one to stdout (the
+table then goes to stderr). The HTML report is one self-contained page.`,
+		Example: `  sagekit test my-algo
+  sagekit test my-algo --data training=local/input/data/training --payload local/payload.csv --content-type text/csv
+  sagekit test my-algo --rules C-IN --skip C-IN-13 --junit report.xml --html report.html
+  sagekit test my-algo --json - | jq .summary
+  sagekit test --list`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.list {
 				return cobra.NoArgs(cmd, args)
@@ -57,9 +67,19 @@ what fails; exits 1 when a must-rule fails.
 			if len(args) == 1 {
 				o.image = args[0]
 			}
+			if o.quiet {
+				o.progress.mode = progressQuiet
+			}
+			if _, err := o.progress.resolve(cmd.ErrOrStderr()); err != nil {
+				return badFlags(cmd, err)
+			}
+			if err := o.checkReports(); err != nil {
+				return badFlags(cmd, err)
+			}
 			return runTest(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
+	documentExit(cmd, "a must-rule failed, or the run could not be carried out (no Docker Engine, IMAGE not in it)")
 	f := cmd.Flags()
 	f.BoolVar(&o.list, "list", false, "print the rules and exit")
 	f.BoolVar(&o.gpu, "gpu", false, "use the gpu profile: GPU rules apply; runs attach every GPU (skipped without a GPU runtime)")
@@ -74,10 +94,18 @@ what fails; exits 1 when a must-rule fails.
 	f.StringSliceVar(&o.rules, "rules", nil, "only these rule ids or prefixes (e.g. C-IN,C-TR-05)")
 	f.StringSliceVar(&o.skip, "skip", nil, "leave out these rule ids or prefixes")
 	f.StringSliceVar(&o.toolkit, "toolkit", nil, "claim toolkit compatibility: training, inference (as the label dev.sagekit.toolkit does)")
-	f.StringVar(&o.junit, "junit", "", "write a JUnit XML report to this file")
-	f.StringVar(&o.json, "json", "", "write a JSON report to this file")
+	f.StringVar(&o.junit, "junit", "", "write a JUnit XML report to FILE (- for stdout)")
+	f.StringVar(&o.json, "json", "", "write a JSON report to FILE (- for stdout)")
+	f.StringVar(&o.html, "html", "", "write a self-contained HTML report to FILE (- for stdout)")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", conformance.DefaultWindows().StartupTimeout, "deadline for the first 200 from /ping (SageMaker: 4m, 60s-1h)")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines (as --progress quiet)")
+	o.progress.register(cmd)
+	cmd.ValidArgsFunction = completeImages
+	cmd.RegisterFlagCompletionFunc("rules", completeRules)
+	cmd.RegisterFlagCompletionFunc("skip", completeRules)
+	cmd.RegisterFlagCompletionFunc("data", completeChannels)
+	cmd.RegisterFlagCompletionFunc("toolkit", cobra.FixedCompletions([]string{"training", "inference"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.MarkFlagFilename("payload")
 	return cmd
 }
 
@@ -87,25 +115,44 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, o testOptions) error
 	}
 	opts, err := o.conformanceOptions()
 	if err != nil {
-		return err
+		return &UsageError{Command: "sagekit test", Err: err}
 	}
-	if !o.quiet {
+	mode, err := o.progress.resolve(stderr)
+	if err != nil {
+		return &UsageError{Command: "sagekit test", Err: err}
+	}
+	switch mode {
+	case progressQuiet:
+	case progressRawJSON:
+		j := &jsonLines{w: stderr}
+		opts = append(opts, conformance.WithEvents(func(e conformance.Event) { j.write(testEvent(e)) }))
+	default:
 		fmt.Fprintf(stderr, "sagekit test %s\n", o.image)
 		opts = append(opts, conformance.WithEvents(conformance.Progress(stderr)))
 	}
 	rep, err := conformance.Check(ctx, o.image, opts...)
+	if errors.Is(err, conformance.ErrUnknownRule) {
+		return &UsageError{Command: "sagekit test", Err: err}
+	}
 	if err != nil {
 		return err
 	}
-	if err := rep.WriteTable(stdout); err != nil {
+	// A report written to stdout takes it; the table goes to stderr then.
+	table := stdout
+	if o.junit == "-" || o.json == "-" || o.html == "-" {
+		table = stderr
+	}
+	if err := rep.WriteTable(table); err != nil {
 		return err
 	}
 	var errs []error
-	if o.junit != "" {
-		errs = append(errs, writeReport(o.junit, rep.WriteJUnit))
-	}
-	if o.json != "" {
-		errs = append(errs, writeReport(o.json, rep.WriteJSON))
+	for _, r := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{o.junit, rep.WriteJUnit}, {o.json, rep.WriteJSON}, {o.html, rep.WriteHTML}} {
+		if r.path != "" {
+			errs = append(errs, writeReport(stdout, r.path, r.write))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -114,6 +161,38 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, o testOptions) error
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// checkReports allows "-" (stdout) for one report flag at most.
+func (o testOptions) checkReports() error {
+	n := 0
+	for _, p := range []string{o.junit, o.json, o.html} {
+		if p == "-" {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("only one of --junit, --json and --html can write to stdout (-)")
+	}
+	return nil
+}
+
+// testEvent is a conformance event as a rawjson progress line.
+func testEvent(e conformance.Event) map[string]any {
+	m := map[string]any{"kind": e.Kind}
+	if e.Play != "" {
+		m["play"] = e.Play
+	}
+	if e.Elapsed > 0 {
+		m["elapsed_s"] = e.Elapsed.Seconds()
+	}
+	if e.Err != nil {
+		m["error"] = e.Err.Error()
+	}
+	if e.Result != nil {
+		m["result"] = e.Result
+	}
+	return m
 }
 
 func (o testOptions) conformanceOptions() ([]conformance.Option, error) {
@@ -183,14 +262,34 @@ func (o testOptions) conformanceOptions() ([]conformance.Option, error) {
 	return opts, nil
 }
 
-func writeReport(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("writing report: %w", err)
+// writeReport writes a report to path ("-" for stdout) through a
+// temporary file renamed into place, so a reader never sees half a report.
+func writeReport(stdout io.Writer, path string, write func(io.Writer) error) error {
+	if path == "-" {
+		return write(stdout)
 	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
 	if err := write(f); err != nil {
 		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fmt.Errorf("writing report %s: %w", path, err)
 	}
-	return f.Close()
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing report %s: %w", path, err)
+	}
+	return nil
 }

@@ -86,10 +86,13 @@ func TestTestExitCodes(t *testing.T) {
 			}
 			t.Cleanup(func() { dc.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{}) })
 			dir := t.TempDir()
-			junit, js := filepath.Join(dir, "r.xml"), filepath.Join(dir, "r.json")
+			junit, js, page := filepath.Join(dir, "r.xml"), filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+			if tt.brk == fixtures.Good {
+				js = "-" // the JSON report on stdout, the table on stderr
+			}
 			// Only hosting rules, to keep the test short; C-IN-14 is a
 			// should-rule, whose failure does not fail the run.
-			code, out, stderr := runTestCmd(t, ref, "-q", "--rules", "C-IN", "--skip", "C-IN-13", "--junit", junit, "--json", js, "--startup-timeout", "20s")
+			code, out, stderr := runTestCmd(t, ref, "-q", "--rules", "C-IN", "--skip", "C-IN-13", "--junit", junit, "--json", js, "--html", page, "--startup-timeout", "20s")
 			if code != tt.want {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, tt.want, out, stderr)
 			}
@@ -101,13 +104,36 @@ func TestTestExitCodes(t *testing.T) {
 			if err := xml.Unmarshal(b, &suites); err != nil {
 				t.Errorf("JUnit does not parse: %v", err)
 			}
-			b, err = os.ReadFile(js)
-			if err != nil {
+			timed := 0
+			for _, c := range suites.Suites[0].Cases {
+				if c.Failure == nil && c.Skipped == nil && c.Time > 0 {
+					timed++
+				}
+			}
+			if timed == 0 {
+				t.Errorf("no passed testcase has a time in the JUnit report:\n%s", b)
+			}
+			if js == "-" {
+				b = []byte(out)
+				if !strings.Contains(stderr, "RULE") {
+					t.Errorf("with --json - the table goes to stderr; stderr:\n%s", stderr)
+				}
+			} else if b, err = os.ReadFile(js); err != nil {
 				t.Fatal(err)
 			}
 			var rep conformance.Report
 			if err := json.Unmarshal(b, &rep); err != nil {
-				t.Errorf("JSON does not parse: %v", err)
+				t.Errorf("JSON does not parse: %v\n%s", err, b)
+			}
+			if len(rep.Phases) == 0 {
+				t.Errorf("the JSON report has no phases")
+			}
+			h, err := os.ReadFile(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(h), `<h2 id="C-IN">`) || !strings.Contains(string(h), "<td class=\"id\">serve</td>") {
+				t.Errorf("the HTML report lacks the C-IN section or the serve phase")
 			}
 			if rep.Passed() != (tt.want == 0) {
 				t.Errorf("JSON report passed = %v, want %v", rep.Passed(), tt.want == 0)

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -68,7 +69,7 @@ type (
 func (r *Report) JUnit() JUnitSuites {
 	s := JUnitSuite{
 		Name:      "sagekit conformance " + r.Image.Ref,
-		Time:      r.Duration.Seconds(),
+		Time:      seconds(r.Duration),
 		Timestamp: r.Started.UTC().Format(time.RFC3339),
 		Properties: []JUnitProperty{
 			{Name: "image", Value: r.Image.Ref},
@@ -77,7 +78,7 @@ func (r *Report) JUnit() JUnitSuites {
 		},
 	}
 	for _, res := range r.Results {
-		c := JUnitCase{Name: res.ID + " " + res.Description, Classname: "sagekit.conformance." + section(res.ID)}
+		c := JUnitCase{Name: res.ID + " " + res.Description, Classname: "sagekit.conformance." + section(res.ID), Time: seconds(res.Duration)}
 		switch res.Status {
 		case StatusFail:
 			c.Failure = &JUnitMessage{Message: res.Message, Type: string(res.Level), Text: "hint: " + res.Hint}
@@ -89,6 +90,9 @@ func (r *Report) JUnit() JUnitSuites {
 			c.SystemOut = res.Message
 		}
 		s.Cases = append(s.Cases, c)
+	}
+	for _, ph := range r.Phases {
+		s.Properties = append(s.Properties, JUnitProperty{Name: "phase." + ph.Name + ".seconds", Value: fmt.Sprintf("%.3f", ph.Duration.Seconds())})
 	}
 	s.Tests = len(s.Cases)
 	return JUnitSuites{Name: "sagekit conformance", Tests: s.Tests, Failures: s.Failures, Skipped: s.Skipped, Time: s.Time, Suites: []JUnitSuite{s}}
@@ -107,6 +111,9 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	_, err := io.WriteString(w, "\n")
 	return err
 }
+
+// seconds is d in seconds, to the millisecond, as JUnit's time attribute.
+func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 
 func section(id string) string {
 	parts := strings.Split(id, "-")

@@ -40,6 +40,21 @@ type Result struct {
 	Status      Status `json:"status"`
 	Message     string `json:"message,omitempty"`
 	Hint        string `json:"hint,omitempty"`
+	// Phases names the parts of the run that observed the rule, and
+	// Duration is how long they ran together (zero for a rule that was
+	// not observed: skipped, not applicable, advice).
+	Phases   []string      `json:"phases,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Phase is one part of a run (the static checks, the training job, the
+// endpoint, ...): when it started after the run did, and how long it took.
+// Phases run concurrently where they are independent.
+type Phase struct {
+	Name     string        `json:"name"`
+	Start    time.Duration `json:"start_ns"`
+	Duration time.Duration `json:"duration_ns"`
+	Err      string        `json:"error,omitempty"`
 }
 
 // Image is what the static checks learned about the image.
@@ -64,6 +79,7 @@ type Report struct {
 	Duration time.Duration `json:"duration_ns"`
 	Results  []Result      `json:"results"`
 	Summary  Summary       `json:"summary"`
+	Phases   []Phase       `json:"phases"`
 }
 
 // Summary counts results by status; MustFailed counts failed must-rules.

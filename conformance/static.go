@@ -29,7 +29,7 @@ func inspectImage(ctx context.Context, dc *client.Client, ref string) (Image, er
 	ins, err := dc.ImageInspect(ctx, ref)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "no such image") || strings.Contains(err.Error(), "not found") {
-			return img, fmt.Errorf("%w: %s (build it first, for example with sagekit build)", ErrImageNotFound, ref)
+			return img, fmt.Errorf("%w: %s: build it with `sagekit build -t %s DIR`", ErrImageNotFound, ref, ref)
 		}
 		return img, fmt.Errorf("inspecting %s: %w", ref, err)
 	}

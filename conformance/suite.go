@@ -20,6 +20,10 @@ import (
 // so that a sweep (Sweep) can remove what an interrupted run left.
 const LabelRun = "dev.sagekit.conformance"
 
+// ErrUnknownRule is returned by Check when WithRules or WithSkip names no
+// rule.
+var ErrUnknownRule = errors.New("unknown rule")
+
 // Check plays SageMaker against image (a reference in the local container
 // engine) and judges every selected rule. The error is for runs that could
 // not be carried out (no engine, no image, cancelled); a broken image is a
@@ -51,7 +55,7 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	defer e.Close()
 
 	obs := &observations{opts: o, claims: map[Claim]bool{}}
-	em := &emitter{f: o.events}
+	em := &emitter{f: o.events, started: rep.Started, phases: map[play]*Phase{}}
 	em.play(EventPlayStarted, playStatic, 0, nil)
 	start := time.Now()
 	obs.image, err = inspectImage(ctx, e.Client(), image)
@@ -126,6 +130,7 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	}
 	rep.Results = evaluate(obs, selected, em)
 	rep.Summary = summarize(rep.Results)
+	rep.Phases = em.phaseList()
 	rep.Duration = time.Since(rep.Started)
 	return rep, nil
 }
@@ -149,15 +154,57 @@ func Sweep(ctx context.Context, runID string, opts ...Option) (int, error) {
 	return e.Sweep(ctx, LabelRun, runID)
 }
 
+// emitter sends events and records when each play ran.
 type emitter struct {
-	mu sync.Mutex
-	f  func(Event)
+	mu      sync.Mutex
+	f       func(Event)
+	started time.Time
+	phases  map[play]*Phase
+	order   []play
 }
 
 func (em *emitter) play(k EventKind, p play, d time.Duration, err error) {
 	em.mu.Lock()
 	defer em.mu.Unlock()
+	switch k {
+	case EventPlayStarted:
+		em.phases[p] = &Phase{Name: string(p), Start: time.Since(em.started)}
+		em.order = append(em.order, p)
+	case EventPlayFinished:
+		if ph := em.phases[p]; ph != nil {
+			ph.Duration = d
+			if err != nil {
+				ph.Err = err.Error()
+			}
+		}
+	}
 	em.f(Event{Kind: k, Play: string(p), Elapsed: d, Err: err})
+}
+
+// phaseList returns the recorded plays in the order they started.
+func (em *emitter) phaseList() []Phase {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	out := make([]Phase, 0, len(em.order))
+	for _, p := range em.order {
+		out = append(out, *em.phases[p])
+	}
+	return out
+}
+
+// took is how long the plays of r ran: the time spent observing it.
+func (em *emitter) took(r *Rule) (time.Duration, []string) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	var d time.Duration
+	var names []string
+	for _, p := range r.plays {
+		if ph := em.phases[p]; ph != nil {
+			d += ph.Duration
+			names = append(names, string(p))
+		}
+	}
+	return d, names
 }
 
 func (em *emitter) result(r Result) {
@@ -171,7 +218,7 @@ func selectRules(include, exclude []string) ([]*Rule, error) {
 	var errs []error
 	for _, p := range slices.Concat(include, exclude) {
 		if !slices.ContainsFunc(rules, func(r Rule) bool { return matches(r.ID, p) }) {
-			errs = append(errs, fmt.Errorf("unknown rule %q (sagekit test --list shows the rules)", p))
+			errs = append(errs, fmt.Errorf("%w %q (sagekit test --list shows the rules)", ErrUnknownRule, p))
 		}
 	}
 	if len(errs) > 0 {
@@ -308,6 +355,9 @@ func evaluate(o *observations, selected []*Rule, em *emitter) []Result {
 	for _, r := range selected {
 		oc := judge(r)
 		res := Result{ID: r.ID, Level: r.Level, Description: r.Description, Status: oc.status, Message: oc.msg}
+		if oc.status == StatusPass || oc.status == StatusFail {
+			res.Duration, res.Phases = em.took(r)
+		}
 		if oc.status == StatusFail {
 			res.Hint = r.Hint
 			if oc.fix != "" {

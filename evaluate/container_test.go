@@ -207,6 +207,13 @@ func TestFailuresKeepFinishedFolds(t *testing.T) {
 		}
 	})
 
+	t.Run("image missing", func(t *testing.T) {
+		rep, err := evaluate.Run(ctx, e, evaluate.Options{Image: fixture + "-missing", Data: data, Label: "0", Folds: 4})
+		if err == nil || rep != nil || !strings.Contains(err.Error(), "is not in the local engine") {
+			t.Errorf("Run = %v, %v; want an error before anything runs", rep, err)
+		}
+	})
+
 	t.Run("serving output does not parse", func(t *testing.T) {
 		rep, err := evaluate.Run(ctx, e, evaluate.Options{
 			Image: fixture, Data: data, Label: "0", Folds: 4, Seed: 9, Parallel: 2,

@@ -64,6 +64,14 @@ func Run(ctx context.Context, e *platform.Engine, o Options) (*report.Report, er
 	if err != nil {
 		return nil, err
 	}
+	for _, m := range r.models {
+		if _, err := e.Client().ImageInspect(ctx, m.image); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("image %s is not in the local engine (nothing is pulled): build it first, or check the name: %w", m.image, err)
+		}
+	}
 	work, err := os.MkdirTemp("", "sagekit-evaluate-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the work directory: %w", err)

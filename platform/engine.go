@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
@@ -108,7 +110,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	}
 	if _, err := e.dc.Ping(ctx, client.PingOptions{}); err != nil {
 		e.Close()
-		return nil, fmt.Errorf("connecting to the container engine (is Docker running? DOCKER_HOST=%q): %w", os.Getenv("DOCKER_HOST"), err)
+		return nil, fmt.Errorf("connecting to the container engine at %s: start it with `sudo systemctl start docker` (or set DOCKER_HOST; `sagekit doctor` checks the setup): %w", e.dc.DaemonHost(), err)
 	}
 	removed, err := owner.Reap(ctx, e.dc)
 	if len(removed) > 0 {
@@ -206,6 +208,7 @@ type Container struct {
 	tc      *testcontainers.DockerContainer
 	ID      string
 	Started time.Time
+	labels  map[string]string
 
 	mu       sync.Mutex
 	exited   bool
@@ -244,6 +247,18 @@ func (e *Engine) run(ctx context.Context, s runSpec) (*Container, error) {
 			c.Tty, c.OpenStdin, c.AttachStdin = false, false, false
 		}),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			// Ports are published on the loopback address only when the
+			// engine is local: nothing else on the network reaches them.
+			if ip, err := netip.ParseAddr(e.host); err == nil && ip.IsLoopback() {
+				for _, p := range s.ports {
+					if port, err := network.ParsePort(p); err == nil {
+						if hc.PortBindings == nil {
+							hc.PortBindings = network.PortMap{}
+						}
+						hc.PortBindings[port] = []network.PortBinding{{HostIP: ip}}
+					}
+				}
+			}
 			if s.hc != nil {
 				s.hc(hc)
 			}
@@ -267,7 +282,7 @@ func (e *Engine) run(ctx context.Context, s runSpec) (*Container, error) {
 		}
 		return nil, fmt.Errorf("starting %s %s: %w", s.image, strings.Join(s.cmd, " "), err)
 	}
-	c := &Container{e: e, tc: tc, ID: tc.GetContainerID(), Started: time.Now(), done: make(chan struct{})}
+	c := &Container{e: e, tc: tc, ID: tc.GetContainerID(), Started: time.Now(), labels: labels, done: make(chan struct{})}
 	go c.watch(context.WithoutCancel(ctx))
 	return c, nil
 }
@@ -295,6 +310,10 @@ func (c *Container) watch(ctx context.Context) {
 		// The container is gone (removed); nothing to record.
 	}
 }
+
+// Label returns the value of one of the container's labels (the
+// platform's LabelRole and LabelHost among them).
+func (c *Container) Label(key string) string { return c.labels[key] }
 
 // Done is closed when the container has exited (or was removed).
 func (c *Container) Done() <-chan struct{} { return c.done }

@@ -66,6 +66,9 @@ type TrainingJob struct {
 	StopGrace time.Duration
 	// MaxRuntime stops the job like StopAfter, but as a limit (default none).
 	MaxRuntime time.Duration
+	// Stop, when closed, stops every host as StopTrainingJob does: SIGTERM,
+	// then SIGKILL after StopGrace.
+	Stop <-chan struct{}
 	// PeerDelay starts algo-2..algo-N this long after algo-1, to show
 	// whether algo-1 retries resolving its peers.
 	PeerDelay time.Duration
@@ -360,14 +363,9 @@ func (e *Engine) finishHost(ctx context.Context, job TrainingJob, c *Container, 
 	case <-c.Done():
 		_, r.ExitCode = c.Exited()
 	case <-limit:
-		st, err := c.Stop(ctx, job.StopGrace)
-		if err != nil {
-			r.StartErr = err
-		}
-		if !st.AlreadyExited {
-			r.Stop = &st
-		}
-		r.ExitCode = st.ExitCode
+		e.stopHost(ctx, job, c, r)
+	case <-job.Stop:
+		e.stopHost(ctx, job, c, r)
 	case <-ctx.Done():
 		return
 	}
@@ -380,6 +378,19 @@ func (e *Engine) finishHost(ctx context.Context, job TrainingJob, c *Container, 
 		}
 		r.Failure = string(b)
 	}
+}
+
+// stopHost sends SIGTERM, then SIGKILL after the grace period, and
+// records how the host ended.
+func (e *Engine) stopHost(ctx context.Context, job TrainingJob, c *Container, r *HostResult) {
+	st, err := c.Stop(ctx, job.StopGrace)
+	if err != nil {
+		r.StartErr = err
+	}
+	if !st.AlreadyExited {
+		r.Stop = &st
+	}
+	r.ExitCode = st.ExitCode
 }
 
 func randomHex(n int) string {

@@ -10,9 +10,10 @@ import (
 	"testing"
 )
 
-// envRequireSklearn, when "1", turns a missing Debian python3-sklearn into
-// a failure instead of a skip.
-const envRequireSklearn = "SAGEKIT_REQUIRE_SKLEARN"
+// envRequirePython, when "1" (CI), turns a missing Debian python3-sklearn
+// into a failure instead of a skip (the variable the Python adapter tests
+// read too).
+const envRequirePython = "SAGEKIT_REQUIRE_PYTHON"
 
 // debianPython is Debian's interpreter, with python3-sklearn.
 const debianPython = "/usr/bin/python3"
@@ -177,8 +178,8 @@ func boolInt(b bool) int {
 // computed now by Debian's python3-sklearn.
 func TestMetricsMatchScikitLearn(t *testing.T) {
 	if err := exec.Command(debianPython, "-c", "import sklearn").Run(); err != nil {
-		if os.Getenv(envRequireSklearn) == "1" {
-			t.Fatalf("%s with scikit-learn required (%s=1): %v", debianPython, envRequireSklearn, err)
+		if os.Getenv(envRequirePython) == "1" {
+			t.Fatalf("%s with scikit-learn required (%s=1): %v", debianPython, envRequirePython, err)
 		}
 		t.Skipf("skipped: no scikit-learn in %s (apt-get install python3-sklearn): %v", debianPython, err)
 	}

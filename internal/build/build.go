@@ -349,7 +349,7 @@ type engine struct {
 func engineInfo(ctx context.Context, dc *client.Client) (engine, error) {
 	v, err := dc.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
-		return engine{}, fmt.Errorf("%w at %s: start it (`systemctl start docker`) or set DOCKER_HOST: %v", ErrEngine, dc.DaemonHost(), err)
+		return engine{}, fmt.Errorf("%w at %s: start it with `sudo systemctl start docker` (or set DOCKER_HOST): %v", ErrEngine, dc.DaemonHost(), err)
 	}
 	return engine{version: v.Version, arch: v.Arch}, nil
 }

@@ -233,7 +233,7 @@ func TestRunBadInput(t *testing.T) {
 		{name: "syntax line", dockerfile: "# syntax=docker/dockerfile:1\nFROM scratch\n", wantMsg: "Dockerfile:1: a `# syntax=` line pulls a frontend image"},
 		{name: "no FROM", dockerfile: "COPY a /a\n", wantMsg: "Dockerfile:1: COPY before the first FROM"},
 		{name: "missing base image", dockerfile: "ARG V=none\nFROM sagekit-test/missing:${V} AS b\nFROM b\n", wantIs: ErrBaseImage,
-			wantMsg: "base image sagekit-test/missing:none is not in the local image store: run `sagekit base` or `docker load` it"},
+			wantMsg: "base image sagekit-test/missing:none is not in the local image store: pull it with `docker pull sagekit-test/missing:none` (or `docker load -i FILE` where no registry is reachable)"},
 		{name: "foreign platform", dockerfile: scratchDockerfile, platforms: []string{"linux/s390x"}, wantMsg: "platform linux/s390x is not supported"},
 		{name: "engine down", dockerfile: scratchDockerfile, docker: down, wantIs: ErrEngine, wantMsg: "start it"},
 	}

@@ -134,3 +134,21 @@ func (g *group) Wait() error {
 	g.cancel()
 	return g.err
 }
+
+// CheckBuilder connects to the builder a build would use (the Engine's
+// BuildKit when addr is empty) and says what it found, for sagekit doctor.
+func CheckBuilder(ctx context.Context, dc *client.Client, addr string) (string, error) {
+	c, f, err := connect(ctx, dc, addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	what := "the Docker Engine's BuildKit"
+	if addr != "" {
+		what = "buildkitd at " + addr
+	}
+	if f.oldFrontend {
+		what += " (before v0.11: no heredocs or COPY --link)"
+	}
+	return what, nil
+}

@@ -47,7 +47,18 @@ func (e *BaseImageError) Error() string {
 	if e.Have != "" {
 		return fmt.Sprintf("base image %s is %s in the local image store but %s was asked for: build it for %s or drop that platform", e.Image, e.Have, e.Platform, e.Platform)
 	}
-	return fmt.Sprintf("base image %s is not in the local image store: run `sagekit base` or `docker load` it", e.Image)
+	return fmt.Sprintf("base image %s is not in the local image store: %s", e.Image, FixMissingImage(e.Image))
+}
+
+// FixMissingImage is the one command that puts ref into the Engine's
+// image store: sagekit base for sagekit's own bases, else a pull.
+func FixMissingImage(ref string) string {
+	for _, key := range []string{"base", "python", "cuda"} {
+		if ref == "sagekit/"+key+":bookworm" || ref == "sagekit/"+key {
+			return "make it with `sudo sagekit base --only " + key + "`"
+		}
+	}
+	return "pull it with `docker pull " + ref + "` (or `docker load -i FILE` where no registry is reachable)"
 }
 
 func (e *BaseImageError) Unwrap() error { return ErrBaseImage }

@@ -31,7 +31,7 @@ type EntryError struct {
 func (e *EntryError) Error() string { return fmt.Sprintf("entry %q: %v", e.Name, e.Err) }
 func (e *EntryError) Unwrap() error { return e.Err }
 
-// File unpacks the archive at path into dir, which is created if missing.
+// File unpacks the file archive into dir, which is created if missing.
 func File(ctx context.Context, archive, dir string, opts ...Option) error {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -42,8 +42,10 @@ func File(ctx context.Context, archive, dir string, opts ...Option) error {
 }
 
 // Stream unpacks the archive read from r into dir, which is created if
-// missing. On an error what was unpacked so far stays: unpack into a new
-// directory and remove it on failure.
+// missing. An input that is no tar gives ErrNotTar, before anything is
+// written; an empty one unpacks to nothing. On another error what was
+// unpacked so far stays (links pointing outside excepted): unpack into a
+// new directory and remove it on failure.
 func Stream(ctx context.Context, r io.Reader, dir string, opts ...Option) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -56,10 +58,7 @@ func Stream(ctx context.Context, r io.Reader, dir string, opts ...Option) error 
 	x := &extractor{ctx: ctx, root: root, r: NewReader(r, opts...)}
 	x.o = x.r.o
 	defer x.r.Close()
-	if err := x.run(); err != nil {
-		return err
-	}
-	return nil
+	return x.run()
 }
 
 type extractor struct {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 	"io"
 	"os"
 	"path/filepath"
@@ -268,9 +270,15 @@ func openDaemon(ctx context.Context, ref string, docker DockerClient) (*Source, 
 	}
 	c, err := docker()
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the Docker Engine: %w; start Docker or set DOCKER_HOST", err)
+		return nil, fmt.Errorf("connecting to the Docker Engine: %w; start it with `sudo systemctl start docker` (or set DOCKER_HOST)", err)
 	}
 	img, err := daemon.Image(r, daemon.WithClient(c), daemon.WithContext(ctx), daemon.WithFileBufferedOpener())
+	if err != nil && (cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "No such image")) {
+		return nil, fmt.Errorf("image %s is not in the Docker Engine: build it with `sagekit build -t %s DIR` (docker image ls lists what is there)", ref, ref)
+	}
+	if err != nil && client.IsErrConnectionFailed(err) {
+		return nil, fmt.Errorf("connecting to the Docker Engine: %w; start it with `sudo systemctl start docker` (or set DOCKER_HOST)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading image %q from the Docker Engine: %w; check the name with 'docker image ls'", ref, err)
 	}

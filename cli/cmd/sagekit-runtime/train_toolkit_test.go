@@ -7,7 +7,8 @@ import (
 )
 
 // TestTrainToolkitMode: SAGEKIT_TOOLKIT=training (or --toolkit) makes a
-// failing program end the launcher with 1 and the toolkit's failure text.
+// failing program end the launcher with 1 and the toolkit's failure text
+// (the command space-joined, no trailing newline, as the toolkit writes it).
 func TestTrainToolkitMode(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -38,7 +39,7 @@ func TestTrainToolkitMode(t *testing.T) {
 			}
 			want := "ExecuteUserScriptError: the training program exited with code 3\n"
 			if tt.code == 1 {
-				want = "ExecuteUserScriptError:\nExitCode 3\nErrorMessage \"it broke\"\nCommand \"['/bin/sh', '-c', './train.sh --epochs 2 --flag True --lr 0.01 --name abc']\"\n"
+				want = "ExecuteUserScriptError:\nExitCode 3\nErrorMessage \"it broke\"\nCommand \"/bin/sh -c ./train.sh --epochs 2 --flag True --lr 0.01 --name abc\""
 			}
 			if !strings.HasPrefix(string(reason), want) {
 				t.Errorf("failure file = %q, want it to begin %q", reason, want)

@@ -16,6 +16,10 @@ func main() {
 	// sent (an echo of a request's Authorization included).
 	redact.InstallStd()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first Ctrl-C cancels ctx and the command cleans up; from then on
+	// signals act as usual, so a second Ctrl-C ends the process at once
+	// (what it leaves is removed by the next command's sweep of dead owners).
+	go func() { <-ctx.Done(); stop() }()
 	code := cli.Execute(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -1,9 +1,10 @@
 """The four inference handlers, in the shape of AWS's SageMaker samples:
 model_fn loads the model, input_fn parses JSON ({"instances": [[...], ...]}
-or a bare list of rows) or CSV, predict_fn returns the classes and their
-probabilities, and output_fn returns a dict, which the toolkit's model
-server (and sagekit's adapter) send as JSON."""
+or a bare list of rows) or CSV, predict_fn returns each row's class and the
+probability of that class, and output_fn returns a dict, which the
+toolkit's model server (and sagekit's adapter) send as JSON."""
 
+import io
 import json
 import os
 
@@ -23,22 +24,20 @@ def input_fn(request_body, request_content_type):
             payload = payload["instances"]
         return np.asarray(payload, dtype=float)
     if request_content_type == content_types.CSV:
-        return np.atleast_2d(np.genfromtxt(request_body.splitlines(), delimiter=","))
+        return np.loadtxt(io.StringIO(request_body), delimiter=",", ndmin=2)
     raise errors.GenericInferenceToolkitError(
         415, "{} is not supported: send application/json or text/csv".format(request_content_type))
 
 
 def predict_fn(input_data, model):
-    classes = model.predict(input_data)
     probabilities = model.predict_proba(input_data)
-    return classes, probabilities, model.classes_
+    best = probabilities.argmax(axis=1)
+    return model.classes_[best], probabilities.max(axis=1)
 
 
 def output_fn(prediction, accept):
-    classes, probabilities, labels = prediction
+    classes, confidence = prediction
     return {
-        "predictions": [
-            {"label": str(c), "scores": {str(l): round(float(p), 4) for l, p in zip(labels, row)}}
-            for c, row in zip(classes, probabilities)
-        ],
+        "predictions": classes.tolist(),
+        "confidence": np.round(confidence, 4).tolist(),
     }

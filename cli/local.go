@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sagekit/sagekit/local"
+)
+
+func init() { register(newLocalCmd) }
+
+type localOptions struct {
+	listen string
+	state  string
+}
+
+func newLocalCmd() *cobra.Command {
+	var o localOptions
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Serve SageMaker's API on localhost: training jobs and endpoints on the local Docker Engine",
+		Long: `Serves, on one address, the SageMaker API (JSON 1.1, X-Amz-Target SageMaker.*)
+and SageMaker Runtime (POST /endpoints/NAME/invocations), so boto3, the AWS CLI
+and any SDK drive local training jobs and endpoints with --endpoint-url.
+Any credentials are accepted. Records persist under --state; a restart lists
+the same jobs and re-creates running endpoints. Ctrl-C or SIGTERM stops every
+container it started. docs/local.md lists every supported operation.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLocal(cmd.Context(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8787", "address to listen on, HOST:PORT (port 0 picks a free one)")
+	f.StringVar(&o.state, "state", defaultState(), "directory holding the records and the jobs' files")
+	return cmd
+}
+
+func defaultState() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "sagekit", "local")
+	}
+	return ".sagekit-local"
+}
+
+func runLocal(ctx context.Context, stderr io.Writer, o localOptions) error {
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listening on --listen %s: %w", o.listen, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := local.New(ctx, o.state, local.WithLogger(log))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprintf(stderr, "sagekit local: listening on http://%s (state %s)\n", ln.Addr(), o.state)
+	serr := srv.Serve(ctx, ln)
+	fmt.Fprintln(stderr, "sagekit local: stopping every container it started")
+	start := time.Now()
+	cerr := srv.Close()
+	fmt.Fprintf(stderr, "sagekit local: stopped in %s\n", time.Since(start).Round(10*time.Millisecond))
+	if ctx.Err() != nil && (serr == nil || errors.Is(serr, context.Canceled)) {
+		serr = nil
+	}
+	return errors.Join(serr, cerr)
+}

@@ -1,0 +1,586 @@
+package hosting
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sagekit/sagekit/local/data"
+	"github.com/sagekit/sagekit/local/logs"
+	"github.com/sagekit/sagekit/local/store"
+	"github.com/sagekit/sagekit/local/wire"
+	"github.com/sagekit/sagekit/platform"
+)
+
+// Endpoint statuses.
+const (
+	Creating       = "Creating"
+	InService      = "InService"
+	Updating       = "Updating"
+	SystemUpdating = "SystemUpdating"
+	Deleting       = "Deleting"
+	Failed         = "Failed"
+)
+
+// Endpoint is an endpoint's record, shaped as DescribeEndpoint's answer.
+type Endpoint struct {
+	EndpointName       string           `json:"EndpointName"`
+	EndpointArn        string           `json:"EndpointArn"`
+	EndpointConfigName string           `json:"EndpointConfigName"`
+	ProductionVariants []VariantSummary `json:"ProductionVariants,omitempty"`
+	EndpointStatus     string           `json:"EndpointStatus"`
+	FailureReason      string           `json:"FailureReason,omitempty"`
+	CreationTime       *wire.Time       `json:"CreationTime"`
+	LastModifiedTime   *wire.Time       `json:"LastModifiedTime"`
+}
+
+// VariantSummary is a variant of a running endpoint.
+type VariantSummary struct {
+	VariantName          string          `json:"VariantName"`
+	DeployedImages       []DeployedImage `json:"DeployedImages,omitempty"`
+	CurrentWeight        float64         `json:"CurrentWeight"`
+	DesiredWeight        float64         `json:"DesiredWeight"`
+	CurrentInstanceCount int             `json:"CurrentInstanceCount"`
+	DesiredInstanceCount int             `json:"DesiredInstanceCount"`
+}
+
+// DeployedImage is the image a variant runs.
+type DeployedImage struct {
+	SpecifiedImage string     `json:"SpecifiedImage"`
+	ResolvedImage  string     `json:"ResolvedImage,omitempty"`
+	ResolutionTime *wire.Time `json:"ResolutionTime,omitempty"`
+}
+
+// Manager runs endpoints. Its methods are safe for concurrent use.
+type Manager struct {
+	// ctx is the server's life: containers and creations end with it.
+	ctx     context.Context
+	st      *store.Store
+	engine  *platform.Engine
+	mover   *data.Mover
+	dir     string
+	log     *slog.Logger
+	health  time.Duration
+	client  *http.Client
+	logs    *logs.Store
+	metrics *metrics
+
+	// counts are each variant's invocations, by "endpoint/variant".
+	counts sync.Map
+
+	mu   sync.RWMutex
+	live map[string]*live
+	wg   sync.WaitGroup
+}
+
+// Options configure a Manager.
+type Options struct {
+	Store  *store.Store
+	Engine *platform.Engine
+	Mover  *data.Mover
+	// Dir holds unpacked models.
+	Dir string
+	Log *slog.Logger
+	// HealthTimeout is how long a new instance has to answer /ping
+	// (default 4 minutes, SageMaker's).
+	HealthTimeout time.Duration
+	// Logs receives each instance's output, in
+	// /aws/sagemaker/Endpoints/NAME, stream VARIANT/i-<container id>
+	// (default: a store of its own).
+	Logs *logs.Store
+}
+
+// live is a running endpoint.
+type live struct {
+	name    string
+	cancel  context.CancelFunc
+	ctx     context.Context
+	routing atomic.Pointer[routing]
+	// mu serialises changes of the fleet (create, update, delete).
+	mu sync.Mutex
+}
+
+// routing is an immutable snapshot of an endpoint's variants and weights;
+// a weight change swaps in a new one, so requests never see half an
+// update.
+type routing struct {
+	variants []*variant
+	total    float64
+	// green, during a blue/green update, is the new fleet, which takes
+	// share of the requests.
+	green *routing
+	share float64
+	// requests and failures (5xx or no answer) count what this fleet
+	// served, for the rollback check.
+	requests, failures *atomic.Int64
+}
+
+type variant struct {
+	name   string
+	weight float64
+	model  *Model
+	// containers and modelDirs are the model's containers, in order, and
+	// their unpacked ModelDataUrl ("" for none).
+	containers []ContainerDef
+	modelDirs  []string
+	direct     bool
+	instances  atomic.Pointer[[]*instance]
+	next       atomic.Uint64
+}
+
+// instance is one instance of a variant: a container per container of
+// the model.
+type instance struct {
+	eps []*platform.Endpoint
+}
+
+// New returns a Manager. Endpoints a previous process left running are
+// re-created (SystemUpdating, then InService or Failed); those it left
+// Deleting are deleted.
+func New(ctx context.Context, o Options) (*Manager, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.HealthTimeout <= 0 {
+		o.HealthTimeout = 4 * time.Minute
+	}
+	if o.Logs == nil {
+		o.Logs = logs.New()
+	}
+	m := &Manager{logs: o.Logs, metrics: newMetrics(), ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{},
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024, IdleConnTimeout: 90 * time.Second}, Timeout: 60 * time.Second}}
+	var again []Endpoint
+	err := o.Store.Each(store.Endpoints, func(_ string, raw []byte) bool {
+		var e Endpoint
+		if json.Unmarshal(raw, &e) == nil {
+			again = append(again, e)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading endpoints: %w", err)
+	}
+	for _, ep := range again {
+		switch ep.EndpointStatus {
+		case Deleting:
+			o.Store.Delete(store.Endpoints, ep.EndpointName)
+		case Failed:
+		default:
+			if e := m.start(ep.EndpointName, ep.EndpointConfigName, ep.CreationTime, SystemUpdating); e != nil {
+				m.update(ep.EndpointName, func(r *Endpoint) {
+					r.EndpointStatus, r.FailureReason, r.LastModifiedTime = Failed, "re-creating the endpoint after a restart: "+e.Message, wire.Now()
+				})
+			}
+		}
+	}
+	return m, nil
+}
+
+// CreateEndpoint records the endpoint as Creating and starts its variants.
+func (m *Manager) CreateEndpoint(name, configName string) (string, *wire.Error) {
+	if _, e := m.DescribeEndpointConfig(configName); e != nil {
+		return "", wire.Validation("Could not find endpoint configuration %q.", wire.ARN("endpoint-config", configName))
+	}
+	var existing Endpoint
+	if m.st.Get(store.Endpoints, name, &existing) == nil {
+		return "", wire.Validation("Cannot create already existing endpoint %q.", wire.ARN("endpoint", name))
+	}
+	if e := m.start(name, configName, nil, Creating); e != nil {
+		return "", e
+	}
+	return wire.ARN("endpoint", name), nil
+}
+
+// start records the endpoint with status and brings its fleet up in the
+// background.
+func (m *Manager) start(name, configName string, created *wire.Time, status string) *wire.Error {
+	cfg, e := m.DescribeEndpointConfig(configName)
+	if e != nil {
+		return e
+	}
+	now := wire.Now()
+	if created == nil {
+		created = now
+	}
+	rec := Endpoint{EndpointName: name, EndpointArn: wire.ARN("endpoint", name), EndpointConfigName: configName, EndpointStatus: status, CreationTime: created, LastModifiedTime: now}
+	ctx, cancel := context.WithCancel(m.ctx)
+	l := &live{name: name, cancel: cancel, ctx: ctx}
+	l.mu.Lock()
+	m.mu.Lock()
+	if _, ok := m.live[name]; ok {
+		m.mu.Unlock()
+		l.mu.Unlock()
+		cancel()
+		return wire.Validation("Cannot create already existing endpoint %q.", rec.EndpointArn)
+	}
+	m.live[name] = l
+	m.mu.Unlock()
+	if err := m.st.Put(store.Endpoints, name, &rec); err != nil {
+		l.mu.Unlock()
+		return wire.Internal("recording the endpoint: %v", err)
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer l.mu.Unlock()
+		r, summaries, err := m.bringUp(ctx, name, cfg)
+		m.update(name, func(rec *Endpoint) {
+			rec.LastModifiedTime = wire.Now()
+			if err != nil {
+				rec.EndpointStatus, rec.FailureReason = Failed, err.Error()
+				return
+			}
+			rec.EndpointStatus, rec.FailureReason, rec.ProductionVariants = InService, "", summaries
+		})
+		if err != nil {
+			m.log.Info("endpoint failed", "endpoint", name, "err", err)
+			return
+		}
+		l.routing.Store(r)
+		m.gauge(name, r)
+		m.log.Info("endpoint in service", "endpoint", name)
+	}()
+	return nil
+}
+
+// bringUp starts every variant's instances and waits for them to answer
+// /ping; on failure it removes what it started.
+func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig) (*routing, []VariantSummary, error) {
+	r := &routing{requests: new(atomic.Int64), failures: new(atomic.Int64)}
+	var sums []VariantSummary
+	for _, pv := range cfg.ProductionVariants {
+		mdl, e := m.DescribeModel(pv.ModelName)
+		if e != nil {
+			m.stopRouting(r)
+			return nil, nil, fmt.Errorf("production variant %s: model %s no longer exists", pv.VariantName, pv.ModelName)
+		}
+		v := &variant{name: pv.VariantName, weight: pv.weight(), model: mdl}
+		v.containers, v.direct = mdl.containers()
+		v.instances.Store(&[]*instance{})
+		r.variants = append(r.variants, v)
+		r.total += v.weight
+		if err := m.prepareModel(ctx, name, v); err != nil {
+			m.stopRouting(r)
+			return nil, nil, fmt.Errorf("production variant %s: %w", pv.VariantName, err)
+		}
+		insts, err := m.startInstances(ctx, name, v, pv.InitialInstanceCount)
+		v.instances.Store(&insts)
+		if err != nil {
+			m.stopRouting(r)
+			return nil, nil, fmt.Errorf("The primary container for production variant %s did not pass the ping health check: %w", pv.VariantName, err)
+		}
+		sum := VariantSummary{VariantName: v.name, CurrentWeight: v.weight, DesiredWeight: v.weight,
+			CurrentInstanceCount: len(insts), DesiredInstanceCount: len(insts)}
+		for _, c := range v.containers {
+			sum.DeployedImages = append(sum.DeployedImages, DeployedImage{SpecifiedImage: c.Image, ResolvedImage: m.resolve(ctx, c.Image), ResolutionTime: wire.Now()})
+		}
+		sums = append(sums, sum)
+	}
+	return r, sums, nil
+}
+
+func (m *Manager) resolve(ctx context.Context, image string) string {
+	ins, err := m.engine.Client().ImageInspect(ctx, image)
+	if err != nil {
+		return ""
+	}
+	return ins.ID
+}
+
+// prepareModel makes each container's ModelDataUrl a directory to mount.
+func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant) error {
+	// A directory per fleet: a blue/green update unpacks beside the
+	// model the old fleet still has mounted.
+	gen := strconv.FormatInt(time.Now().UnixNano(), 36)
+	v.modelDirs = make([]string, len(v.containers))
+	for i, c := range v.containers {
+		if c.ModelDataUrl == "" {
+			continue
+		}
+		loc, err := data.Parse(c.ModelDataUrl)
+		if err != nil {
+			return err
+		}
+		if loc.Scheme == "file" {
+			if fi, err := os.Stat(loc.Path); err == nil && fi.IsDir() {
+				v.modelDirs[i] = loc.Path
+				continue
+			}
+		}
+		base := filepath.Join(m.dir, endpoint, gen, v.name, strconv.Itoa(i+1))
+		archive, err := m.mover.File(ctx, loc, filepath.Join(base, "model.tar.gz"))
+		if err != nil {
+			return fmt.Errorf("Could not access model data at %s: %w", c.ModelDataUrl, err)
+		}
+		dir := filepath.Join(base, "model")
+		if err := platform.UnpackModel(ctx, archive, dir, platform.ExtractLimits{}); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return fmt.Errorf("unpacking the model: %w", err)
+		}
+		v.modelDirs[i] = dir
+	}
+	return nil
+}
+
+// startInstances starts n instances of v at once and waits until each
+// answers /ping. On error it returns the instances that are healthy;
+// the others are removed.
+func (m *Manager) startInstances(ctx context.Context, endpoint string, v *variant, n int) ([]*instance, error) {
+	type res struct {
+		in  *instance
+		err error
+	}
+	ch := make(chan res, n)
+	for range n {
+		go func() {
+			in, err := m.startInstance(ctx, endpoint, v)
+			ch <- res{in, err}
+		}()
+	}
+	var out []*instance
+	var errs []error
+	for range n {
+		r := <-ch
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		out = append(out, r.in)
+	}
+	if len(errs) > 0 {
+		for _, in := range out {
+			m.stopInstance(in)
+		}
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant) (*instance, error) {
+	in := &instance{}
+	for i, c := range v.containers {
+		spec := platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDirs[i], Env: c.Environment, Role: "endpoint"}
+		if len(v.containers) > 1 {
+			// As SageMaker runs several containers on one instance: each
+			// on its own port, told by SAGEMAKER_BIND_TO_PORT.
+			spec.BindToPort = 8080 + 100*i
+		}
+		ep, err := m.engine.Serve(ctx, spec)
+		if err != nil {
+			m.stopInstance(in)
+			return nil, err
+		}
+		in.eps = append(in.eps, ep)
+		stream := v.name + "/i-" + ep.ID[:17]
+		if len(v.containers) > 1 {
+			stream += "/" + containerName(c, i)
+		}
+		w := m.logs.Writer(logs.GroupEndpoints+endpoint, stream)
+		go func() {
+			ep.FollowLogs(context.WithoutCancel(ctx), w, w)
+			w.Flush()
+		}()
+	}
+	for i, ep := range in.eps {
+		h := ep.WaitHealthy(ctx, m.health, 2*time.Second)
+		if h.Healthy {
+			continue
+		}
+		logs, _ := ep.Logs(context.WithoutCancel(ctx))
+		m.stopInstance(in)
+		why := fmt.Sprintf("no 200 from /ping within %s", m.health)
+		if h.Exited {
+			why = fmt.Sprintf("the container exited with code %d", h.ExitCode)
+		}
+		if ctx.Err() != nil {
+			why = "the endpoint was deleted or the server stopped"
+		}
+		if len(logs) > 512 {
+			logs = logs[len(logs)-512:]
+		}
+		return nil, fmt.Errorf("container %s: %s; last log lines: %q", containerName(v.containers[i], i), why, logs)
+	}
+	return in, nil
+}
+
+// containerName is how messages name a container: its hostname, else
+// "primary" or container-N as SageMaker does.
+func containerName(c ContainerDef, i int) string {
+	switch {
+	case c.ContainerHostname != "":
+		return c.ContainerHostname
+	case i == 0:
+		return "primary"
+	}
+	return "container-" + strconv.Itoa(i+1)
+}
+
+func (m *Manager) stopInstance(in *instance) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 35*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, ep := range in.eps {
+		wg.Go(func() {
+			ep.Stop(ctx, 30*time.Second)
+			ep.Remove(ctx)
+		})
+	}
+	wg.Wait()
+}
+
+func (m *Manager) stopRouting(r *routing) {
+	if r == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, v := range r.variants {
+		for _, in := range *v.instances.Load() {
+			wg.Go(func() { m.stopInstance(in) })
+		}
+	}
+	wg.Wait()
+}
+
+// gauge sets the instance-count series of the endpoint's variants.
+func (m *Manager) gauge(endpoint string, r *routing) {
+	for _, v := range r.variants {
+		m.metrics.instances.WithLabelValues(endpoint, v.name).Set(float64(len(*v.instances.Load())))
+	}
+}
+
+func (m *Manager) count(endpoint, variant string) *atomic.Int64 {
+	c, _ := m.counts.LoadOrStore(endpoint+"/"+variant, new(atomic.Int64))
+	return c.(*atomic.Int64)
+}
+
+// VariantLoad returns the variant's invocations so far and its instance
+// count; ok is false unless the endpoint is InService.
+func (m *Manager) VariantLoad(endpoint, variant string) (int64, int, bool) {
+	rec, e := m.DescribeEndpoint(endpoint)
+	if e != nil || rec.EndpointStatus != InService {
+		return 0, 0, false
+	}
+	m.mu.RLock()
+	l := m.live[endpoint]
+	m.mu.RUnlock()
+	if l == nil || l.routing.Load() == nil {
+		return 0, 0, false
+	}
+	for _, v := range l.routing.Load().variants {
+		if v.name == variant {
+			return m.count(endpoint, variant).Load(), len(*v.instances.Load()), true
+		}
+	}
+	return 0, 0, false
+}
+
+// Resize sets the variant's instance count, as
+// UpdateEndpointWeightsAndCapacities does, and waits until the endpoint
+// is InService again.
+func (m *Manager) Resize(endpoint, variant string, n int) error {
+	if _, e := m.UpdateWeightsAndCapacities(endpoint, []DesiredWeightAndCapacity{{VariantName: variant, DesiredInstanceCount: &n}}); e != nil {
+		return e
+	}
+	for {
+		rec, e := m.DescribeEndpoint(endpoint)
+		if e != nil {
+			return e
+		}
+		if rec.EndpointStatus != Updating {
+			if rec.FailureReason != "" {
+				return fmt.Errorf("%s", rec.FailureReason)
+			}
+			return nil
+		}
+		select {
+		case <-m.ctx.Done():
+			return m.ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// DescribeEndpoint returns the endpoint's record.
+func (m *Manager) DescribeEndpoint(name string) (*Endpoint, *wire.Error) {
+	var r Endpoint
+	if e := get(m.st, store.Endpoints, name, "endpoint", &r); e != nil {
+		return nil, e
+	}
+	return &r, nil
+}
+
+// DeleteEndpoint stops the endpoint's containers and removes its record.
+func (m *Manager) DeleteEndpoint(name string) *wire.Error {
+	rec, e := m.DescribeEndpoint(name)
+	if e != nil {
+		return e
+	}
+	if rec.EndpointStatus == Creating || rec.EndpointStatus == Updating || rec.EndpointStatus == SystemUpdating {
+		return wire.Validation("Cannot delete endpoint %q while it is %s; wait until it is InService or Failed.", rec.EndpointArn, rec.EndpointStatus)
+	}
+	m.mu.Lock()
+	l := m.live[name]
+	delete(m.live, name)
+	m.mu.Unlock()
+	m.update(name, func(r *Endpoint) { r.EndpointStatus, r.LastModifiedTime = Deleting, wire.Now() })
+	if l != nil {
+		l.cancel()
+		l.mu.Lock()
+		if r := l.routing.Load(); r != nil {
+			m.stopRouting(r)
+			for _, v := range r.variants {
+				m.metrics.instances.DeleteLabelValues(name, v.name)
+			}
+		}
+		l.mu.Unlock()
+	}
+	os.RemoveAll(filepath.Join(m.dir, name))
+	if err := m.st.Delete(store.Endpoints, name); err != nil {
+		return wire.Internal("deleting endpoint %s: %v", name, err)
+	}
+	return nil
+}
+
+// Close stops every endpoint's containers; the records stay, so the next
+// start re-creates them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	ls := make([]*live, 0, len(m.live))
+	for _, l := range m.live {
+		ls = append(ls, l)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		l.cancel()
+		wg.Go(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			m.stopRouting(l.routing.Load())
+		})
+	}
+	wg.Wait()
+	m.wg.Wait()
+}
+
+func (m *Manager) update(name string, f func(*Endpoint)) {
+	var r Endpoint
+	if err := m.st.Get(store.Endpoints, name, &r); err != nil {
+		return
+	}
+	f(&r)
+	if err := m.st.Put(store.Endpoints, name, &r); err != nil {
+		m.log.Error("recording endpoint", "endpoint", name, "err", err)
+	}
+}
