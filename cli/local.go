@@ -34,6 +34,12 @@ and any SDK drive local training jobs and endpoints with --endpoint-url.
 Any credentials are accepted. Records persist under --state; a restart lists
 the same jobs and re-creates running endpoints. Ctrl-C or SIGTERM stops every
 container it started. docs/local.md lists every supported operation.`,
+		Example: `  # serve on the default address, records under ~/.cache/sagekit/local
+  sagekit local
+  # then, from another shell
+  aws --endpoint-url http://127.0.0.1:8787 sagemaker list-training-jobs
+  # a throw-away instance on a free port
+  sagekit local --listen 127.0.0.1:0 --state /tmp/sagekit-local`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLocal(cmd.Context(), cmd.ErrOrStderr(), o)
@@ -42,6 +48,7 @@ container it started. docs/local.md lists every supported operation.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8787", "address to listen on, HOST:PORT (port 0 picks a free one)")
 	f.StringVar(&o.state, "state", defaultState(), "directory holding the records and the jobs' files")
+	documentExit(cmd, "the address could not be bound, the state could not be opened, or the Docker Engine is missing")
 	return cmd
 }
 
