@@ -49,7 +49,7 @@ func (o *runTrainOptions) sageMakerFlags(cmd *cobra.Command) {
 func dispatchTrain(cmd *cobra.Command, o runTrainOptions) (handled bool, err error) {
 	on, err := o.remote.onSageMaker(cmd)
 	if err != nil || !on {
-		return err != nil, err
+		return err != nil, badFlags(cmd, err)
 	}
 	return true, runTrainRemote(cmd, o)
 }
@@ -158,10 +158,10 @@ func runTrainRemote(cmd *cobra.Command, o runTrainOptions) error {
 	}
 	job, err := o.trainingJob(cmd, c.Custom())
 	if err != nil {
-		return err
+		return badFlags(cmd, err)
 	}
 	if _, err := job.Input(); err != nil { // every problem before anything is pushed
-		return err
+		return badFlags(cmd, err)
 	}
 	if job.Image, err = sageMakerImage(ctx, stderr, c, o.image, o.remote.remoteRunOptions); err != nil {
 		return err
@@ -240,7 +240,7 @@ func (o *runEndpointOptions) sageMakerFlags(cmd *cobra.Command) {
 func dispatchEndpoint(cmd *cobra.Command, o runEndpointOptions) (handled bool, err error) {
 	on, err := o.remote.onSageMaker(cmd)
 	if err != nil || !on {
-		return err != nil, err
+		return err != nil, badFlags(cmd, err)
 	}
 	return true, runEndpointRemote(cmd, o)
 }
@@ -289,7 +289,7 @@ func runEndpointRemote(cmd *cobra.Command, o runEndpointOptions) error {
 	}
 	ep := remote.Endpoint{Name: name, Role: o.remote.role, Spec: resolved, Tags: tags, LocalFiles: c.Custom()}
 	if _, err := ep.Plan(); err != nil {
-		return err
+		return badFlags(cmd, err)
 	}
 	images := map[string]string{}
 	uri := func(img string) (string, error) {
@@ -365,7 +365,7 @@ func (o *runTransformOptions) sageMakerFlags(cmd *cobra.Command) {
 func dispatchTransform(cmd *cobra.Command, o runTransformOptions) (handled bool, err error) {
 	on, err := o.remote.onSageMaker(cmd)
 	if err != nil || !on {
-		return err != nil, err
+		return err != nil, badFlags(cmd, err)
 	}
 	return true, runTransformRemote(cmd, o)
 }
@@ -415,7 +415,7 @@ func runTransformRemote(cmd *cobra.Command, o runTransformOptions) error {
 		}
 	}
 	if _, _, err := j.Inputs(); err != nil {
-		return err
+		return badFlags(cmd, err)
 	}
 	if j.Image, err = sageMakerImage(ctx, stderr, c, o.image, o.remote.remoteRunOptions); err != nil {
 		return err

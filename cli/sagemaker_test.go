@@ -203,8 +203,8 @@ func TestRunTrainOnSageMakerChecksFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"run", "train", testImage, "--instance-type", "ml.m5.large"}, tt.args...)
 			code, _, stderr := execSageMaker(t.Context(), "", args...)
-			if code == 0 {
-				t.Fatalf("exit 0, want an error")
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d (a usage error)", code, ExitUsage)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(stderr, w) {
@@ -462,7 +462,7 @@ func TestRemoteFlagsOnLocalRuns(t *testing.T) {
 		{"run", "train", "img", "--detach"},
 	} {
 		code, _, stderr := execSageMaker(t.Context(), "", args...)
-		if code != 1 || !strings.Contains(stderr, "applies to SageMaker runs: add --instance-type ml.") {
+		if code != ExitUsage || !strings.Contains(stderr, "applies to SageMaker runs: add --instance-type ml.") {
 			t.Errorf("sagekit %s: exit %d, %s", strings.Join(args, " "), code, stderr)
 		}
 	}
