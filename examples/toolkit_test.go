@@ -52,6 +52,9 @@ type toolkitRequest struct {
 // every answer byte for byte. The container runs are in TestContainers'
 // sibling, conformance's TestExamplesConform.
 func TestToolkitExamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped under -short: " + "trains and serves the toolkit examples with scikit-learn, about 40 s on a loaded machine")
+	}
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import sklearn, joblib, pandas, numpy").Run(); err != nil {
 		if os.Getenv("SAGEKIT_REQUIRE_PYTHON") == "1" {

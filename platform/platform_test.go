@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -42,8 +43,10 @@ func fixtureImage(t *testing.T, e *platform.Engine, brk string) string {
 func newEngine(t *testing.T) (*platform.Engine, string) {
 	t.Helper()
 	dc := testenv.Docker(t)
-	run := t.Name()
-	run = strings.NewReplacer("/", "-").Replace(run)
+	// Unique to this process too: another process running the same test
+	// on the same engine (a second checkout, CI) would otherwise see this
+	// test's containers as its own leftovers and remove them mid-run.
+	run := strings.NewReplacer("/", "-").Replace(t.Name()) + "-" + randomSuffix()
 	e, err := platform.New(t.Context(), platform.WithClient(dc), platform.WithLabels(map[string]string{testLabel: run}))
 	if err != nil {
 		t.Fatal(err)
@@ -117,11 +120,18 @@ func TestTrainAndServe(t *testing.T) {
 func TestMultiHostResolvesPeers(t *testing.T) {
 	e, _ := newEngine(t)
 	img := goodImage(t, e)
-	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, Hosts: 2, PeerDelay: time.Second})
+	var placed []string
+	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, Hosts: 2, PeerDelay: time.Second,
+		WhileRunning: func(ctx context.Context, cs []*platform.Container) {
+			placed = hostAddresses(ctx, t, e, cs)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Remove()
+	for _, p := range placed {
+		t.Error(p)
+	}
 	for _, h := range tr.Hosts {
 		if h.StartErr != nil || h.ExitCode != 0 {
 			t.Fatalf("%s: start error %v, exit %d, logs:\n%s", h.Host, h.StartErr, h.ExitCode, h.Logs)
@@ -140,17 +150,90 @@ func TestMultiHostResolvesPeers(t *testing.T) {
 	}
 }
 
+// TestStopAfterGraceKills stops a program that ignores SIGTERM. The stop
+// waits until the program says it trains: a SIGTERM that comes before its
+// handler is installed ends it at once (exit 2 from the Go runtime, or 143),
+// which on a loaded machine can take longer than StopAfter. Its training
+// lasts a minute, so only the stop ends it, however late the signal comes.
+// hostAddresses checks that every host of a job sits, on a network of
+// the job, at the address the /etc/hosts entries of its containers give
+// its name, and returns what is wrong.
+func hostAddresses(ctx context.Context, t *testing.T, e *platform.Engine, cs []*platform.Container) []string {
+	var wrong []string
+	want := map[string]string{} // host -> address in /etc/hosts
+	got := map[string][]string{}
+	for _, c := range cs {
+		ins, err := e.Client().ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Errorf("inspecting %s: %v", c.ID, err)
+			continue
+		}
+		for _, eh := range ins.Container.HostConfig.ExtraHosts {
+			name, addr, _ := strings.Cut(eh, ":")
+			want[name] = addr
+		}
+		host := ins.Container.Config.Hostname
+		got[host] = []string{}
+		for nw, ep := range ins.Container.NetworkSettings.Networks {
+			got[host] = append(got[host], nw+"="+ep.IPAddress.String())
+			if ep.IPAddress.String() == want[host] {
+				got[host] = nil
+				break
+			}
+		}
+	}
+	for host, addrs := range got {
+		if addrs != nil {
+			wrong = append(wrong, fmt.Sprintf("%s is at %v, not at %s where its peers look for it", host, addrs, want[host]))
+		}
+	}
+	return wrong
+}
+
 func TestStopAfterGraceKills(t *testing.T) {
 	e, _ := newEngine(t)
 	img := fixtureImage(t, e, "C-TR-08")
-	tr, err := e.Train(t.Context(), platform.TrainingJob{Image: img, StopAfter: 500 * time.Millisecond, StopGrace: time.Second})
+	var ready error
+	tr, err := e.Train(t.Context(), platform.TrainingJob{
+		Image:     img,
+		Layout:    optml.Layout{Hyperparameters: optml.Hyperparameters{"seconds": "60"}},
+		StopAfter: 500 * time.Millisecond,
+		StopGrace: time.Second,
+		WhileRunning: func(ctx context.Context, cs []*platform.Container) {
+			ready = waitForLog(ctx, cs[0], "fixture: training starts")
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Remove()
 	h := tr.Hosts[0]
+	if ready != nil {
+		t.Fatalf("waiting for training to start: %v\n%s", ready, h.Logs)
+	}
 	if h.Stop == nil || !h.Stop.Killed || h.ExitCode != 137 {
 		t.Errorf("stop = %+v, exit %d; want SIGKILL after the grace period (137)\n%s", h.Stop, h.ExitCode, h.Logs)
+	}
+	if !strings.Contains(string(h.Logs), "SIGTERM: saving a partial model") {
+		t.Errorf("the program did not log receiving SIGTERM before SIGKILL:\n%s", h.Logs)
+	}
+}
+
+// waitForLog polls c's output until it holds line.
+func waitForLog(ctx context.Context, c *platform.Container, line string) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := c.Logs(ctx); err == nil && strings.Contains(string(b), line) {
+			return nil
+		}
+		select {
+		case <-c.Done():
+			return fmt.Errorf("the container exited before it logged %q", line)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
 }
 

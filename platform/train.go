@@ -309,9 +309,18 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			spec.extra = append(spec.extra,
 				network.WithNetworkName([]string{h}, netName),
 				testcontainers.WithEndpointSettingsModifier(func(eps map[string]*dnetwork.EndpointSettings) {
-					if ep := eps[netName]; ep != nil {
-						ep.IPAMConfig = &dnetwork.EndpointIPAMConfig{IPv4Address: addr}
+					// testcontainers leaves the network out when its own
+					// look-up of it fails (it ignores the error); the
+					// container would then start on the default bridge,
+					// away from the address every peer's /etc/hosts names,
+					// and no peer could reach it. The endpoint is always set.
+					ep := eps[netName]
+					if ep == nil {
+						ep = &dnetwork.EndpointSettings{}
+						eps[netName] = ep
 					}
+					ep.Aliases = []string{h}
+					ep.IPAMConfig = &dnetwork.EndpointIPAMConfig{IPv4Address: addr}
 				}))
 		}
 		c, err := e.run(ctx, spec)

@@ -177,6 +177,9 @@ func boolInt(b bool) int {
 // each problem type and compares it, to 1e-9, with scikit-learn's value,
 // computed now by Debian's python3-sklearn.
 func TestMetricsMatchScikitLearn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped under -short: " + "computes every metric again with scikit-learn, about 20 s on a loaded machine")
+	}
 	if err := exec.Command(debianPython, "-c", "import sklearn").Run(); err != nil {
 		if os.Getenv(envRequirePython) == "1" {
 			t.Fatalf("%s with scikit-learn required (%s=1): %v", debianPython, envRequirePython, err)

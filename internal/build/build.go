@@ -157,6 +157,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	for _, p := range platforms {
 		temp := fmt.Sprintf("%s:%s-%s", tempRepo, run, strings.ReplaceAll(p, "/", "-"))
 		temps = append(temps, temp)
+		log.Debug("temporary image name", "name", temp, "platform", p)
 		attrs := frontendAttrs(opts, filepath.Base(dfPath), p)
 		solve := bkclient.SolveOpt{
 			Frontend:      "dockerfile.v0",

@@ -478,9 +478,11 @@ func runDirect(ctx context.Context, opts Options, log *slog.Logger, platforms []
 	if err == nil {
 		var id string
 		temp := fmt.Sprintf("%s:%s-direct", tempRepo, newRunID())
+		log.Debug("temporary image name", "name", temp)
+		// Removed on every way out: a failure may come after the load.
+		defer func() { _, _ = opts.Docker.ImageRemove(context.WithoutCancel(ctx), temp, client.ImageRemoveOptions{}) }()
 		id, err = assembleDirect(ctx, opts, log, plan, contextDir, ctxFS, temp)
 		if err == nil {
-			defer func() { _, _ = opts.Docker.ImageRemove(context.WithoutCancel(ctx), temp, client.ImageRemoveOptions{}) }()
 			res := &Result{Tags: opts.Tags, Tagged: plan.platform, Via: ViaDirect, Images: []PlatformImage{{Platform: plan.platform, ID: id}}}
 			for _, t := range opts.Tags {
 				if _, err := opts.Docker.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: t}); err != nil {

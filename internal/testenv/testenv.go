@@ -21,10 +21,15 @@ import (
 const EnvRequireDocker = "SAGEKIT_REQUIRE_DOCKER"
 
 // Docker returns a client for the local engine, or skips the test when there
-// is none (fails under SAGEKIT_REQUIRE_DOCKER=1). It also turns testcontainers'
-// Ryuk off, since Ryuk needs an image pulled from a registry.
+// is none (fails under SAGEKIT_REQUIRE_DOCKER=1). Under -short it skips
+// without looking: the short set runs without an engine, whatever
+// SAGEKIT_REQUIRE_DOCKER says. It also turns testcontainers' Ryuk off, since
+// Ryuk needs an image pulled from a registry.
 func Docker(t testing.TB) *client.Client {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped under -short: needs the Docker Engine")
+	}
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	c, err := client.New(client.FromEnv)
 	if err == nil {
@@ -40,6 +45,16 @@ func Docker(t testing.TB) *client.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// SkipShort skips t under -short, saying why it is left out of the short
+// set: what it needs (a Python with scikit-learn, a Go build, ...) or how
+// long it runs. The short set is what runs without Docker in a minute.
+func SkipShort(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped under -short: " + why)
+	}
 }
 
 var (

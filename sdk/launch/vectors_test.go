@@ -67,6 +67,9 @@ var vectorSource = regexp.MustCompile(`^([\w.-]+/[\w.-]+)@([0-9a-f]{12}):([\w./-
 // environment, or its exit code and failure file, must be the toolkit's,
 // or sagekit's documented answer where a deviation is listed.
 func TestTrainingToolkitVectors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped under -short: " + "runs every training-toolkit vector through Python, about 30 s on a loaded machine")
+	}
 	const py = "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
 		t.Skipf("skipped: no %s", py)

@@ -171,6 +171,7 @@ func install(t *testing.T) string {
 }
 
 func TestFlaskPredictorUnchanged(t *testing.T) {
+	testenv.SkipShort(t, "trains and serves scikit-learn models through Flask, about 40 s on a loaded machine")
 	t.Parallel()
 	py := interpreter(t, "flask", "pandas", "sklearn")
 	base := t.TempDir()
@@ -498,6 +499,7 @@ func runtimeServeTo(t *testing.T, out io.Writer, dir string, env ...string) (*ex
 // predictor.py, SAGEMAKER_BASE_DIR=DIR SAGEKIT_WSGI_APP=predictor:app
 // sagekit-runtime serve answers /ping and /invocations, and stops on SIGTERM.
 func TestRuntimeServesFlaskPredictor(t *testing.T) {
+	testenv.SkipShort(t, "trains and serves scikit-learn models through Flask, about 40 s on a loaded machine")
 	t.Parallel()
 	py := interpreter(t, "flask", "pandas", "sklearn")
 	base := t.TempDir()
