@@ -38,7 +38,11 @@ func newRunCmd() *cobra.Command {
 		Short: "Run a training job, an endpoint or a batch transform locally, as SageMaker does",
 		Long: `Plays SageMaker on the local Docker Engine: "run train" runs a training job and
 packs model.tar.gz, "run endpoint" serves a model, "run transform" runs a batch
-transform job over a directory. docs/local-runs.md says how each mirrors SageMaker.`,
+transform job over a directory. docs/local-runs.md says how each mirrors SageMaker.
+
+With --instance-type ml.… (for example ml.m5.large) the same commands run on
+Amazon SageMaker itself, or on any server at --endpoint-url that speaks its API:
+channels, outputs and models are then s3:// URIs (docs/sagemaker.md).`,
 		Example: `  sagekit run train my-algo --data training=local/input/data/training -o out
   sagekit run endpoint my-algo --model out/model.tar.gz
   sagekit run transform my-algo --model out/model.tar.gz --input ./batch --output ./batch-out`,
@@ -202,6 +206,7 @@ type runTrainOptions struct {
 	output             string
 	networkIsolation   bool
 	maxRuntime         time.Duration
+	remote             remoteTrainOptions
 }
 
 func newRunTrainCmd() *cobra.Command {
@@ -226,6 +231,9 @@ pulls it from its registry instead.`,
 			if err := o.resolve(cmd, args); err != nil {
 				return err
 			}
+			if handled, err := dispatchTrain(cmd, o); handled {
+				return err
+			}
 			if _, err := o.job(); err != nil {
 				return badFlags(cmd, err)
 			}
@@ -236,14 +244,15 @@ pulls it from its registry instead.`,
 	o.flags(cmd)
 	f := cmd.Flags()
 	f.IntVar(&o.hosts, "hosts", 1, "instance count: hosts algo-1..algo-N")
-	f.StringArrayVar(&o.data, "data", nil, "channel from a directory, CHANNEL=DIR, mounted read-only at /opt/ml/input/data/CHANNEL (repeatable)")
+	f.StringArrayVar(&o.data, "data", nil, "channel from a directory, CHANNEL=DIR, mounted read-only at /opt/ml/input/data/CHANNEL (repeatable; SageMaker: CHANNEL=s3://BUCKET/PREFIX)")
 	f.StringArrayVar(&o.hyperparameters, "hyperparameter", nil, "hyperparameter K=V (repeatable; wins over --hyperparameters)")
 	f.StringVar(&o.hyperparameterFile, "hyperparameters", "", "FILE holding a JSON object of hyperparameters, as hyperparameters.json, e.g. {\"max_depth\": \"5\"} (non-string values are passed as their JSON text)")
 	cmd.MarkFlagFilename("hyperparameters", "json")
 	cmd.RegisterFlagCompletionFunc("data", completeChannels)
-	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure")
+	f.StringVarP(&o.output, "output", "o", "output", "directory receiving model.tar.gz, output.tar.gz and failure (SageMaker: s3://BUCKET/PREFIX, required)")
 	f.BoolVar(&o.networkIsolation, "network-isolation", false, "no outbound network (hosts still reach each other)")
 	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop the job with SIGTERM (SIGKILL 120s later) after this long (default: no limit)")
+	o.sageMakerFlags(cmd)
 	return cmd
 }
 
@@ -497,6 +506,7 @@ type runTransformOptions struct {
 	invocationTimeout    time.Duration
 	maxRetries           int
 	startupTimeout       time.Duration
+	remote               remoteTransformOptions
 }
 
 func newRunTransformCmd() *cobra.Command {
@@ -516,6 +526,9 @@ pulls it from its registry instead.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.resolve(cmd, args); err != nil {
+				return err
+			}
+			if handled, err := dispatchTransform(cmd, o); handled {
 				return err
 			}
 			if _, err := o.job(); err != nil {
@@ -541,6 +554,7 @@ pulls it from its registry instead.`,
 	f.DurationVar(&o.invocationTimeout, "invocation-timeout", platform.DefaultInvocationsTimeout, "timeout of each request (1s to 1h)")
 	f.IntVar(&o.maxRetries, "max-retries", platform.DefaultInvocationsMaxRetries, "retries of a request that timed out or got a 5xx (0 to 3)")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
+	o.sageMakerFlags(cmd)
 	for _, n := range []string{"model", "input", "output"} {
 		cmd.MarkFlagRequired(n)
 	}

@@ -27,6 +27,7 @@ type runEndpointOptions struct {
 	listen         string
 	port           int
 	startupTimeout time.Duration
+	remote         remoteEndpointOptions
 }
 
 // pingEvery is how often run endpoint polls /ping while it waits.
@@ -58,6 +59,9 @@ build makes it); --pull pulls it from its registry instead.`,
 			if err := o.resolve(cmd, args); err != nil {
 				return err
 			}
+			if handled, err := dispatchEndpoint(cmd, o); handled {
+				return err
+			}
 			if err := o.check(); err != nil {
 				return badFlags(cmd, err)
 			}
@@ -72,6 +76,7 @@ build makes it); --pull pulls it from its registry instead.`,
 	f.StringVar(&o.listen, "listen", "127.0.0.1", "address to serve on; 0.0.0.0 makes the endpoint reachable from other machines")
 	f.IntVar(&o.port, "port", optml.DefaultPort, "local port to serve on (0: any free port)")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
+	o.sageMakerFlags(cmd)
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagFilename("model", "gz", "tgz")
 	return cmd
