@@ -196,14 +196,27 @@ func irisDir(t *testing.T) string {
 	return filepath.Join(testenv.ModuleRoot(t), "examples", "go", "local", "input", "data", "training")
 }
 
+// requireTools skips a test that drives sagekit local with boto3 and the
+// AWS CLI when they are missing, and fails it instead under
+// SAGEKIT_REQUIRE_PYTHON=1 (as CI runs), saying how to install them.
 func requireTools(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"python3", "aws"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not on PATH", tool)
+			missingTool(t, tool+" is not on PATH")
 		}
 	}
 	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skip("python3 has no boto3")
+		missingTool(t, "python3 has no boto3")
 	}
+}
+
+// missingTool skips, or fails under SAGEKIT_REQUIRE_PYTHON=1.
+func missingTool(t *testing.T, why string) {
+	t.Helper()
+	const fix = "install them with: pip install boto3 awscli 'moto[server]'"
+	if os.Getenv("SAGEKIT_REQUIRE_PYTHON") == "1" {
+		t.Fatalf("%s (SAGEKIT_REQUIRE_PYTHON=1); %s", why, fix)
+	}
+	t.Skipf("%s; %s", why, fix)
 }

@@ -17,7 +17,7 @@ import (
 func motoS3(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("moto_server"); err != nil {
-		t.Skip("moto_server is not on PATH")
+		missingTool(t, "moto_server is not on PATH")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

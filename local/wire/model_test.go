@@ -23,7 +23,10 @@ func botocoreData(t *testing.T) string {
 		if *update {
 			t.Fatalf("finding botocore: %v", err)
 		}
-		t.Skip("no botocore in the python3 on PATH")
+		if os.Getenv("SAGEKIT_REQUIRE_PYTHON") == "1" {
+			t.Fatal("no botocore in the python3 on PATH (SAGEKIT_REQUIRE_PYTHON=1); install it with: pip install boto3")
+		}
+		t.Skip("no botocore in the python3 on PATH; install it with: pip install boto3")
 	}
 	return filepath.Join(strings.TrimSpace(string(out)), "data")
 }
