@@ -67,7 +67,7 @@ func (r *remoteRunOptions) flags(cmd *cobra.Command) {
 
 // remoteOnly are the flags that mean nothing to a local run.
 var remoteOnly = []string{"role", "name", "ecr", "wait", "detach", "region", "profile", "endpoint-url",
-	"spot", "max-wait", "checkpoints", "metric", "volume-size", "vpc", "download", "config"}
+	"spot", "max-wait", "checkpoints", "metric", "volume-size", "vpc", "download"}
 
 // onSageMaker reports whether the run goes to SageMaker; a local run with
 // flags only SageMaker uses is an error.
