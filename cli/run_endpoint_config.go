@@ -237,7 +237,7 @@ func serveEndpointConfig(ctx context.Context, stdout, stderr io.Writer, o runEnd
 	fmt.Fprintf(stdout, "endpoint %s is serving at %s/endpoints/%s/invocations (InService after %s); Ctrl-C stops it\n", name, url, name, time.Since(started).Round(10*time.Millisecond))
 	fmt.Fprintf(stdout, "  sagekit invoke %s --endpoint-url %s --body %s --content-type text/csv [--variant %s]\n", name, url, samplePayload(), aws.ToString(plan.Config.ProductionVariants[0].VariantName))
 	var failed error
-	err := tail.Follow(ctx, 2*time.Second, func(ctx context.Context) (bool, error) {
+	err := tail.Follow(ctx, time.Second, func(ctx context.Context) (bool, error) {
 		d, err := c.DescribeEndpoint(ctx, name)
 		if err != nil {
 			return false, err
@@ -248,6 +248,11 @@ func serveEndpointConfig(ctx context.Context, stdout, stderr io.Writer, o runEnd
 		}
 		return false, nil
 	})
+	if ctx.Err() != nil { // the lines since the last poll
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		tail.Poll(pctx)
+		cancel()
+	}
 	switch {
 	case failed != nil:
 		return &ExitError{Code: 1, Err: failed}
