@@ -51,7 +51,10 @@ func checkLocalSpec(s *spec.Endpoint) error {
 	return errors.Join(errs...)
 }
 
-var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9]+`)
+var (
+	unsafeName = regexp.MustCompile(`[^a-zA-Z0-9]+`)
+	nameRe     = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$`)
+)
 
 // localEndpointName is the endpoint's name when endpoint.yaml gives none:
 // the image's repository, as a SageMaker name.
@@ -116,7 +119,10 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	if err != nil {
 		return err
 	}
-	name := s.Name
+	name := o.remote.name
+	if name == "" {
+		name = s.Name
+	}
 	if name == "" {
 		name = localEndpointName(o.image)
 	}
@@ -130,6 +136,9 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	}
 	if err := checkLocalSpec(resolved); err != nil {
 		return err
+	}
+	if !nameRe.MatchString(name) {
+		return fmt.Errorf("endpoint name %q: use 1 to 63 letters, digits and hyphens", name)
 	}
 	var images []string
 	for i := range resolved.Variants {

@@ -195,7 +195,12 @@ func TestRunEndpointConfigLocalRefuses(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want %q", c.yaml, code, stderr, c.want)
 		}
 	}
-	code, _, stderr := execSageMaker(t.Context(), "", "run", "endpoint", "img", "--model", "m.tar.gz", "--config", filepath.Join(dir, "endpoint.yaml"), "--gpu")
+	os.WriteFile(filepath.Join(dir, "endpoint.yaml"), []byte("name: good\nvariants:\n  - name: a\n"), 0o644)
+	code, _, stderr := execSageMaker(t.Context(), "", "run", "endpoint", "img", "--model", "m.tar.gz", "--config", filepath.Join(dir, "endpoint.yaml"), "--name", "not_valid")
+	if code != 1 || !strings.Contains(stderr, `endpoint name "not_valid": use 1 to 63 letters, digits and hyphens`) {
+		t.Errorf("--name not_valid: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = execSageMaker(t.Context(), "", "run", "endpoint", "img", "--model", "m.tar.gz", "--config", filepath.Join(dir, "endpoint.yaml"), "--gpu")
 	if code != ExitUsage || !strings.Contains(stderr, "--gpu with --config") {
 		t.Errorf("--gpu: exit %d, %s", code, stderr)
 	}
