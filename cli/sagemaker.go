@@ -121,6 +121,11 @@ func parseTags(kvs []string) (map[string]string, error) {
 // image that is not in ECR is pushed there from the local engine first,
 // with the push code 'sagekit push' uses; another API endpoint gets the
 // image as it is (it may run local images, as 'sagekit local' does).
+// remotePushDeps are the engine and registry connections a SageMaker run
+// pushes a local image with: 'sagekit push's own (tests point the registry
+// at a loopback one).
+var remotePushDeps = defaultPushDeps
+
 func sageMakerImage(ctx context.Context, stderr io.Writer, c *remote.Client, image string, r remoteRunOptions) (string, error) {
 	ref, err := name.ParseReference(image)
 	if err != nil {
@@ -148,13 +153,14 @@ func sageMakerImage(ctx context.Context, stderr io.Writer, c *remote.Client, ima
 			repo += ":" + t.TagStr()
 		}
 	}
-	source, err := push.Open(ctx, image, defaultPushDeps().docker)
+	deps := remotePushDeps()
+	source, err := push.Open(ctx, image, deps.docker)
 	if err != nil {
 		return "", fmt.Errorf("%s is not in Amazon ECR, and pushing it there needs it in the local engine: %w; or push it yourself with 'sagekit push IMAGE --ecr REPO:TAG' and pass the image URI it prints", image, err)
 	}
 	defer source.Close()
 	f := registryFlags{ecrRepo: repo, region: c.Region(), profile: r.aws.profile, jobs: 4}
-	dst, opts, err := pushTarget(ctx, stderr, "", f, defaultPushDeps())
+	dst, opts, err := pushTarget(ctx, stderr, "", f, deps)
 	if err != nil {
 		return "", err
 	}
