@@ -14,6 +14,7 @@ import (
 	"github.com/sagekit/sagekit/evaluate/metrics"
 	"github.com/sagekit/sagekit/evaluate/report"
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/remote"
 )
 
 func init() { register(newEvaluateCmd) }
@@ -29,6 +30,7 @@ type evaluateOptions struct {
 	on                 string
 	aws                awsFlags
 	role, s3Prefix     string
+	client             *remote.Client // with --on ml.*
 	jsonPath, htmlPath string
 	progress           progressFlag
 	mode               string // progress, resolved
@@ -79,6 +81,16 @@ the details.`,
 			if err := o.resolve(cmd); err != nil {
 				return badFlags(cmd, err)
 			}
+			if o.on != "local" {
+				// Every problem with the SageMaker settings before the data
+				// is read or an image pushed.
+				if o.client, err = o.aws.client(cmd.Context()); err != nil {
+					return err
+				}
+				if err := o.sageMaker().Check(o.client.Custom()); err != nil {
+					return badFlags(cmd, err)
+				}
+			}
 			return runEvaluate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -117,6 +129,10 @@ the details.`,
 	cmd.MarkFlagRequired("data")
 	cmd.MarkFlagRequired("label")
 	return cmd
+}
+
+func (o *evaluateOptions) sageMaker() evaluate.SageMakerOptions {
+	return evaluate.SageMakerOptions{Role: o.role, InstanceType: o.on, Prefix: o.s3Prefix}
 }
 
 // sageMakerOnly are the flags that mean nothing to a local evaluation.
@@ -264,17 +280,11 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 		defer done()
 		rep, runErr = evaluate.Run(ctx, e, o.Options)
 	} else {
-		c, err := o.aws.client(ctx)
-		if err != nil {
-			return err
+		so := o.sageMaker()
+		so.Image = func(ctx context.Context, image string) (string, error) {
+			return sageMakerImage(ctx, stderr, o.client, image, remoteRunOptions{aws: o.aws})
 		}
-		runner := evaluate.SageMaker(c, evaluate.SageMakerOptions{
-			Role: o.role, InstanceType: o.on, Prefix: o.s3Prefix,
-			Image: func(ctx context.Context, image string) (string, error) {
-				return sageMakerImage(ctx, stderr, c, image, remoteRunOptions{aws: o.aws})
-			},
-		})
-		rep, runErr = evaluate.RunOn(ctx, runner, o.Options)
+		rep, runErr = evaluate.RunOn(ctx, evaluate.SageMaker(o.client, so), o.Options)
 		stopped = "the SageMaker jobs it started are stopped"
 	}
 	if rep == nil {

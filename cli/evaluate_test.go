@@ -47,6 +47,9 @@ func TestEvaluateOnFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
+		if code := reportError(root, err); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)", tc.args, code)
+		}
 	}
 }
 

@@ -63,35 +63,39 @@ var _ Runner = (*sageMaker)(nil)
 // localFiles reports whether the jobs read and write file:/// URIs.
 func (s *sageMaker) localFiles() bool { return s.o.Prefix == "" && s.c.Custom() }
 
-// Check checks the jobs' settings with remote's own checks, then resolves
-// the images.
-func (s *sageMaker) Check(ctx context.Context, images []string) error {
-	if !strings.HasPrefix(s.o.InstanceType, "ml.") {
-		return fmt.Errorf("instance type %q: want an ml.* instance type such as ml.m5.large", s.o.InstanceType)
+// Check checks o with remote's own checks (role, instance type, URIs),
+// custom saying whether the client talks to another server than AWS.
+func (o SageMakerOptions) Check(custom bool) error {
+	if !strings.HasPrefix(o.InstanceType, "ml.") {
+		return fmt.Errorf("instance type %q: want an ml.* instance type such as ml.m5.large", o.InstanceType)
 	}
-	if s.o.Prefix != "" && (!strings.HasPrefix(s.o.Prefix, "s3://") || len(s.o.Prefix) <= len("s3://")) {
-		return fmt.Errorf("--s3-prefix %q: want an S3 URI, s3://BUCKET/PREFIX", s.o.Prefix)
+	if o.Prefix != "" && (!strings.HasPrefix(o.Prefix, "s3://") || len(o.Prefix) <= len("s3://")) {
+		return fmt.Errorf("--s3-prefix %q: want an S3 URI, s3://BUCKET/PREFIX", o.Prefix)
 	}
-	if s.o.Prefix == "" && !s.c.Custom() {
+	if o.Prefix == "" && !custom {
 		return errors.New("--s3-prefix s3://BUCKET/PREFIX is required on SageMaker: each fold's data, model and predictions go under it")
 	}
-	base := "file:///check"
-	if s.o.Prefix != "" {
-		base = strings.TrimRight(s.o.Prefix, "/")
+	base, local := "file:///check", o.Prefix == ""
+	if !local {
+		base = strings.TrimRight(o.Prefix, "/")
 	}
 	tj := remote.TrainingJob{
-		Name: "check", Image: "check", Role: s.o.Role, InstanceType: s.o.InstanceType, InstanceCount: 1,
-		Output: base, Channels: []remote.Channel{{Name: "training", S3URI: base}}, LocalFiles: s.localFiles(),
+		Name: "check", Image: "check", Role: o.Role, InstanceType: o.InstanceType, InstanceCount: 1,
+		Output: base, Channels: []remote.Channel{{Name: "training", S3URI: base}}, LocalFiles: local,
 	}
-	_, terr := tj.Input()
-	xj := remote.TransformJob{Name: "check", Image: "check", Role: s.o.Role, Model: base, Input: base, Output: base,
-		InstanceType: s.o.InstanceType, LocalFiles: s.localFiles()}
-	_, _, xerr := xj.Inputs()
-	if terr != nil {
-		return terr // the transform's problems are the same ones
+	if _, err := tj.Input(); err != nil {
+		return err // the transform job's problems are among these
 	}
-	if xerr != nil {
-		return xerr
+	xj := remote.TransformJob{Name: "check", Image: "check", Role: o.Role, Model: base, Input: base, Output: base,
+		InstanceType: o.InstanceType, LocalFiles: local}
+	_, _, err := xj.Inputs()
+	return err
+}
+
+// Check checks the settings, then resolves the images.
+func (s *sageMaker) Check(ctx context.Context, images []string) error {
+	if err := s.o.Check(s.c.Custom()); err != nil {
+		return err
 	}
 	for _, image := range images {
 		uri := image
