@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -250,5 +251,43 @@ func TestEvaluateOnSagekitLocalInterrupt(t *testing.T) {
 	want := map[string]int{"training job Completed": 1, "transform job Completed": 1, "training job Stopped": 1}
 	if d := cmp.Diff(want, statuses); d != "" {
 		t.Errorf("jobs on the server (-want +got):\n%s", d)
+	}
+}
+
+// TestEvaluateOnSagekitLocalFailedFold: a fold whose training job fails is
+// an error naming the fold with SageMaker's FailureReason (the image's
+// failure file); the other folds are kept.
+func TestEvaluateOnSagekitLocalFailedFold(t *testing.T) {
+	url, _ := sagekitLocal(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
+	defer cancel()
+	image := evaltest.Fixture(ctx, t, testenv.Docker(t))
+	var rows []string
+	for i := range 20 {
+		rows = append(rows, []string{"a", "b"}[i%2]+","+strconv.Itoa(100+i))
+	}
+	dir := t.TempDir()
+	data, path := filepath.Join(dir, "data.csv"), filepath.Join(dir, "report.json")
+	os.WriteFile(data, []byte(strings.Join(rows, "\n")+"\n"), 0o644)
+	code, stdout, stderr := execSageMaker(ctx, "", "evaluate", image, "--data", data, "--label", "0", "--folds", "4", "--seed", "9",
+		"--env", "FIXTURE_FAIL_MARKER=106", "--on", "ml.m5.large", "--role", testRole, "--endpoint-url", url, "--region", testenv.MotoRegion,
+		"--json", path)
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	if code != 1 || !strings.Contains(stderr, "evaluation incomplete: 1 of 4 folds failed") {
+		t.Fatalf("exit %d, want 1 and one failed fold", code)
+	}
+	rep := readReport(t, path)
+	failed := 0
+	for _, f := range rep.Models[0].Folds {
+		if f.OK() {
+			continue
+		}
+		failed++
+		if !strings.Contains(f.Error, "training failed: training job ") || !strings.Contains(f.Error, "the validation channel holds the marker 106") {
+			t.Errorf("fold %d error = %q, want the training job's failure reason", f.Fold, f.Error)
+		}
+	}
+	if failed != 1 || rep.Complete {
+		t.Errorf("%d folds failed, complete %v; want 1 and false", failed, rep.Complete)
 	}
 }
