@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,11 +50,20 @@ follows the container's logs. The container's own port is published on
 
 Ctrl-C sends SIGTERM and SIGKILL %d s later, as SageMaker does, removes the
 container and exits 130. IMAGE must be in the local Docker Engine (sagekit
-build makes it); --pull pulls it from its registry instead.`,
+build makes it); --pull pulls it from its registry instead.
+
+With --config endpoint.yaml (docs/sagemaker.md) it runs the endpoint the file
+describes, production variants and inference pipelines, each instance a
+container, through the engine of 'sagekit local', and serves SageMaker
+Runtime's POST /endpoints/NAME/invocations on http://LISTEN:PORT: 'sagekit
+invoke NAME --endpoint-url http://LISTEN:PORT [--variant V]' reaches it. Shadow
+variants and multi-model mode are refused locally. Ctrl-C stops and removes
+every container.`,
 			pingEvery, optml.PingTimeoutSeconds, optml.DefaultPort, optml.DefaultPort, optml.HostingStopGraceSeconds),
 		Example: `  sagekit run endpoint my-algo --model out/model.tar.gz
   sagekit run endpoint my-algo --model ./model --port 9000
-  sagekit run endpoint my-algo --model out/model.tar.gz --listen 0.0.0.0   # reachable from other machines`,
+  sagekit run endpoint my-algo --model out/model.tar.gz --listen 0.0.0.0   # reachable from other machines
+  sagekit run endpoint my-algo --model out/model.tar.gz --config endpoint.yaml   # its variants, locally`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.resolve(cmd, args); err != nil {
@@ -64,6 +74,12 @@ build makes it); --pull pulls it from its registry instead.`,
 			}
 			if err := o.check(); err != nil {
 				return badFlags(cmd, err)
+			}
+			if o.remote.config != "" {
+				if o.gpu {
+					return badFlags(cmd, errors.New("--gpu with --config: a local run of endpoint.yaml attaches no GPU; leave --gpu out"))
+				}
+				return runEndpointConfigLocal(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 			}
 			return runEndpoint(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},

@@ -231,7 +231,7 @@ type remoteEndpointOptions struct {
 func (o *runEndpointOptions) sageMakerFlags(cmd *cobra.Command) {
 	o.remote.flags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.remote.config, "config", "", "SageMaker: endpoint.yaml with production variants, shadow variants, pipelines, multi-model mode (docs/sagemaker.md)")
+	f.StringVar(&o.remote.config, "config", "", "endpoint.yaml with production variants, shadow variants, pipelines, multi-model mode (docs/sagemaker.md); locally: variants and pipelines")
 	f.IntVar(&o.remote.instanceCount, "instance-count", 1, "SageMaker: instances of the endpoint's one variant (endpoint.yaml sets them per variant)")
 }
 

@@ -67,7 +67,7 @@ func (r *remoteRunOptions) flags(cmd *cobra.Command) {
 
 // remoteOnly are the flags that mean nothing to a local run.
 var remoteOnly = []string{"role", "name", "ecr", "wait", "detach", "region", "profile", "endpoint-url",
-	"spot", "max-wait", "checkpoints", "metric", "volume-size", "vpc", "download", "config"}
+	"spot", "max-wait", "checkpoints", "metric", "volume-size", "vpc", "download"}
 
 // onSageMaker reports whether the run goes to SageMaker; a local run with
 // flags only SageMaker uses is an error.
@@ -91,6 +91,9 @@ func (r *remoteRunOptions) onSageMaker(cmd *cobra.Command) (bool, error) {
 		return false, errors.New("--instance-count applies to SageMaker runs: add --instance-type ml.… (for example ml.m5.large)")
 	}
 	for _, n := range remoteOnly {
+		if n == "name" && cmd.Flags().Changed("config") {
+			continue // run endpoint --config names its local endpoint too
+		}
 		if f := cmd.Flags().Lookup(n); f != nil && f.Changed {
 			return false, fmt.Errorf("--%s applies to SageMaker runs: add --instance-type ml.… (for example ml.m5.large)", n)
 		}

@@ -457,7 +457,6 @@ func TestRunTrainImageNotInECRMoto(t *testing.T) {
 func TestRemoteFlagsOnLocalRuns(t *testing.T) {
 	for _, args := range [][]string{
 		{"run", "endpoint", "img", "--model", "m.tar.gz", "--instance-count", "2"},
-		{"run", "endpoint", "img", "--model", "m.tar.gz", "--config", "endpoint.yaml"},
 		{"run", "transform", "img", "--model", "m", "--input", "i", "--output", "o", "--role", testRole},
 		{"run", "train", "img", "--detach"},
 	} {

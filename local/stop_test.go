@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -146,8 +147,8 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Errorf("sagekit local exited with %v after SIGINT\n%s", err, log.String())
+		if code := exitCode(err); code != 130 {
+			t.Errorf("sagekit local exited with %v after SIGINT, want 130 (interrupted)\n%s", err, log.String())
 		}
 	case <-time.After(90 * time.Second):
 		cmd.Process.Kill()
@@ -168,8 +169,8 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	cmd, url, log = start()
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("sagekit local exited with %v after SIGTERM\n%s", err, log.String())
+		if err := cmd.Wait(); exitCode(err) != 130 {
+			t.Errorf("sagekit local exited with %v after SIGTERM, want 130 (interrupted)\n%s", err, log.String())
 		}
 	}()
 	var d struct{ TrainingJobStatus, FailureReason string }
@@ -179,4 +180,17 @@ func TestCtrlCStopsEverything(t *testing.T) {
 	}
 	awsCLI(t, url, "sagemaker", "wait", "endpoint-in-service", "--endpoint-name", "e")
 	awsCLI(t, url, "sagemaker", "delete-endpoint", "--endpoint-name", "e")
+}
+
+// exitCode is a finished command's exit status (0 when err is nil, -1 when
+// it did not exit on its own).
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

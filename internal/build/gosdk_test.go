@@ -42,7 +42,8 @@ func TestBuildGoOffersCarriedSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("GOMODCACHE", filepath.Join(t.TempDir(), "modcache"))
-	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(filepath.Join(strings.TrimSpace(string(shared)), "cache", "download"))+",off")
+	proxy := thirdPartyProxy(t, filepath.Join(strings.TrimSpace(string(shared)), "cache", "download"))
+	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy)+",off")
 	t.Setenv("GOFLAGS", "-modcacherw")
 	t.Setenv("GOWORK", "off")
 	t.Setenv("GOSUMDB", "off") // no checksum database here; go.sum records what it builds
@@ -73,6 +74,38 @@ func TestBuildGoOffersCarriedSDK(t *testing.T) {
 	if !strings.Contains(err.Error(), sdkmod.Module) {
 		t.Errorf("the failed build does not name the module: %v", err)
 	}
+}
+
+// thirdPartyProxy is a file proxy of the shared module cache without
+// sagekit's own module: other tests (and `sagekit init`) put the carried SDK
+// in that cache, and a proxy that still offered it would let the build
+// below pass without the copy sagekit carries.
+func thirdPartyProxy(t *testing.T, download string) string {
+	t.Helper()
+	// mirror links every entry of from into to, except skip.
+	mirror := func(from, to, skip string) {
+		entries, err := os.ReadDir(from)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() == skip {
+				continue
+			}
+			if err := os.Symlink(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	host, rest, _ := strings.Cut(sdkmod.Module, "/") // github.com, sagekit/sagekit
+	org, _, _ := strings.Cut(rest, "/")
+	proxy := t.TempDir()
+	mirror(download, proxy, host)
+	if err := os.Mkdir(filepath.Join(proxy, host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mirror(filepath.Join(download, host), filepath.Join(proxy, host), org)
+	return proxy
 }
 
 func TestSDKHint(t *testing.T) {

@@ -132,9 +132,12 @@ func TestRunPanicIsPanicError(t *testing.T) {
 	}
 }
 
+// TestRunConfigError: hyperparameters.json that is not a JSON object (here
+// cut short) fails the job before fn runs. A number as a value is not an
+// error: SageMaker's toolkits take non-string values as they come.
 func TestRunConfigError(t *testing.T) {
 	p := optmltest.New(t, layout())
-	os.WriteFile(p.Hyperparameters(), []byte(`{"epochs": 3}`), 0o644)
+	os.WriteFile(p.Hyperparameters(), []byte(`{"epochs": "3"`), 0o644)
 	called := false
 	err := Run(context.Background(), p, func(context.Context, *Env) error { called = true; return nil })
 	if err == nil || called {
