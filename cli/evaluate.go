@@ -14,6 +14,7 @@ import (
 	"github.com/sagekit/sagekit/evaluate/metrics"
 	"github.com/sagekit/sagekit/evaluate/report"
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/remote"
 )
 
 func init() { register(newEvaluateCmd) }
@@ -27,6 +28,9 @@ type evaluateOptions struct {
 	compareHP          []string
 	env                []string
 	on                 string
+	aws                awsFlags
+	role, s3Prefix     string
+	client             *remote.Client // with --on ml.*
 	jsonPath, htmlPath string
 	progress           progressFlag
 	mode               string // progress, resolved
@@ -53,10 +57,18 @@ and tests each metric's per-fold difference with a paired t-test.
 
 Folds run locally, several at once up to --parallel (bounded by the engine's
 CPUs and memory). Ctrl-C removes every container and keeps the folds that
-finished. docs/evaluate.md has the details.`,
+finished.
+
+With --on ml.* (an instance type, e.g. ml.m5.large) each fold is a SageMaker
+training job, then a batch transform job, with the data, model and predictions
+under --s3-prefix (or, against a server such as 'sagekit local' given by
+--endpoint-url, in local file:/// directories); the predictions are downloaded
+and scored the same way. Ctrl-C stops the jobs it started. docs/evaluate.md has
+the details.`,
 		Example: `  sagekit evaluate my-algo --data training=local/input/data/training --label 0 --folds 5
   sagekit evaluate my-algo --data iris.csv --label species --holdout 0.2 --stratify --metric validation:accuracy
-  sagekit evaluate my-algo --data iris.csv --label 0 --folds 5 --compare my-algo --compare-hyperparameter max_depth=3 --html report.html`,
+  sagekit evaluate my-algo --data iris.csv --label 0 --folds 5 --compare my-algo --compare-hyperparameter max_depth=3 --html report.html
+  sagekit evaluate my-algo --data iris.csv --label 0 --folds 5 --on ml.m5.large --role arn:aws:iam::123456789012:role/SageMakerExecution --s3-prefix s3://my-bucket/evaluate`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeImages,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,13 +78,24 @@ finished. docs/evaluate.md has the details.`,
 				return badFlags(cmd, err)
 			}
 			o.mode = mode
-			if err := o.resolve(); err != nil {
+			if err := o.resolve(cmd); err != nil {
 				return badFlags(cmd, err)
+			}
+			if o.on != "local" {
+				// Every problem with the SageMaker settings before the data
+				// is read or an image pushed.
+				if o.client, err = o.aws.client(cmd.Context()); err != nil {
+					return err
+				}
+				if err := o.sageMaker().Check(o.client.Custom()); err != nil {
+					return badFlags(cmd, err)
+				}
 			}
 			return runEvaluate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
 	documentExit(cmd, "a fold failed (the table names each failure), or IMAGE is not in the Docker Engine")
+	o.aws.flags(cmd)
 	o.progress.register(cmd)
 	cmd.RegisterFlagCompletionFunc("data", completeChannels)
 	f := cmd.Flags()
@@ -92,8 +115,10 @@ finished. docs/evaluate.md has the details.`,
 	f.StringArrayVar(&o.compareHP, "compare-hyperparameter", nil, "hyperparameter K=V of the --compare model only (repeatable)")
 	f.StringVar(&o.ContentType, "content-type", evaluate.DefaultContentType, "Content-Type of the batch transform requests")
 	f.StringVar(&o.Accept, "accept", "", "Accept header of the batch transform requests")
-	f.IntVar(&o.Parallel, "parallel", 0, "folds run at once (default and upper bound: the engine's CPUs, and its memory at 2 GiB a fold)")
-	f.StringVar(&o.on, "on", "local", "where to train and transform: local (SageMaker instance types such as ml.m5.large need the SageMaker jobs support)")
+	f.IntVar(&o.Parallel, "parallel", 0, "folds run at once (default and upper bound: the engine's CPUs, and its memory at 2 GiB a fold; on SageMaker, default: every fold)")
+	f.StringVar(&o.on, "on", "local", "where to train and transform: local (the Docker Engine) or an ml.* instance type on SageMaker, e.g. ml.m5.large")
+	f.StringVar(&o.role, "role", "", "SageMaker: ARN of the execution role the jobs run with")
+	f.StringVar(&o.s3Prefix, "s3-prefix", "", "SageMaker: s3://BUCKET/PREFIX each fold's data, model and predictions go under (with --endpoint-url, default: local file:/// directories)")
 	f.StringVar(&o.jsonPath, "json", "", "write the report as JSON to FILE (- for stdout; the table then goes to stderr)")
 	f.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report to FILE (- for stdout; the table then goes to stderr)")
 	f.Float64Var(&o.OverfitGap, "overfit-gap", evaluate.DefaultOverfitGap, "flag over-fitting when training beats validation by more than this (absolute for [0, 1] metrics, else relative)")
@@ -106,17 +131,30 @@ finished. docs/evaluate.md has the details.`,
 	return cmd
 }
 
-// ErrRemoteEvaluation is returned for --on ml.*: training and transforming
-// on SageMaker instances needs the SageMaker jobs support.
-var ErrRemoteEvaluation = errors.New("remote evaluation needs the SageMaker jobs support")
+func (o *evaluateOptions) sageMaker() evaluate.SageMakerOptions {
+	return evaluate.SageMakerOptions{Role: o.role, InstanceType: o.on, Prefix: o.s3Prefix}
+}
 
-func (o *evaluateOptions) resolve() error {
+// sageMakerOnly are the flags that mean nothing to a local evaluation.
+var sageMakerOnly = []string{"role", "s3-prefix", "region", "profile", "endpoint-url"}
+
+func (o *evaluateOptions) resolve(cmd *cobra.Command) error {
 	switch {
 	case o.on == "local":
+		for _, n := range sageMakerOnly {
+			if cmd.Flags().Changed(n) {
+				return fmt.Errorf("--%s applies to evaluations on SageMaker: add --on ml.… (for example ml.m5.large)", n)
+			}
+		}
 	case strings.HasPrefix(o.on, "ml."):
-		return fmt.Errorf("--on %s: %w (training and batch transform jobs on SageMaker instances), which sagekit does not have yet: use --on local", o.on, ErrRemoteEvaluation)
+		if o.GPU {
+			return errors.New("--gpu is for local runs: on SageMaker the instance type brings the GPUs (ml.g5.xlarge, ml.p4d.24xlarge...)")
+		}
+		if cmd.Flags().Changed("startup-timeout") {
+			return errors.New("--startup-timeout is for local runs: SageMaker's batch transform has its own")
+		}
 	default:
-		return fmt.Errorf("--on %q: want local (or an ml.* instance type, once SageMaker jobs are supported)", o.on)
+		return fmt.Errorf("--on %q: want local, or an ml.* instance type such as ml.m5.large", o.on)
 	}
 	if ch, path, ok := strings.Cut(o.data, "="); ok {
 		if ch == "" || path == "" {
@@ -231,14 +269,32 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 			fmt.Fprintf(stderr, "fold %d/%d %s: FAILED: %v\n", ev.Fold, ev.Folds, who, ev.Err)
 		}
 	}
-	e, done, err := runEngine(ctx, nil)
-	if err != nil {
-		return err
+	var rep *report.Report
+	var runErr error
+	stopped := "containers removed"
+	if o.on == "local" {
+		e, done, err := runEngine(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer done()
+		rep, runErr = evaluate.Run(ctx, e, o.Options)
+	} else {
+		so := o.sageMaker()
+		so.Image = func(ctx context.Context, image string) (string, error) {
+			return sageMakerImage(ctx, stderr, o.client, image, remoteRunOptions{aws: o.aws})
+		}
+		rep, runErr = evaluate.RunOn(ctx, evaluate.SageMaker(o.client, so), o.Options)
+		stopped = "the SageMaker jobs it started are stopped"
 	}
-	defer done()
-	rep, runErr := evaluate.Run(ctx, e, o.Options)
 	if rep == nil {
-		return interrupted(ctx, runErr)
+		if o.on == "local" {
+			return interrupted(ctx, runErr)
+		}
+		if ctx.Err() != nil && errors.Is(runErr, ctx.Err()) {
+			return &ExitError{Code: 130, Err: errors.New("interrupted; " + stopped)}
+		}
+		return runErr
 	}
 	if err := write(rep); err != nil {
 		return err
@@ -269,7 +325,7 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 	case runErr == nil:
 		return nil
 	case ctx.Err() != nil:
-		return &ExitError{Code: 130, Err: errors.New("interrupted; containers removed, the folds that finished are in the report")}
+		return &ExitError{Code: 130, Err: errors.New("interrupted; " + stopped + ", the folds that finished are in the report")}
 	case errors.Is(runErr, evaluate.ErrIncomplete):
 		// The table above lists each failure.
 		failed, total := 0, 0

@@ -21,25 +21,34 @@ import (
 	"github.com/sagekit/sagekit/internal/testenv"
 )
 
-func TestEvaluateOnlyLocal(t *testing.T) {
+func TestEvaluateOnFlags(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	iris := evaltest.Iris(t)
 	for _, tc := range []struct {
-		on   string
+		args []string
 		want string
 	}{
-		{"ml.m5.large", "--on ml.m5.large: remote evaluation needs the SageMaker jobs support"},
-		{"somewhere", `--on "somewhere": want local`},
+		{[]string{"--on", "somewhere"}, `--on "somewhere": want local, or an ml.* instance type`},
+		{[]string{"--role", testRole}, "--role applies to evaluations on SageMaker: add --on ml."},
+		{[]string{"--s3-prefix", "s3://b/p"}, "--s3-prefix applies to evaluations on SageMaker"},
+		{[]string{"--on", "ml.m5.large", "--gpu"}, "--gpu is for local runs"},
+		{[]string{"--on", "ml.m5.large", "--startup-timeout", "1m"}, "--startup-timeout is for local runs"},
+		{[]string{"--on", "ml.m5.large", "--role", testRole}, "--s3-prefix s3://BUCKET/PREFIX is required on SageMaker"},
+		{[]string{"--on", "ml.m5.large", "--role", testRole, "--s3-prefix", "bucket/p"}, `--s3-prefix "bucket/p": want an S3 URI`},
+		{[]string{"--on", "ml.m5.large", "--s3-prefix", "s3://b/p"}, "no execution role: pass --role"},
+		{[]string{"--on", "ml.m5.large", "--endpoint-url", "http://127.0.0.1:1"}, "no execution role: pass --role"},
 	} {
 		root := NewRoot()
 		var out bytes.Buffer
 		root.SetOut(&out)
 		root.SetErr(&out)
-		root.SetArgs([]string{"evaluate", "img", "--data", "training=x.csv", "--label", "0", "--on", tc.on})
-		err := root.ExecuteContext(context.Background())
+		root.SetArgs(append([]string{"evaluate", "img", "--data", "training=" + iris, "--label", "0", "--folds", "3"}, tc.args...))
+		err := root.ExecuteContext(t.Context())
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("--on %s: %v, want %q", tc.on, err, tc.want)
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
-		if tc.on == "ml.m5.large" && !errors.Is(err, ErrRemoteEvaluation) {
-			t.Errorf("--on %s: %v is not ErrRemoteEvaluation", tc.on, err)
+		if code := reportError(root, err); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)", tc.args, code)
 		}
 	}
 }

@@ -7,6 +7,11 @@
 // metrics). Package report renders the result as a table, JSON and a
 // self-contained HTML page.
 //
+// The jobs of a fold go through a Runner: Local, containers on the local
+// engine (package platform), or SageMaker, a training job and a batch
+// transform job through package remote. Splitting, scoring and the report
+// are the same for both.
+//
 // With a second image (Options.Compare) both are trained and scored on the
 // same folds and each metric gets a paired t-test over the folds.
 package evaluate

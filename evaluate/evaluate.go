@@ -34,7 +34,7 @@ type model struct {
 // run is one evaluation in progress.
 type run struct {
 	o        Options
-	e        *platform.Engine
+	runner   Runner
 	t        *split.Table
 	col      int
 	labels   []string
@@ -57,20 +57,31 @@ type run struct {
 // ctx ended first (every container is removed by then). Errors about the
 // options or the data come before anything runs, with a nil report.
 func Run(ctx context.Context, e *platform.Engine, o Options) (*report.Report, error) {
+	return RunOn(ctx, Local(e, o), o)
+}
+
+// RunOn is Run with the folds' jobs run by runner (Local, SageMaker):
+// the same splits, scores and report, the folds that finished kept when
+// ctx ends (the runner has stopped its jobs by then).
+func RunOn(ctx context.Context, runner Runner, o Options) (*report.Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	r, err := prepare(e, o)
+	r, err := prepare(runner, o)
 	if err != nil {
 		return nil, err
 	}
+	var images []string
 	for _, m := range r.models {
-		if _, err := e.Client().ImageInspect(ctx, m.image); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("image %s is not in the local engine (nothing is pulled): build it first, or check the name: %w", m.image, err)
+		if !slices.Contains(images, m.image) {
+			images = append(images, m.image)
 		}
+	}
+	if err := runner.Check(ctx, images); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
 	}
 	work, err := os.MkdirTemp("", "sagekit-evaluate-")
 	if err != nil {
@@ -95,7 +106,7 @@ func Run(ctx context.Context, e *platform.Engine, o Options) (*report.Report, er
 			jobs = append(jobs, job{m, f})
 		}
 	}
-	n, note := bound(ctx, e, o.Parallel, len(jobs))
+	n, note := runner.Parallel(ctx, o.Parallel, len(jobs))
 	if note != "" {
 		r.event(Event{Stage: StageNote, Err: errors.New(note)})
 	}
@@ -124,7 +135,7 @@ func modelLetter(i int) string { return string(rune('A' + i)) }
 
 // prepare reads the data and checks everything that can be checked before
 // a container runs.
-func prepare(e *platform.Engine, o Options) (*run, error) {
+func prepare(runner Runner, o Options) (*run, error) {
 	header := o.Header
 	if !header {
 		if _, err := strconv.Atoi(o.Label); err != nil && split.HasHeaderRow(o.Data, o.Label) {
@@ -139,7 +150,7 @@ func prepare(e *platform.Engine, o Options) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{o: o, e: e, t: t, col: col}
+	r := &run{o: o, runner: runner, t: t, col: col}
 	for _, row := range t.Rows {
 		r.labels = append(r.labels, row[col])
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/sagekit/sagekit/evaluate/report"
 	"github.com/sagekit/sagekit/evaluate/split"
 	"github.com/sagekit/sagekit/platform"
-	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 // fold trains model mi on fold fi, transforms its training and held-out
@@ -59,43 +58,21 @@ func (r *run) fold(ctx context.Context, mi, fi int, dir string) {
 func (r *run) trainAndScore(ctx context.Context, m model, f split.Fold, files split.Files, dir string) (report.Fold, error) {
 	var res report.Fold
 	r.event(Event{Model: m.name, Fold: f.Index, Stage: StageTrain})
-	tr, err := r.e.Train(ctx, platform.TrainingJob{
-		Image:       m.image,
-		Name:        fmt.Sprintf("sagekit-evaluate-fold-%d-%s", f.Index, strings.ToLower(modelLetterOf(r, m))),
-		Layout:      optml.Layout{Hyperparameters: m.hp},
-		ChannelDirs: map[string]string{r.o.Channel: files.Training, "validation": files.Validation},
-		Env:         r.o.Env,
-		GPU:         r.o.GPU,
-	})
-	if tr != nil {
-		defer tr.Remove()
-	}
-	if err != nil {
-		return res, fmt.Errorf("training: %w", err)
-	}
-	if reason := trainingFailure(tr); reason != "" {
-		return res, fmt.Errorf("training failed: %s", reason)
-	}
-	r.event(Event{Model: m.name, Fold: f.Index, Stage: StageTransform})
 	out := filepath.Join(dir, "output")
-	tres, err := r.e.Transform(ctx, platform.TransformJob{
-		Image:          m.image,
-		Model:          tr.Hosts[0].Paths.Model(),
-		Input:          files.Transform,
-		Output:         out,
-		ContentType:    r.o.ContentType,
-		Accept:         r.o.Accept,
-		SplitType:      platform.SplitLine,
-		AssembleWith:   platform.AssembleLine,
-		Env:            r.o.Env,
-		GPU:            r.o.GPU,
-		StartupTimeout: r.o.StartupTimeout,
-	})
+	err := r.runner.Fold(ctx, FoldJob{
+		Name:            fmt.Sprintf("fold-%d-%s", f.Index, strings.ToLower(modelLetterOf(r, m))),
+		Image:           m.image,
+		Hyperparameters: m.hp,
+		Channels:        map[string]string{r.o.Channel: files.Training, "validation": files.Validation},
+		Input:           files.Transform,
+		Output:          out,
+		Dir:             dir,
+		ContentType:     r.o.ContentType,
+		Accept:          r.o.Accept,
+		Env:             r.o.Env,
+	}, func() { r.event(Event{Model: m.name, Fold: f.Index, Stage: StageTransform}) })
 	if err != nil {
-		if tres != nil && len(tres.Logs) > 0 && tres.Files == nil {
-			return res, fmt.Errorf("batch transform: %w; the container's last output:\n%s", err, tail(tres.Logs, 1500))
-		}
-		return res, fmt.Errorf("batch transform: %w", err)
+		return res, err
 	}
 	read := func(name string) ([]byte, error) {
 		b, err := os.ReadFile(filepath.Join(out, name+".out"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -158,4 +159,39 @@ func copyFile(src, dir string) (string, error) {
 	}
 	defer in.Close()
 	return writeInto(dir, filepath.Base(src), in, "file://"+src)
+}
+
+// Upload copies every file under dir to the S3 prefix uri (keys relative
+// to dir, joined with "/"), for channels and transform inputs.
+func (c *Client) Upload(ctx context.Context, dir, uri string) error {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if !ok || bucket == "" {
+		return fmt.Errorf("uploading %s to %q: not an S3 URI", dir, uri)
+	}
+	prefix = strings.TrimSuffix(prefix, "/")
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if prefix != "" {
+			key = prefix + "/" + key
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("uploading %s: %w", p, err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("uploading %s: %w", p, err)
+		}
+		_, err = c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: f, ContentLength: aws.Int64(fi.Size())})
+		return Explain(fmt.Sprintf("uploading %s to s3://%s/%s", p, bucket, key), err)
+	})
 }

@@ -33,6 +33,21 @@ func TestJobName(t *testing.T) {
 	}
 }
 
+func TestJobNameSuffix(t *testing.T) {
+	at := time.Date(2026, 12, 3, 7, 5, 9, 123456789, time.UTC)
+	tests := []struct{ image, suffix, want string }{
+		{"my-algo:latest", "fold-2-a", "my-algo-fold-2-a-2026-12-03-07-05-09-123"},
+		{"___", "fold-1-b", "sagekit-fold-1-b-2026-12-03-07-05-09-123"},
+		{strings.Repeat("a", 80) + ":1", "fold-10-b", strings.Repeat("a", 29) + "-fold-10-b-2026-12-03-07-05-09-123"},
+	}
+	for _, tt := range tests {
+		got := JobNameSuffix(tt.image, tt.suffix, at)
+		if got != tt.want || !jobNameRe.MatchString(got) {
+			t.Errorf("JobNameSuffix(%q, %q) = %q, want %q (a valid SageMaker name)", tt.image, tt.suffix, got, tt.want)
+		}
+	}
+}
+
 func TestParseVPC(t *testing.T) {
 	v, err := ParseVPC("subnet-1, sg-2,subnet-3")
 	if err != nil {

@@ -99,7 +99,12 @@ func ParseVPC(s string) (*VPC, error) {
 // JobName makes a job name from an image reference and the time, as the
 // SageMaker Python SDK does: the repository's last path element, then the
 // time to the millisecond.
-func JobName(image string, now time.Time) string {
+func JobName(image string, now time.Time) string { return JobNameSuffix(image, "", now) }
+
+// JobNameSuffix is JobName with suffix (letters, digits and hyphens) after
+// the image's name, kept whole when the name is shortened to fit: for
+// several jobs started together.
+func JobNameSuffix(image, suffix string, now time.Time) string {
 	base := image
 	if i := strings.LastIndexAny(base, "@"); i >= 0 {
 		base = base[:i]
@@ -121,13 +126,16 @@ func JobName(image string, now time.Time) string {
 	now = now.UTC()
 	stamp := now.Format("2006-01-02-15-04-05") + fmt.Sprintf("-%03d", now.Nanosecond()/int(time.Millisecond))
 	name := strings.Trim(b.String(), "-")
-	if max := 63 - len(stamp) - 1; len(name) > max {
+	if suffix != "" {
+		suffix = "-" + suffix
+	}
+	if max := 63 - len(stamp) - 1 - len(suffix); len(name) > max {
 		name = strings.TrimRight(name[:max], "-")
 	}
 	if name == "" {
-		return "sagekit-" + stamp
+		name = "sagekit"
 	}
-	return name + "-" + stamp
+	return name + suffix + "-" + stamp
 }
 
 func checkName(what, name string) error {

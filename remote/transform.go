@@ -144,3 +144,10 @@ func (c *Client) StopTransformJob(ctx context.Context, name string) error {
 	_, err := c.sm.StopTransformJob(ctx, &sagemaker.StopTransformJobInput{TransformJobName: aws.String(name)})
 	return Explain("stopping transform job "+name, err)
 }
+
+// DeleteModel deletes the model CreateTransformJob made for a job (named
+// as the job), once the job is over.
+func (c *Client) DeleteModel(ctx context.Context, name string) error {
+	_, err := c.sm.DeleteModel(ctx, &sagemaker.DeleteModelInput{ModelName: aws.String(name)})
+	return Explain("deleting model "+name, err)
+}
