@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -332,22 +333,21 @@ func rocAUC(scores []float64, classes []bool) (float64, error) {
 	return integrate.Trapezoidal(fpr, tpr), nil
 }
 
-// averagePrecision is scikit-learn's: the sum over decreasing thresholds
-// of (recall step) × precision.
-func averagePrecision(scores []float64, classes []bool) (float64, error) {
+// byScoreDesc is the indices of scores from the highest score down, ties
+// in their original order.
+func byScoreDesc(scores []float64) []int {
 	idx := make([]int, len(scores))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		switch {
-		case scores[a] > scores[b]:
-			return -1
-		case scores[a] < scores[b]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	return idx
+}
+
+// averagePrecision is scikit-learn's: the sum over decreasing thresholds
+// of (recall step) × precision.
+func averagePrecision(scores []float64, classes []bool) (float64, error) {
+	idx := byScoreDesc(scores)
 	pos := 0
 	for _, b := range classes {
 		if b {
@@ -395,19 +395,7 @@ func (c *Classification) rankAP() float64 {
 // when no item is relevant.
 func ndcg(rel, scores []float64) float64 {
 	discount := func(i int) float64 { return 1 / math.Log2(float64(i)+2) }
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		switch {
-		case scores[a] > scores[b]:
-			return -1
-		case scores[a] < scores[b]:
-			return 1
-		}
-		return 0
-	})
+	idx := byScoreDesc(scores)
 	var dcg float64
 	for i := 0; i < len(idx); {
 		j := i
