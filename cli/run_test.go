@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/moby/moby/client"
 
 	"github.com/sagekit/sagekit/conformance/fixtures"
@@ -46,13 +49,36 @@ func randomID() string {
 }
 
 // fixtureImage loads the conformance suite's good fixture under a tag of
-// its own and removes it when t ends.
+// its own and removes it when t ends. A label of its own gives the image an
+// ID no other test shares, so "ancestor=" filters see only this test's
+// containers while other packages run the same fixture.
 func fixtureImage(t *testing.T, dc *client.Client) string {
 	t.Helper()
 	bin := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
-	ref, err := fixtures.Build(t.Context(), dc, fixtures.Fixture{}, bin, "sagekit-cli-run-"+randomID())
+	img, err := fixtures.Fixture{}.Image(bin, runtime.GOARCH)
 	if err != nil {
 		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config.DeepCopy()
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	id := randomID()
+	cfg.Labels["dev.sagekit.test.image"] = id
+	if img, err = mutate.Config(img, *cfg); err != nil {
+		t.Fatal(err)
+	}
+	ref := "sagekit-cli-run-" + id + ":latest"
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := daemon.Write(tag, img, daemon.WithClient(dc), daemon.WithContext(t.Context())); err != nil {
+		t.Fatalf("loading %s: %v", ref, err)
 	}
 	t.Cleanup(func() {
 		if _, err := dc.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
@@ -187,8 +213,9 @@ func TestRunEndpoint(t *testing.T) {
 	defer cancel()
 	var stdout, stderr testenv.SyncBuffer
 	code := make(chan int, 1)
+	label := testLabelFlag(t, dc)
 	go func() {
-		code <- execRun(ctx, &stdout, &stderr, "endpoint", img, testLabelFlag(t, dc), "--model", model, "--port", "0")
+		code <- execRun(ctx, &stdout, &stderr, "endpoint", img, label, "--model", model, "--port", "0")
 	}()
 	urlRE := regexp.MustCompile(`serving at (http://\S+)`)
 	var url string
@@ -214,7 +241,10 @@ func TestRunEndpoint(t *testing.T) {
 		t.Errorf("serving at %s, want 127.0.0.1 by default", url)
 	}
 	// The container's own port is published on the loopback address only.
-	cs, err := dc.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("ancestor", img)})
+	// Other tests run the same image at the same time: find this run's
+	// container by its label.
+	own := make(client.Filters).Add("label", strings.TrimPrefix(label, "--label="))
+	cs, err := dc.ContainerList(ctx, client.ContainerListOptions{Filters: own})
 	if err != nil || len(cs.Items) != 1 {
 		t.Fatalf("listing the endpoint container: %v (%d found)", err, len(cs.Items))
 	}
