@@ -17,22 +17,9 @@ const (
 // the advice rules with the reason they are not checked.
 func WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	sections := []struct{ title, prefix string }{
-		{"Training (C-TR)", "C-TR-"},
-		{"GPU images (C-GPU, from contract section 7)", "C-GPU-"},
-		{"Training toolkit compatibility (T-TR)", "T-TR-"},
-		{"Real-time inference (C-IN)", "C-IN-"},
-		{"Inference toolkit compatibility (T-IN)", "T-IN-"},
-		{"Batch transform (C-BT)", "C-BT-"},
-		{"Multi-model endpoints (C-MM)", "C-MM-"},
-		{"Image (C-IMG)", "C-IMG-"},
-	}
 	for _, s := range sections {
 		fmt.Fprintf(&b, "### %s\n\n", s.title)
-		for _, r := range rules {
-			if !strings.HasPrefix(r.ID, s.prefix) {
-				continue
-			}
+		for _, r := range s.rules {
 			fmt.Fprintf(&b, "#### %s (%s) %s\n\n", r.ID, r.Level, escape(r.Description))
 			switch {
 			case r.Advice != "":
