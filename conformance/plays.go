@@ -59,6 +59,9 @@ func (r *runner) playTrain(ctx context.Context) {
 	j := r.job("train")
 	j.NetworkIsolation = r.opts.networkIsolation
 	r.o.train, r.o.trainErr = r.e.Train(ctx, j)
+	if r.o.train != nil && len(r.o.train.Hosts) > 0 {
+		r.o.modelFiles = listFiles(r.o.train.Hosts[0].Paths.Model())
+	}
 }
 
 // provokedRun is a training run set up to fail, and how.
@@ -174,14 +177,10 @@ func (r *runner) playMultiHost(ctx context.Context, layersDone <-chan struct{}) 
 
 // modelDir is the model the training run wrote ("" when it wrote none).
 func (r *runner) modelDir() string {
-	if r.o.train == nil || len(r.o.train.Hosts) == 0 {
+	if len(r.o.modelFiles) == 0 {
 		return ""
 	}
-	d := r.o.train.Hosts[0].Paths.Model()
-	if len(listFiles(d)) == 0 {
-		return ""
-	}
-	return d
+	return r.o.train.Hosts[0].Paths.Model()
 }
 
 func (r *runner) playServe(ctx context.Context) {

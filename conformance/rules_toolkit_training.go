@@ -2,9 +2,7 @@ package conformance
 
 import (
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -64,7 +62,7 @@ var toolkitTrainingRules = ruleSection{
 					}
 					var d tkDiffs
 					if sc == scSubmitTar {
-						if _, err := os.Stat(filepath.Join(run.tkCodeDir, "probe.py")); err != nil {
+						if _, ok := run.codeModes["probe.py"]; !ok {
 							d.add("probe.py from the tarball is not in /opt/ml/code after the run")
 						}
 					}
@@ -251,8 +249,8 @@ var toolkitTrainingRules = ruleSection{
 				if argv0 := rec.Environ["SAGEKIT_PROBE_ARGV0"]; argv0 != "./run-probe" {
 					d.add("the shell started run-probe as %q, want ./run-probe (/bin/sh -c \"./run-probe ARGS\")", argv0)
 				}
-				if fi, err := os.Stat(filepath.Join(run.tkCodeDir, "run-probe")); err == nil && fi.Mode().Perm() != 0o777 {
-					d.add("run-probe has mode %#o after the run, want 0777", fi.Mode().Perm())
+				if mode, ok := run.codeModes["run-probe"]; ok && mode != 0o777 {
+					d.add("run-probe has mode %#o after the run, want 0777", mode)
 				}
 				if rec.Cwd != tkCodeDir {
 					d.add("run-probe ran in %s, want %s", rec.Cwd, tkCodeDir)
@@ -441,12 +439,11 @@ var toolkitTrainingRules = ruleSection{
 				if h.ExitCode != 0 {
 					d.add("exited %d after the program succeeded, want 0", h.ExitCode)
 				}
-				fi, err := os.Stat(h.Paths.Success())
 				switch {
-				case err != nil:
+				case run.successSize < 0:
 					d.add("no /opt/ml/output/success")
-				case fi.Size() != 0:
-					d.add("/opt/ml/output/success holds %d bytes, want it empty", fi.Size())
+				case run.successSize != 0:
+					d.add("/opt/ml/output/success holds %d bytes, want it empty", run.successSize)
 				}
 				return d.outcome(run.sc.what, "exited 0 and left an empty /opt/ml/output/success")
 			},

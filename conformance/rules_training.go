@@ -63,11 +63,10 @@ var trainingRules = ruleSection{
 			plays:       []play{playTrain},
 			deps:        []string{"C-TR-05"},
 			check: func(o *observations) outcome {
-				h, err := o.trainHost()
-				if err != nil {
+				if _, err := o.trainHost(); err != nil {
 					return fail("%v", err)
 				}
-				files := listFiles(h.Paths.Model())
+				files := o.modelFiles
 				if len(files) == 0 {
 					return fail("training succeeded but left /opt/ml/model empty")
 				}

@@ -101,6 +101,11 @@ type tkRun struct {
 	host      platform.HostResult
 	tkCodeDir string
 	records   map[string]*tkProbeRecord
+	// codeModes are the files in /opt/ml/code after the run, with their
+	// permission bits.
+	codeModes map[string]os.FileMode
+	// successSize is the size of /opt/ml/output/success, -1 when missing.
+	successSize int64
 	// want is the toolkit's environment for the run (package toolkit).
 	want    *toolkit.Environment
 	wantErr error
@@ -315,6 +320,11 @@ func (r *runner) runToolkitScenario(ctx context.Context, run *tkRun, imageEnv ma
 	}
 	run.host = tr.Hosts[0]
 	run.records = tkReadRecords(run.host.Paths.OutputData())
+	run.codeModes = fileModes(run.tkCodeDir)
+	run.successSize = -1
+	if fi, err := os.Stat(run.host.Paths.Success()); err == nil {
+		run.successSize = fi.Size()
+	}
 
 	// What the toolkit computes for this run, from the files as laid out
 	// and the container's environment before the toolkit runs.
