@@ -27,13 +27,14 @@ type ruleCase struct {
 // ruleCases holds the table of every checked rule, one map per section,
 // each in the test file beside the section's rules.
 var ruleCases = []map[string][]ruleCase{
-	trainingCases, gpuCases, inferenceCases, batchCases, multiModelCases, imageCases,
+	trainingCases, gpuCases, inferenceCases, toolkitInferenceCases, batchCases, multiModelCases, imageCases,
 }
 
 // fixtureOnly are the sections whose rules are judged on observations too
-// rich to write by hand (the probes' records of the toolkit runs): their
-// fixture image tests (toolkit_*_test.go) cover them.
-var fixtureOnly = []string{"T-TR-", "T-IN-"}
+// rich to write by hand (the probes' records of the toolkit training runs,
+// checked against the toolkit's computed environment): their fixture image
+// tests (toolkit_training_test.go) cover them.
+var fixtureOnly = []string{"T-TR-"}
 
 func casesOf(id string) []ruleCase {
 	var out []ruleCase
@@ -180,5 +181,6 @@ func goodObservations() *observations {
 	}
 	o.gpu = gpuObs{trained: true, health: healthy}
 	o.files = fileFacts{cudart: "usr/local/cuda/lib64/libcudart.so.12", getent: true}
+	o.tin = goodToolkitInference()
 	return o
 }

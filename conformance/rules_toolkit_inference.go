@@ -171,6 +171,10 @@ var toolkitInferenceRules = ruleSection{
 				case is2xx(iv.status) || iv.elapsed >= tinTransformSleep-500*time.Millisecond:
 					problems = append(problems, fmt.Sprintf("%s=%d: a request that takes %s got %d after %s, want an error status after about %s", optml.EnvModelServerTimeout, tinServerTimeout/time.Second, tinTransformSleep, iv.status, iv.elapsed.Round(time.Millisecond), tinServerTimeout))
 				}
+				if len(problems) > 0 {
+					// The summary below needs a worker and an answer.
+					return problems, ""
+				}
 				return problems, fmt.Sprintf("one worker process (pid %d) answered every request; the %s request got %d after %s", s.pids[0], tinTransformSleep, iv.status, iv.elapsed.Round(time.Millisecond))
 			}),
 		},
