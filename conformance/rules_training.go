@@ -138,7 +138,7 @@ var trainingRules = ruleSection{
 			ID: "C-TR-07", Level: Must,
 			Description: "Nothing the job needs lives under /opt/ml in the image (reserved; may be shadowed)",
 			Hint:        "Install code and data outside /opt/ml (for example /opt/program); SageMaker mounts over /opt/ml.",
-			How:         "Lists the files of every image layer (applying whiteouts) and fails on any file under /opt/ml.",
+			How:         "Reads /opt/ml in the image's file system, as a container created from the image and never started sees it (files deleted by later layers are gone), and fails on any file there.",
 			plays:       []play{playLayers},
 			check:       noImageFiles(func(f fileFacts) []string { return f.optML }, "the image ships", "nothing under /opt/ml"),
 		},

@@ -74,8 +74,14 @@ type tinProbe struct {
 func (r *runner) playToolkitInference(ctx context.Context) {
 	t := &tinObs{}
 	r.o.tin = t
+	// Only the echo container's model has requirements.txt (T-IN-07 reads
+	// that container alone): the others start without running pip.
 	model := filepath.Join(r.dir, "toolkit-inference-model")
-	if t.err = writeTinModel(model); t.err != nil {
+	if t.err = writeTinModel(model, true); t.err != nil {
+		return
+	}
+	lean := filepath.Join(r.dir, "toolkit-inference-model-lean")
+	if t.err = writeTinModel(lean, false); t.err != nil {
 		return
 	}
 	npy := string(npyMatrix(tinMatrix))
@@ -109,7 +115,7 @@ func (r *runner) playToolkitInference(ctx context.Context) {
 		}, nil)
 	})
 	wg.Go(func() {
-		r.tinServe(ctx, t.module, model, "serve-toolkit-default", map[string]string{
+		r.tinServe(ctx, t.module, lean, "serve-toolkit-default", map[string]string{
 			optml.EnvDefaultInvocationAccept: tinDefaultAccept, optml.EnvModelServerWorkers: "1",
 		}, []tinProbe{
 			{"type-json", `{"probe": "type"}`, "application/json", "application/json"},
@@ -122,7 +128,7 @@ func (r *runner) playToolkitInference(ctx context.Context) {
 		}, r.tinWorkers)
 	})
 	wg.Go(func() {
-		r.tinServe(ctx, t.transform, model, "serve-toolkit-transform", map[string]string{
+		r.tinServe(ctx, t.transform, lean, "serve-toolkit-transform", map[string]string{
 			optml.EnvProgram: tinTransformName + ".py", optml.EnvModelServerTimeout: strconv.Itoa(int(tinServerTimeout / time.Second)),
 		}, []tinProbe{
 			{"transform", `{"probe": "transform"}`, "application/json", "application/json"},
@@ -131,26 +137,28 @@ func (r *runner) playToolkitInference(ctx context.Context) {
 		}, nil)
 	})
 	wg.Go(func() {
-		r.tinServe(ctx, t.both, model, "serve-toolkit-both", map[string]string{optml.EnvProgram: tinBothName + ".py"},
+		r.tinServe(ctx, t.both, lean, "serve-toolkit-both", map[string]string{optml.EnvProgram: tinBothName + ".py"},
 			[]tinProbe{{"both", `{"probe": "both"}`, "application/json", "application/json"}}, nil)
 	})
 	wg.Wait()
 }
 
-// writeTinModel lays out the probe model: code/ with the four modules,
-// requirements.txt and the wheel house it names.
-func writeTinModel(dir string) error {
-	name, whl, err := tkWheel(tinDepName, tinDepVersion, tinDepModule, []byte(fmt.Sprintf("VALUE = %q\n", tinDepValue)))
-	if err != nil {
-		return fmt.Errorf("building the probe's wheel: %w", err)
-	}
+// writeTinModel lays out the probe model: code/ with the four modules and,
+// with requirements, requirements.txt and the wheel house it names.
+func writeTinModel(dir string, requirements bool) error {
 	files := map[string][]byte{
 		"code/" + tinEchoName + ".py":      []byte(tinEchoModule),
 		"code/" + tinDefaultName + ".py":   []byte(tinDefaultModule),
 		"code/" + tinTransformName + ".py": []byte(tinTransformModule),
 		"code/" + tinBothName + ".py":      []byte(tinBothModule),
-		"code/requirements.txt":            []byte(tinRequirements),
-		"code/wheels/" + name:              whl,
+	}
+	if requirements {
+		name, whl, err := tkWheel(tinDepName, tinDepVersion, tinDepModule, []byte(fmt.Sprintf("VALUE = %q\n", tinDepValue)))
+		if err != nil {
+			return fmt.Errorf("building the probe's wheel: %w", err)
+		}
+		files["code/requirements.txt"] = []byte(tinRequirements)
+		files["code/wheels/"+name] = whl
 	}
 	for p, b := range files {
 		p = filepath.Join(dir, p)
@@ -325,4 +333,4 @@ func tinAll(t *tinObs) []*tinScenario { return []*tinScenario{t.echo, t.module, 
 
 const tinHint = "Behave as sagemaker-inference-toolkit does (docs/contract.md section 2.13), or serve with sagekit-runtime, which does (docs/serving.md, \"Inference toolkit mode\")."
 
-const tinHow = "Serves a model laid out as SageMaker's framework containers receive it (/opt/ml/model/code with probe modules, requirements.txt and a wheel house) in four containers at once: "
+const tinHow = "Serves a model laid out as SageMaker's framework containers receive it (/opt/ml/model/code with probe modules, and requirements.txt with a wheel house for the container that serves sagekit_tin_echo.py) in four containers at once: "
