@@ -1,8 +1,8 @@
 package conformance
 
 import (
+	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,14 +27,9 @@ type ruleCase struct {
 // ruleCases holds the table of every checked rule, one map per section,
 // each in the test file beside the section's rules.
 var ruleCases = []map[string][]ruleCase{
-	trainingCases, gpuCases, inferenceCases, toolkitInferenceCases, batchCases, multiModelCases, imageCases,
+	trainingCases, gpuCases, toolkitTrainingCases, inferenceCases,
+	toolkitInferenceCases, batchCases, multiModelCases, imageCases,
 }
-
-// fixtureOnly are the sections whose rules are judged on observations too
-// rich to write by hand (the probes' records of the toolkit training runs,
-// checked against the toolkit's computed environment): their fixture image
-// tests (toolkit_training_test.go) cover them.
-var fixtureOnly = []string{"T-TR-"}
 
 func casesOf(id string) []ruleCase {
 	var out []ruleCase
@@ -49,9 +44,6 @@ func casesOf(id string) []ruleCase {
 func TestRuleChecks(t *testing.T) {
 	for _, r := range rules {
 		cases := casesOf(r.ID)
-		if slices.ContainsFunc(fixtureOnly, func(p string) bool { return strings.HasPrefix(r.ID, p) }) {
-			continue
-		}
 		if r.Advice != "" {
 			if len(cases) > 0 {
 				t.Errorf("%s is advice, never checked, but has observation cases", r.ID)
@@ -68,7 +60,7 @@ func TestRuleChecks(t *testing.T) {
 		t.Run(r.ID, func(t *testing.T) {
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					o := goodObservations()
+					o := goodObservations(t)
 					if c.edit != nil {
 						c.edit(o)
 					}
@@ -100,6 +92,8 @@ func TestRuleChecks(t *testing.T) {
 	}
 }
 
+var errEngine = errors.New("the engine went away")
+
 // ok is an answer the suite's defaults accept.
 func ok(name, contentType, body string) *invocation {
 	return &invocation{name: name, status: http.StatusOK, contentType: contentType, body: []byte(body), elapsed: 5 * time.Millisecond}
@@ -128,7 +122,7 @@ var healthy = platform.Health{Healthy: true, Answered: true, Elapsed: 300 * time
 // goodObservations are what the plays record of an image that passes
 // every rule of the cpu profile: a Go program that trains and serves a
 // text/csv model, claiming nothing.
-func goodObservations() *observations {
+func goodObservations(t *testing.T) *observations {
 	o := &observations{opts: defaults(), claims: map[Claim]bool{}}
 	o.image = Image{Ref: "example.com/good:1", OS: "linux", Architecture: "amd64", Entrypoint: []string{"/usr/local/bin/program"}}
 	o.train = training(host("algo-1", 0))
@@ -182,5 +176,6 @@ func goodObservations() *observations {
 	o.gpu = gpuObs{trained: true, health: healthy}
 	o.files = fileFacts{cudart: "usr/local/cuda/lib64/libcudart.so.12", getent: true}
 	o.tin = goodToolkitInference()
+	o.tkTrain = goodToolkitTraining(t)
 	return o
 }
