@@ -206,17 +206,6 @@ func (o *evaluateOptions) resolve(cmd *cobra.Command) error {
 	return nil
 }
 
-func parseKV(flag string, kvs []string, into map[string]string) error {
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
-		}
-		into[k] = v
-	}
-	return nil
-}
-
 func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOptions) error {
 	table := stdout
 	if o.jsonPath == "-" || o.htmlPath == "-" {

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -148,20 +147,6 @@ func (o extractFlags) limits() (platform.ExtractLimits, error) {
 	return l, nil
 }
 
-var envKey = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-
-func parseEnv(kvs []string) (map[string]string, error) {
-	env := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envKey.MatchString(k) {
-			return nil, fmt.Errorf("--env %q: want NAME=VALUE with NAME matching [a-zA-Z_][a-zA-Z0-9_]*", kv)
-		}
-		env[k] = v
-	}
-	return env, nil
-}
-
 // runEngine connects to the engine with a label unique to this run; the
 // returned function removes whatever still carries it and closes the
 // engine.
@@ -170,12 +155,8 @@ func runEngine(ctx context.Context, labels []string) (*platform.Engine, func(), 
 	rand.Read(b)
 	id := hex.EncodeToString(b)
 	l := map[string]string{LabelRun: id}
-	for _, kv := range labels {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, nil, fmt.Errorf("--label %q: want KEY=VALUE", kv)
-		}
-		l[k] = v
+	if err := parseKV("--label", labels, l); err != nil {
+		return nil, nil, err
 	}
 	e, err := platform.New(ctx, platform.WithLabels(l))
 	if err != nil {
@@ -270,12 +251,8 @@ func (o runTrainOptions) job() (platform.TrainingJob, error) {
 			return platform.TrainingJob{}, err
 		}
 	}
-	for _, kv := range o.hyperparameters {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return platform.TrainingJob{}, fmt.Errorf("--hyperparameter %q: want KEY=VALUE", kv)
-		}
-		hp[k] = v
+	if err := parseKV("--hyperparameter", o.hyperparameters, hp); err != nil {
+		return platform.TrainingJob{}, err
 	}
 	job := platform.TrainingJob{
 		Image:            o.image,

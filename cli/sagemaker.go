@@ -101,22 +101,6 @@ func (r *remoteRunOptions) onSageMaker(cmd *cobra.Command) (bool, error) {
 	return false, nil
 }
 
-// parseTags reads --label K=V flags as resource tags.
-func parseTags(kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	t := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--label %q: want KEY=VALUE", kv)
-		}
-		t[k] = v
-	}
-	return t, nil
-}
-
 // sageMakerImage returns the image URI SageMaker is given. Against AWS, an
 // image that is not in ECR is pushed there from the local engine first,
 // with the push code 'sagekit push' uses; another API endpoint gets the

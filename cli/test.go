@@ -232,13 +232,9 @@ func (o testOptions) conformanceOptions() ([]conformance.Option, error) {
 		}
 		opts = append(opts, conformance.WithData(ch, dir))
 	}
-	hp := map[string]string{}
-	for _, kv := range o.hyperparameters {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--hyperparameter %q: want KEY=VALUE", kv)
-		}
-		hp[k] = v
+	hp, err := kvMap("--hyperparameter", o.hyperparameters)
+	if err != nil {
+		return nil, err
 	}
 	if len(hp) > 0 {
 		opts = append(opts, conformance.WithHyperparameters(hp))
