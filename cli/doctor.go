@@ -33,6 +33,12 @@ Go and AWS are needed for some uses only and are reported without failing.`,
   sagekit doctor --json | jq '.[] | select(.status != "ok")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A client that cannot be configured is the engine check's
+			// to report.
+			if dc, err := engineClient(); err == nil {
+				defer dc.Close()
+				o.Docker = dc
+			}
 			checks := doctor.Run(cmd.Context(), o)
 			if err := printChecks(cmd.OutOrStdout(), checks, asJSON); err != nil {
 				return err

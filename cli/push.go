@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/internal/ecr"
@@ -62,7 +61,7 @@ type pushFlags struct {
 }
 
 func defaultPushDeps() pushDeps {
-	return pushDeps{docker: func() (daemon.Client, error) { return client.New(client.FromEnv) }}
+	return pushDeps{docker: func() (daemon.Client, error) { return engineClient() }}
 }
 
 func newPushCmd() *cobra.Command { return newPushCmdWith(defaultPushDeps()) }

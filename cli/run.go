@@ -158,13 +158,19 @@ func runEngine(ctx context.Context, labels []string) (*platform.Engine, func(), 
 	if err := parseKV("--label", labels, l); err != nil {
 		return nil, nil, err
 	}
-	e, err := platform.New(ctx, platform.WithLabels(l))
+	dc, err := engineClient()
 	if err != nil {
+		return nil, nil, err
+	}
+	e, err := platform.New(ctx, platform.WithClient(dc), platform.WithLabels(l))
+	if err != nil {
+		dc.Close()
 		return nil, nil, err
 	}
 	return e, func() {
 		e.Sweep(context.WithoutCancel(ctx), LabelRun, id)
 		e.Close()
+		dc.Close()
 	}, nil
 }
 

@@ -130,7 +130,12 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, o testOptions) error
 		fmt.Fprintf(stderr, "sagekit test %s\n", o.image)
 		opts = append(opts, conformance.WithEvents(conformance.Progress(stderr)))
 	}
-	rep, err := conformance.Check(ctx, o.image, opts...)
+	dc, err := engineClient()
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	rep, err := conformance.Check(ctx, o.image, append(opts, conformance.WithClient(dc))...)
 	if errors.Is(err, conformance.ErrUnknownRule) {
 		return &UsageError{Command: "sagekit test", Err: err}
 	}
