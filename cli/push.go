@@ -34,9 +34,8 @@ type pushDeps struct {
 // registryFlags are the destination flags 'sagekit push' and 'sagekit
 // build --push' share.
 type registryFlags struct {
+	awsIdentity
 	ecrRepo string
-	region  string
-	profile string
 	repo    ecr.RepositoryOptions
 	jobs    int
 	debug   bool
@@ -45,8 +44,7 @@ type registryFlags struct {
 func (f *registryFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.ecrRepo, "ecr", "", "push to REPO[:TAG] in the ECR registry of your AWS account and region, instead of DST")
-	fl.StringVar(&f.region, "region", "", "AWS region for --ecr (default: from AWS_REGION or the profile)")
-	fl.StringVar(&f.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
+	f.awsIdentity.register(cmd)
 	fl.BoolVar(&f.repo.ScanOnPush, "scan-on-push", false, "ECR: turn on scanning of each push when creating the repository")
 	fl.BoolVar(&f.repo.ImmutableTags, "immutable-tags", false, "ECR: make tags immutable when creating the repository")
 	fl.StringVar(&f.repo.KMSKey, "kms-key", "", "ECR: encrypt a created repository with this KMS key (ARN, ID or alias)")

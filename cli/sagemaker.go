@@ -21,15 +21,29 @@ import (
 // What the commands that talk to SageMaker share: where to reach it, and
 // how a run chooses between the local engine and SageMaker.
 
-// awsFlags say which AWS identity, region and API endpoint to use.
-type awsFlags struct {
-	region, profile, endpointURL string
+// awsIdentity is --region and --profile: the AWS credentials and region a
+// command uses. Every command that reaches AWS (SageMaker, ECR) or checks
+// its setup (doctor) registers this one set.
+type awsIdentity struct {
+	region, profile string
 }
 
-func (a *awsFlags) flags(cmd *cobra.Command) {
+func (a *awsIdentity) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&a.region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
 	f.StringVar(&a.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
+}
+
+// awsFlags say which AWS identity, region and SageMaker API endpoint to
+// use.
+type awsFlags struct {
+	awsIdentity
+	endpointURL string
+}
+
+func (a *awsFlags) flags(cmd *cobra.Command) {
+	a.awsIdentity.register(cmd)
+	f := cmd.Flags()
 	f.StringVar(&a.endpointURL, "endpoint-url", "", "send SageMaker, runtime, CloudWatch Logs and S3 calls to this server, e.g. 'sagekit local' or an emulator (default: AWS_ENDPOINT_URL*, else AWS)")
 }
 
@@ -143,7 +157,7 @@ func sageMakerImage(ctx context.Context, stderr io.Writer, c *remote.Client, ima
 		return "", fmt.Errorf("%s is not in Amazon ECR, and pushing it there needs it in the local engine: %w; or push it yourself with 'sagekit push IMAGE --ecr REPO:TAG' and pass the image URI it prints", image, err)
 	}
 	defer source.Close()
-	f := registryFlags{ecrRepo: repo, region: c.Region(), profile: r.aws.profile, jobs: 4}
+	f := registryFlags{ecrRepo: repo, awsIdentity: awsIdentity{region: c.Region(), profile: r.aws.profile}, jobs: 4}
 	dst, opts, err := pushTarget(ctx, stderr, "", f, deps)
 	if err != nil {
 		return "", err
