@@ -149,14 +149,7 @@ func pushBuilt(ctx context.Context, stdout, stderr io.Writer, dst string, f push
 	mode := f.progress
 	return func(ctx context.Context, img v1.Image, idx v1.ImageIndex) (string, error) {
 		r := &renderer{w: stderr, mode: mode}
-		opts := append(opts, push.WithProgress(r.event))
-		var res *push.Result
-		var err error
-		if idx != nil {
-			res, err = push.Index(ctx, idx, dst, opts...)
-		} else {
-			res, err = push.Image(ctx, img, dst, opts...)
-		}
+		res, err := push.Artifact(ctx, img, idx, dst, append(opts, push.WithProgress(r.event))...)
 		r.finish()
 		if err != nil {
 			return "", err
@@ -184,7 +177,7 @@ func (f registryFlags) check(dst string) error {
 	if _, err := name.ParseReference(dst); err != nil {
 		return fmt.Errorf("destination %s: want REGISTRY/REPO[:TAG], for example 123456789012.dkr.ecr.eu-west-1.amazonaws.com/model:v1: %w", dst, err)
 	}
-	if reg, ok := ecrHost(dst); ok {
+	if reg, ok := push.ECRRegistry(dst); ok {
 		if f.region != "" && f.region != reg.Region {
 			return fmt.Errorf("--region %s does not match the region of %s (%s): ECR registries are per region; drop --region or fix the host", f.region, reg.Host(), reg.Region)
 		}
@@ -209,37 +202,11 @@ func pushTarget(ctx context.Context, stderr io.Writer, dst string, f registryFla
 	if f.debug {
 		opts = append(opts, push.WithLogger(slog.New(slog.NewTextHandler(redact.Writer(stderr), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
-	if f.ecrRepo != "" {
-		cfg, err := ecr.LoadConfig(ctx, f.profile, f.region)
-		if err != nil {
-			return "", nil, err
-		}
-		if cfg.Region == "" {
-			return "", nil, ecr.ErrNoRegion
-		}
-		account, err := ecr.New(cfg).Account(ctx)
-		if err != nil {
-			return "", nil, err
-		}
-		return ecr.HostFor(account, cfg.Region) + "/" + f.ecrRepo, append(opts, push.WithAWSConfig(cfg)), nil
-	}
-	if reg, ok := ecrHost(dst); ok {
-		cfg, err := ecr.LoadConfig(ctx, f.profile, reg.Region)
-		if err != nil {
-			return "", nil, err
-		}
-		return dst, append(opts, push.WithAWSConfig(cfg)), nil
-	}
-	return dst, opts, nil
-}
-
-// ecrHost reports whether the reference dst names an ECR registry.
-func ecrHost(dst string) (ecr.Registry, bool) {
-	ref, err := name.ParseReference(dst)
+	dst, more, err := push.Destination{Ref: dst, ECRRepo: f.ecrRepo, Profile: f.profile, Region: f.region}.Resolve(ctx)
 	if err != nil {
-		return ecr.Registry{}, false
+		return "", nil, err
 	}
-	return ecr.ParseHost(ref.Context().RegistryStr())
+	return dst, append(opts, more...), nil
 }
 
 // renderer draws push events: one redrawn status line on a terminal, a
