@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sagekit/sagekit/internal/base"
+	"github.com/sagekit/sagekit/image/base"
 	"github.com/sagekit/sagekit/internal/version"
 	"github.com/spf13/cobra"
 )

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sagekit/sagekit/internal/sdkmod"
+	"github.com/sagekit/sagekit/image/sdkmod"
 	"github.com/sagekit/sagekit/templates"
 	"github.com/spf13/cobra"
 )

@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
 	"github.com/spf13/cobra"
 
-	"github.com/sagekit/sagekit/internal/ecr"
-	"github.com/sagekit/sagekit/internal/push"
+	"github.com/sagekit/sagekit/image/ecr"
+	"github.com/sagekit/sagekit/image/push"
 	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/internal/version"
 )

@@ -391,7 +391,7 @@ func TestFakeTransform(t *testing.T) {
 	writeFiles(t, in, map[string]string{"a.csv": "a\nb\n", "sub/c.csv": "c\n"})
 	res, err := e.Transform(t.Context(), platform.TransformJob{
 		Image: "img", Model: t.TempDir(), Input: in, Output: out,
-		SplitType: platform.SplitLine, BatchStrategy: platform.SingleRecord, AssembleWith: platform.AssembleLine,
+		SplitType: platform.SplitLine, BatchStrategy: optml.SingleRecord, AssembleWith: platform.AssembleLine,
 		MaxConcurrentTransforms: 2,
 	})
 	if err != nil {
