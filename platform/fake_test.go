@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,9 +143,12 @@ func TestFakeTrainFailureFile(t *testing.T) {
 func TestFakeTrainMultiHost(t *testing.T) {
 	for _, isolated := range []bool{false, true} {
 		t.Run(fmt.Sprintf("isolated=%v", isolated), func(t *testing.T) {
+			var mu sync.Mutex
 			var nets []platform.NetworkSpec
 			b := &platformtest.Backend{}
 			b.Run = func(ctx context.Context, p *platformtest.Process) int {
+				mu.Lock()
+				defer mu.Unlock()
 				for _, n := range b.Networks() {
 					nets = append(nets, n)
 				}
@@ -173,8 +177,17 @@ func TestFakeTrainMultiHost(t *testing.T) {
 			for i := range 3 {
 				wantHosts = append(wantHosts, fmt.Sprintf("algo-%d:%s", i+1, hostIP(subnet, 10+i)))
 			}
-			for i, c := range b.Containers() {
+			// Hosts may start in any order: find each by its host name.
+			byHost := map[string]platformtest.Container{}
+			for _, c := range b.Containers() {
+				byHost[c.Spec.Hostname] = c
+			}
+			for i := range 3 {
 				h := fmt.Sprintf("algo-%d", i+1)
+				c, ok := byHost[h]
+				if !ok {
+					t.Fatalf("no container for %s", h)
+				}
 				a := c.Spec.Network
 				if a == nil || !slices.Equal(a.Aliases, []string{h}) || a.IP != hostIP(subnet, 10+i) {
 					t.Errorf("%s: attachment %+v, want alias %s at %s", h, a, h, hostIP(subnet, 10+i))
