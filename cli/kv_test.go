@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 func TestParseEnvAndLabels(t *testing.T) {
@@ -39,5 +43,24 @@ func TestParseEnvAndLabels(t *testing.T) {
 				t.Errorf("parse(%q) (-want +got):\n%s (nil: want %v, got %v)", tt.in, d, tt.want == nil, got == nil)
 			}
 		})
+	}
+}
+
+func TestReadHyperparameters(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "hp.json")
+	os.WriteFile(good, []byte(`{"epochs": 3, "lr": "0.1", "layers": [1, 2], "on": true}`), 0o644)
+	got, err := readHyperparameters(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := optml.Hyperparameters{"epochs": "3", "lr": "0.1", "layers": "[1,2]", "on": "true"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("readHyperparameters (-want +got):\n%s", d)
+	}
+	bad := filepath.Join(dir, "list.json")
+	os.WriteFile(bad, []byte(`[1, 2]`), 0o644)
+	if _, err := readHyperparameters(bad); err == nil || !strings.Contains(err.Error(), "--hyperparameters") || !strings.Contains(err.Error(), "JSON object") {
+		t.Errorf("readHyperparameters(array) error = %v, want one naming --hyperparameters and a JSON object", err)
 	}
 }
