@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/netip"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +61,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithClient(dc *client.Client) Option { return func(o *options) { o.dc = dc } }
 
 // WithHost sets the address where the engine publishes container ports
-// (default: the host of a tcp:// DOCKER_HOST, else 127.0.0.1).
+// (default: the host of a tcp:// engine address, as DOCKER_HOST gives it,
+// else 127.0.0.1).
 func WithHost(h string) Option { return func(o *options) { o.host = h } }
 
 // WithBackend runs containers on b instead of the Docker Engine (default: a
@@ -80,10 +80,10 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	}
 	maps.Copy(o.labels, owner.Labels())
 	e := &Engine{b: o.backend, dc: o.dc, labels: o.labels, log: o.log, host: o.host}
-	if e.host == "" {
-		e.host = publishHost(os.Getenv("DOCKER_HOST"))
-	}
 	if e.b != nil {
+		if e.host == "" {
+			e.host = "127.0.0.1"
+		}
 		return e, nil
 	}
 	if e.dc == nil {
@@ -96,6 +96,9 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if _, err := e.dc.Ping(ctx, client.PingOptions{}); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("connecting to the container engine at %s: start it with `sudo systemctl start docker` (or set DOCKER_HOST; `sagekit doctor` checks the setup): %w", e.dc.DaemonHost(), err)
+	}
+	if e.host == "" {
+		e.host = publishHost(e.dc.DaemonHost())
 	}
 	e.b = NewDockerBackend(e.dc, nil)
 	removed, err := owner.Reap(ctx, e.dc)
