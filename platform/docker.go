@@ -97,11 +97,28 @@ func (d *DockerBackend) Create(ctx context.Context, s ContainerSpec) (string, er
 		}
 		nc.EndpointsConfig = map[string]*network.EndpointSettings{a.Network: ep}
 	}
-	res, err := d.dc.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, NetworkingConfig: nc})
+	cctx, cancel := settled(ctx)
+	res, err := d.dc.ContainerCreate(cctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, NetworkingConfig: nc})
+	cancel()
 	if err != nil {
 		return "", fmt.Errorf("creating the container: %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		_ = d.Remove(context.WithoutCancel(ctx), res.ID)
+		return "", err
+	}
 	return res.ID, nil
+}
+
+// createTimeout bounds an engine call that makes a container or a network.
+// Such a call is not cancelled with its context: the Engine finishes a
+// create whose client went away, and what it made would appear after the
+// sweep of an interrupted run had looked. The call runs to its end instead,
+// and what it made is removed at once when the context was cancelled.
+const createTimeout = 2 * time.Minute
+
+func settled(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 }
 
 // ensureImage pulls ref unless the engine has it.
@@ -281,7 +298,14 @@ func (d *DockerBackend) CreateNetwork(ctx context.Context, s NetworkSpec) (strin
 	if s.Subnet.IsValid() {
 		opts.IPAM = &network.IPAM{Config: []network.IPAMConfig{{Subnet: s.Subnet}}}
 	}
-	if _, err := d.dc.NetworkCreate(ctx, nm, opts); err != nil {
+	cctx, cancel := settled(ctx)
+	_, err := d.dc.NetworkCreate(cctx, nm, opts)
+	cancel()
+	if err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		_ = d.RemoveNetwork(context.WithoutCancel(ctx), nm)
 		return "", err
 	}
 	return nm, nil
