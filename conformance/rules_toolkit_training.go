@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sagekit/sagekit/runtime/toolkit"
 	"github.com/sagekit/sagekit/sdk/hyperparam"
-	"github.com/sagekit/sagekit/sdk/toolkit"
 )
 
 // toolkitTrainingRules are the rules of contract section 12.3, the training

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/runtime/toolkit"
 	"github.com/sagekit/sagekit/sdk/optml"
-	"github.com/sagekit/sagekit/sdk/toolkit"
 )
 
 // goodToolkitTraining is what the toolkit training play records of an

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sagekit/sagekit/sdk/toolkit"
+	"github.com/sagekit/sagekit/runtime/toolkit"
 )
 
 // --- judging ---
