@@ -20,11 +20,6 @@ import (
 // so that a sweep (Sweep) can remove what an interrupted run left.
 const LabelRun = "dev.sagekit.conformance"
 
-// trainHeadStart is how long the other plays wait for the training play
-// to finish before they start anyway (a slow or hanging training job must
-// not hold them up).
-const trainHeadStart = 5 * time.Second
-
 // ErrUnknownRule is returned by Check when WithRules or WithSkip names no
 // rule.
 var ErrUnknownRule = errors.New("unknown rule")
@@ -79,30 +74,12 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	r := &runner{e: e, opts: o, o: obs, dir: dir}
 
 	need := playsFor(selected, o.profile, obs.claims)
-	// The training play heads the longest chain (training, then the
-	// serving plays on its model) and the machine is often CPU-bound: the
-	// other plays start once it has trained, or after trainHeadStart.
-	trained := make(chan struct{})
-	if !need[playTrain] {
-		close(trained)
-	}
 	var wg sync.WaitGroup
-	// launch runs f as play p, once gate is closed or trainHeadStart has
-	// passed (at once for a nil gate).
-	launch := func(p play, gate <-chan struct{}, f func(context.Context)) {
+	launch := func(p play, f func(context.Context)) {
 		if !need[p] {
 			return
 		}
 		wg.Go(func() {
-			if gate != nil {
-				t := time.NewTimer(trainHeadStart)
-				defer t.Stop()
-				select {
-				case <-gate:
-				case <-t.C:
-				case <-ctx.Done():
-				}
-			}
 			em.play(EventPlayStarted, p, 0, nil)
 			t := time.Now()
 			f(ctx)
@@ -111,7 +88,7 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	}
 	layersDone := make(chan struct{})
 	if need[playLayers] {
-		launch(playLayers, nil, func(ctx context.Context) {
+		launch(playLayers, func(ctx context.Context) {
 			defer close(layersDone)
 			if o.profile == ProfileGPU {
 				// The GPU rules look for driver and CUDA files anywhere.
@@ -123,9 +100,8 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	} else {
 		close(layersDone)
 	}
-	launch(playTrain, nil, func(ctx context.Context) {
+	launch(playTrain, func(ctx context.Context) {
 		r.playTrain(ctx)
-		close(trained)
 		var sw sync.WaitGroup
 		for _, p := range []struct {
 			p play
@@ -142,13 +118,13 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 		}
 		sw.Wait()
 	})
-	launch(playFailure, trained, r.playFailure)
-	launch(playSigterm, trained, r.playSigterm)
-	launch(playIsolated, trained, r.playIsolated)
-	launch(playMultiHost, trained, func(ctx context.Context) { r.playMultiHost(ctx, layersDone) })
-	launch(playGPU, trained, r.playGPU)
-	launch(playToolkitTraining, trained, r.playToolkitTraining)
-	launch(playToolkitInference, trained, r.playToolkitInference)
+	launch(playFailure, r.playFailure)
+	launch(playSigterm, r.playSigterm)
+	launch(playIsolated, r.playIsolated)
+	launch(playMultiHost, func(ctx context.Context) { r.playMultiHost(ctx, layersDone) })
+	launch(playGPU, r.playGPU)
+	launch(playToolkitTraining, r.playToolkitTraining)
+	launch(playToolkitInference, r.playToolkitInference)
 	wg.Wait()
 
 	if _, err := e.Sweep(ctx, LabelRun, o.runID); err != nil {
