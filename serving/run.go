@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sagekit/sagekit/internal/rawio"
+	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
 )
 
@@ -131,7 +132,7 @@ func (s *Server) executionParameters() []byte {
 		p.MaxPayloadInMB = int((s.o.maxBody + (1<<20 - 1)) >> 20)
 	}
 	if p.BatchStrategy == "" {
-		p.BatchStrategy = "MultiRecord"
+		p.BatchStrategy = optml.MultiRecord
 	}
 	if p.MaxConcurrentTransforms <= 0 {
 		// SageMaker requires MaxConcurrentTransforms × MaxPayloadInMB ≤ 100.
