@@ -11,6 +11,12 @@
 // EAGAIN instead, and the connection's poller waits. Conn keeps the work on
 // the thread that runs it, and the monitor thread goes back to sleeping.
 //
+// ReadFD is the same for a non-blocking file descriptor read in a loop,
+// such as a pipe polled for worker output: a poll that would otherwise
+// enter the scheduler's system-call state wakes the monitor thread from its
+// long sleep whenever the program is idle, and it then polls every 20 µs
+// for the next millisecond.
+//
 // Under the race detector, and off Linux, Wrap and WrapListener return what
 // they are given: the detector does not see memory the kernel writes in a
 // raw call.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -155,5 +156,28 @@ func TestEmpty(t *testing.T) {
 	}
 	if n, err := server.Read(nil); n != 0 || err != nil {
 		t.Errorf("Read(nil) = %d, %v, want 0, nil", n, err)
+	}
+}
+
+func TestReadFD(t *testing.T) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(p[0])
+	buf := make([]byte, 8)
+	if n, err := ReadFD(p[0], buf); err != syscall.EAGAIN {
+		t.Errorf("ReadFD of an empty pipe = %d, %v, want EAGAIN", n, err)
+	}
+	syscall.Write(p[1], []byte("line\n"))
+	if n, err := ReadFD(p[0], buf); err != nil || string(buf[:n]) != "line\n" {
+		t.Errorf("ReadFD = %q, %v, want \"line\\n\"", buf[:max(n, 0)], err)
+	}
+	syscall.Close(p[1])
+	if n, err := ReadFD(p[0], buf); n != 0 || err != nil {
+		t.Errorf("ReadFD after the write end closed = %d, %v, want 0, nil", n, err)
+	}
+	if n, err := ReadFD(-1, buf); err != syscall.EBADF {
+		t.Errorf("ReadFD(-1) = %d, %v, want EBADF", n, err)
 	}
 }
