@@ -93,6 +93,20 @@ bench-conformance: ## time `sagekit test`'s whole cpu profile on the Go example 
 bench-push: ## push a 4-layer 32 MiB image to a loopback registry: fresh upload vs all blobs present (BENCH_N runs, default 5)
 	$(GO) test -run '^$$' -bench 'BenchmarkImage' -benchtime $(or $(BENCH_N),5)x ./image/push/
 
+# The container tests that once failed now and then under load, STRESS_N
+# times in a row while `stress` keeps every core busy: each run must pass.
+.PHONY: stress-flaky
+stress-flaky: build ## the once-flaky container tests STRESS_N (5) times in a row under `stress --cpu N` (Debian package stress)
+	@command -v stress >/dev/null || { echo "stress is missing: apt-get install stress"; exit 1; }
+	@stress --cpu $$(nproc) --quiet & pid=$$!; trap "kill $$pid" EXIT; \
+	for i in $$(seq $(or $(STRESS_N),5)); do \
+	  echo "run $$i (load $$(cut -d' ' -f1 /proc/loadavg))"; \
+	  $(GO) test -race -count=1 -run 'TestDirectMatchesBuildKit|TestRunScratchImage' ./image/build/ || exit 1; \
+	  $(GO) test -race -count=1 -run 'TestStopAfterGraceKills' ./platform/ || exit 1; \
+	  $(GO) test -race -count=1 -run 'TestRunEndpoint$$$$|TestInterrupt' ./cli/ || exit 1; \
+	  $(GO) test -race -count=1 -run 'TestGoodFixturePasses|TestFixturesFailOnlyTheirRule/C-TR-10' ./conformance/ || exit 1; \
+	done; echo "$(or $(STRESS_N),5) runs green"
+
 # Where `make install` puts bin/sagekit ($(PREFIX)/bin/sagekit; DESTDIR for packaging).
 PREFIX ?= /usr/local
 # The project `make quickstart` writes and the image it builds.
