@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sagekit/sagekit/internal/rawio"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
+	"github.com/sagekit/sagekit/serving/internal/rawio"
 )
 
 // Run listens on the configured address (and the metrics address, if any),

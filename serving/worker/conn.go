@@ -13,9 +13,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sagekit/sagekit/internal/rawio"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
+	"github.com/sagekit/sagekit/serving/internal/rawio"
 )
 
 // A worker serves one request at a time, so each process gets one

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sagekit/sagekit/internal/rawio"
+	"github.com/sagekit/sagekit/serving/internal/rawio"
 )
 
 // Worker output is collected by one goroutine that reads every worker's
