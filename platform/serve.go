@@ -150,7 +150,8 @@ type Health struct {
 
 // WaitHealthy polls GET /ping as SageMaker does: each ping has pingTimeout
 // (2 s on SageMaker), and the container must answer 200 within deadline of
-// its start (4 minutes by default on SageMaker).
+// its start (4 minutes by default on SageMaker). Pings come 5 ms apart at
+// first, the gap doubling up to 200 ms (see pingInterval).
 func (ep *Endpoint) WaitHealthy(ctx context.Context, deadline, pingTimeout time.Duration) Health {
 	var h Health
 	if ep.URL == "" {
@@ -195,11 +196,22 @@ func (ep *Endpoint) WaitHealthy(ctx context.Context, deadline, pingTimeout time.
 			return h
 		}
 		select {
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(pingInterval(h.Pings)):
 		case <-ctx.Done():
 		case <-ep.Done():
 		}
 	}
+}
+
+// pingInterval is the wait after the n-th ping (1-based): 5 ms, doubling
+// up to 200 ms. A server that is up within a few milliseconds of its
+// start is seen at once; a slow one is asked 5 times a second, as before.
+func pingInterval(n int) time.Duration {
+	d := 5 * time.Millisecond
+	for i := 1; i < n && d < 200*time.Millisecond; i++ {
+		d *= 2
+	}
+	return min(d, 200*time.Millisecond)
 }
 
 func (ep *Endpoint) ping(ctx context.Context, timeout time.Duration) (int, error) {
