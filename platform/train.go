@@ -248,14 +248,26 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			}
 		}
 	}
-	for i, h := range hosts {
-		if i == 1 && job.PeerDelay > 0 {
-			select {
-			case <-time.After(job.PeerDelay):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	// Mounts every host shares: code and channels.
+	var shared []mount.Mount
+	if job.CodeDir != "" {
+		abs, err := filepath.Abs(job.CodeDir)
+		if err != nil {
+			return fmt.Errorf("code directory: %w", err)
 		}
+		shared = append(shared, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Code()})
+	}
+	for ch, dir := range job.ChannelDirs {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("channel %q: %w", ch, err)
+		}
+		shared = append(shared, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
+	}
+	// Hosts start at once (each start is a few hundred ms of engine
+	// work), unless PeerDelay holds algo-2..N back.
+	startErrs := make([]error, len(hosts))
+	start := func(i int, h string) {
 		p := t.Hosts[i].Paths
 		mounts := []mount.Mount{
 			{Type: mount.TypeBind, Source: p.Input(), Target: inContainer.Input()},
@@ -263,20 +275,7 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			{Type: mount.TypeBind, Source: p.Output(), Target: inContainer.Output()},
 			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: inContainer.Checkpoints()},
 		}
-		if job.CodeDir != "" {
-			abs, err := filepath.Abs(job.CodeDir)
-			if err != nil {
-				return fmt.Errorf("code directory: %w", err)
-			}
-			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Code()})
-		}
-		for ch, dir := range job.ChannelDirs {
-			abs, err := filepath.Abs(dir)
-			if err != nil {
-				return fmt.Errorf("channel %q: %w", ch, err)
-			}
-			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
-		}
+		mounts = append(mounts, shared...)
 		spec := runSpec{
 			image:    job.Image,
 			cmd:      []string{optml.CommandTrain},
@@ -325,13 +324,29 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 		}
 		c, err := e.run(ctx, spec)
 		if err != nil {
-			if errors.Is(err, ErrNoGPURuntime) || ctx.Err() != nil {
-				return err
-			}
+			startErrs[i] = err
 			t.Hosts[i].StartErr = err
-			continue
+			return
 		}
 		ctrs[i] = c
+	}
+	var starting sync.WaitGroup
+	for i, h := range hosts {
+		if i == 1 && job.PeerDelay > 0 {
+			starting.Wait()
+			select {
+			case <-time.After(job.PeerDelay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		starting.Go(func() { start(i, h) })
+	}
+	starting.Wait()
+	for _, err := range startErrs {
+		if err != nil && (errors.Is(err, ErrNoGPURuntime) || ctx.Err() != nil) {
+			return err
+		}
 	}
 	if job.WhileRunning != nil {
 		var running []*Container
