@@ -63,7 +63,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 			o.Store.Delete(store.Endpoints, ep.EndpointName)
 		case Failed:
 		default:
-			if e := m.start(ep.EndpointName, ep.EndpointConfigName, ep.CreationTime, SystemUpdating); e != nil {
+			if e := m.start(ep.EndpointName, ep.EndpointConfigName, ep.CreationTime, SystemUpdating, ep.ProductionVariants); e != nil {
 				m.update(ep.EndpointName, func(r *Endpoint) {
 					r.EndpointStatus, r.FailureReason, r.LastModifiedTime = Failed, "re-creating the endpoint after a restart: "+e.Message, wire.Now()
 				})
@@ -82,18 +82,32 @@ func (m *Manager) CreateEndpoint(name, configName string) (string, *wire.Error) 
 	if m.st.Get(store.Endpoints, name, &existing) == nil {
 		return "", wire.Validation("Cannot create already existing endpoint %q.", wire.ARN("endpoint", name))
 	}
-	if e := m.start(name, configName, nil, Creating); e != nil {
+	if e := m.start(name, configName, nil, Creating, nil); e != nil {
 		return "", e
 	}
 	return wire.ARN("endpoint", name), nil
 }
 
 // start records the endpoint with status and brings its fleet up in the
-// background.
-func (m *Manager) start(name, configName string, created *wire.Time, status string) *wire.Error {
+// background. Variants named in last (the record of a fleet that ran
+// before a restart) come back with their last desired weight and
+// instance count, so an autoscaled or re-weighted variant keeps them.
+func (m *Manager) start(name, configName string, created *wire.Time, status string, last []VariantSummary) *wire.Error {
 	cfg, e := m.DescribeEndpointConfig(configName)
 	if e != nil {
 		return e
+	}
+	for i, pv := range cfg.ProductionVariants {
+		for _, sum := range last {
+			if sum.VariantName != pv.VariantName {
+				continue
+			}
+			w := sum.DesiredWeight
+			cfg.ProductionVariants[i].InitialVariantWeight = &w
+			if sum.DesiredInstanceCount > 0 {
+				cfg.ProductionVariants[i].InitialInstanceCount = sum.DesiredInstanceCount
+			}
+		}
 	}
 	now := wire.Now()
 	if created == nil {
@@ -256,7 +270,10 @@ func (m *Manager) startInstances(ctx context.Context, endpoint string, v *varian
 }
 
 func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant) (*instance, error) {
-	in := &instance{}
+	// The containers of a pipeline start at once.
+	in := &instance{eps: make([]*platform.Endpoint, len(v.containers))}
+	errs := make([]error, len(v.containers))
+	var starting sync.WaitGroup
 	for i, c := range v.containers {
 		spec := platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDirs[i], Env: c.Environment, Role: "endpoint"}
 		if len(v.containers) > 1 {
@@ -264,12 +281,15 @@ func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant
 			// on its own port, told by SAGEMAKER_BIND_TO_PORT.
 			spec.BindToPort = 8080 + 100*i
 		}
-		ep, err := m.engine.Serve(ctx, spec)
-		if err != nil {
-			m.stopInstance(in)
-			return nil, err
-		}
-		in.eps = append(in.eps, ep)
+		starting.Go(func() { in.eps[i], errs[i] = m.engine.Serve(ctx, spec) })
+	}
+	starting.Wait()
+	if err := errors.Join(errs...); err != nil {
+		m.stopInstance(in)
+		return nil, err
+	}
+	for i, c := range v.containers {
+		ep := in.eps[i]
 		stream := v.name + "/i-" + ep.ID[:17]
 		if len(v.containers) > 1 {
 			stream += "/" + containerName(c, i)
@@ -319,6 +339,9 @@ func (m *Manager) stopInstance(in *instance) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, ep := range in.eps {
+		if ep == nil {
+			continue
+		}
 		wg.Go(func() {
 			ep.Stop(ctx, 30*time.Second)
 			ep.Remove(ctx)
