@@ -43,6 +43,14 @@ type TrainingJob struct {
 	// ChannelDirs maps a channel name to a host directory, bind-mounted
 	// read-only at /opt/ml/input/data/<channel>.
 	ChannelDirs map[string]string
+	// Pipes maps a Pipe-mode channel to its data: each host gets FIFOs
+	// /opt/ml/input/data/<channel>_<epoch>, epoch 0, 1, ..., the next made
+	// once the previous is written and closed, and the source writes each
+	// epoch's data (see PipeSource).
+	Pipes map[string]PipeSource
+	// CheckpointPath is where each host's checkpoint directory is mounted
+	// (default /opt/ml/checkpoints, CheckpointConfig.LocalPath).
+	CheckpointPath string
 	// Env is the job's Environment.
 	Env map[string]string
 	// CodeDir, when set, is a host directory bind-mounted (writable) at
@@ -264,6 +272,17 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 		}
 		shared = append(shared, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
 	}
+	checkpoints := inContainer.Checkpoints()
+	if job.CheckpointPath != "" {
+		checkpoints = job.CheckpointPath
+	}
+	feeding, stopFeeding := context.WithCancel(ctx)
+	defer stopFeeding()
+	for i := range hosts {
+		for ch, src := range job.Pipes {
+			go e.feedPipe(feeding, t.Hosts[i].Paths.Data(), ch, src)
+		}
+	}
 	// Hosts start at once (each start is a few hundred ms of engine
 	// work), unless PeerDelay holds algo-2..N back.
 	startErrs := make([]error, len(hosts))
@@ -273,7 +292,7 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			{Type: mount.TypeBind, Source: p.Input(), Target: inContainer.Input()},
 			{Type: mount.TypeBind, Source: p.Model(), Target: inContainer.Model(), ReadOnly: job.ReadOnlyModel},
 			{Type: mount.TypeBind, Source: p.Output(), Target: inContainer.Output()},
-			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: inContainer.Checkpoints()},
+			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: checkpoints},
 		}
 		mounts = append(mounts, shared...)
 		spec := runSpec{
