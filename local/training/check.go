@@ -1,6 +1,9 @@
 package training
 
 import (
+	"path"
+	"strings"
+
 	"github.com/sagekit/sagekit/local/data"
 	"github.com/sagekit/sagekit/local/wire"
 	"github.com/sagekit/sagekit/platform"
@@ -12,8 +15,16 @@ func (r *CreateRequest) check() *wire.Error {
 	if r.AlgorithmSpecification.TrainingImage == "" {
 		return wire.Validation("AlgorithmSpecification.TrainingImage is required: sagekit local runs an image of the local container engine (algorithms by name are not available)")
 	}
-	if m := r.AlgorithmSpecification.TrainingInputMode; m != optml.InputModeFile {
-		return wire.Validation("AlgorithmSpecification.TrainingInputMode %q is not supported by sagekit local: use File", m)
+	if m := r.AlgorithmSpecification.TrainingInputMode; !validMode(m) {
+		return wire.Validation("AlgorithmSpecification.TrainingInputMode %q is not File, Pipe or FastFile", m)
+	}
+	if c := r.CheckpointConfig; c != nil {
+		if _, err := data.Parse(c.S3Uri); err != nil {
+			return wire.Validation("CheckpointConfig.S3Uri: %v", err)
+		}
+		if c.LocalPath != "" && (!path.IsAbs(c.LocalPath) || path.Clean(c.LocalPath) == "/" || strings.HasPrefix(path.Clean(c.LocalPath)+"/", "/opt/ml/input/")) {
+			return wire.Validation("CheckpointConfig.LocalPath %q must be an absolute path in the container outside /opt/ml/input", c.LocalPath)
+		}
 	}
 	if _, err := platform.CompileMetrics(r.metricDefs()); err != nil {
 		return wire.Validation("AlgorithmSpecification.MetricDefinitions: %v", err)
@@ -43,11 +54,11 @@ func (r *CreateRequest) check() *wire.Error {
 		if _, err := data.Parse(s.S3Uri); err != nil {
 			return wire.Validation("InputDataConfig.%d.member.DataSource.S3DataSource.S3Uri: %v", i+1, err)
 		}
-		if m := ch.InputMode; m != "" && m != optml.InputModeFile {
-			return wire.Validation("InputDataConfig.%d.member.InputMode %q is not supported by sagekit local: use File", i+1, m)
+		if m := ch.InputMode; m != "" && !validMode(m) {
+			return wire.Validation("InputDataConfig.%d.member.InputMode %q is not File, Pipe or FastFile", i+1, m)
 		}
-		if c := ch.CompressionType; c != "" && c != "None" {
-			return wire.Validation("InputDataConfig.%d.member.CompressionType %q is not supported by sagekit local in File mode", i+1, c)
+		if c := ch.CompressionType; c != "" && c != "None" && (c != "Gzip" || r.mode(ch) != optml.InputModePipe) {
+			return wire.Validation("InputDataConfig.%d.member.CompressionType %q is supported in Pipe mode only (Gzip); this channel is in %s mode", i+1, c, r.mode(ch))
 		}
 	}
 	return nil
@@ -66,4 +77,16 @@ func orNone(s string) string {
 		return "None"
 	}
 	return s
+}
+
+func validMode(m string) bool {
+	return m == optml.InputModeFile || m == optml.InputModePipe || m == optml.InputModeFastFile
+}
+
+// mode is the channel's input mode: its own, else the job's.
+func (r *CreateRequest) mode(ch Channel) string {
+	if ch.InputMode != "" {
+		return ch.InputMode
+	}
+	return r.AlgorithmSpecification.TrainingInputMode
 }

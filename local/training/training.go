@@ -158,6 +158,7 @@ func (m *Manager) Create(ctx context.Context, r CreateRequest) (string, *wire.Er
 		LastModifiedTime:       now,
 		EnableNetworkIsolation: r.EnableNetworkIsolation,
 		Environment:            r.Environment,
+		CheckpointConfig:       r.CheckpointConfig,
 	}
 	if j.ResourceConfig.VolumeSizeInGB == 0 {
 		j.ResourceConfig.VolumeSizeInGB = 30
@@ -305,29 +306,26 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 		m.log.Info("training job failed", "job", name, "reason", reason)
 	}
 	m.update(name, func(j *Job) { j.transition("Downloading", "Downloading input data") })
-	channels := map[string]string{}
-	idc := map[string]optml.Channel{}
-	for _, ch := range r.InputDataConfig {
-		loc, _ := data.Parse(ch.DataSource.S3DataSource.S3Uri)
-		dir, err := m.mover.Dir(ctx, loc, filepath.Join(work, "channels", ch.ChannelName))
-		if err != nil {
-			fail(fmt.Sprintf("ClientError: channel %s: %v", ch.ChannelName, err))
-			return
-		}
-		channels[ch.ChannelName] = dir
-		idc[ch.ChannelName] = optml.Channel{TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: orNone(ch.RecordWrapperType), ContentType: ch.ContentType}
+	in, err := m.inputs(ctx, r, work)
+	if err != nil {
+		fail(err.Error())
+		return
 	}
 	hp := optml.Hyperparameters{}
 	for k, v := range r.HyperParameters {
 		hp[k] = v
 	}
 	var following sync.WaitGroup
+	// done is closed when the hosts have ended.
+	done := make(chan struct{})
 	job := platform.TrainingJob{
 		Image:            r.AlgorithmSpecification.TrainingImage,
 		Name:             name,
 		Hosts:            r.ResourceConfig.InstanceCount,
-		Layout:           optml.Layout{Hyperparameters: hp, ChannelConfig: idc},
-		ChannelDirs:      channels,
+		Layout:           optml.Layout{Hyperparameters: hp, ChannelConfig: in.config, Checkpoint: in.checkpoint},
+		ChannelDirs:      in.dirs,
+		Pipes:            in.pipes,
+		CheckpointPath:   in.checkpointPath,
 		Env:              r.Environment,
 		NetworkIsolation: r.EnableNetworkIsolation,
 		StopGrace:        m.grace,
@@ -344,6 +342,9 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 				j.TrainingStartTime = wire.Now()
 				j.transition("Training", "Training image download completed. Training in progress.")
 			})
+			if in.mirror != nil {
+				following.Go(func() { m.syncCheckpoints(ctx, name, in.mirror, done) })
+			}
 			epoch := strconv.FormatInt(time.Now().Unix(), 10)
 			for _, c := range hosts {
 				host := c.Label(platform.LabelHost)
@@ -357,6 +358,7 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 	}
 	start := time.Now()
 	tr, err := m.engine.Train(ctx, job)
+	close(done)
 	following.Wait()
 	if err != nil {
 		if ctx.Err() != nil {

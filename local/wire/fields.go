@@ -19,7 +19,7 @@ var Supported = map[string]map[string][]string{
 			"InputDataConfig.DataSource.S3DataSource.S3DataDistributionType",
 			"OutputDataConfig.S3OutputPath",
 			"ResourceConfig.InstanceType", "ResourceConfig.InstanceCount", "ResourceConfig.VolumeSizeInGB",
-			"StoppingCondition.MaxRuntimeInSeconds",
+			"StoppingCondition.MaxRuntimeInSeconds", "CheckpointConfig.S3Uri", "CheckpointConfig.LocalPath",
 		},
 		"DescribeTrainingJob": {"TrainingJobName"},
 		"StopTrainingJob":     {"TrainingJobName"},
