@@ -32,6 +32,11 @@ type EndpointSpec struct {
 	// Models maps multi-model names to host directories, each mounted
 	// read-only at /opt/ml/models/<name>/model.
 	Models map[string]string
+	// ModelsDir, when set, is a host directory mounted read-only at
+	// /opt/ml/models, where a multi-model endpoint finds each model it
+	// is asked to load (files added later show through), and
+	// SAGEMAKER_MULTI_MODEL is set to true.
+	ModelsDir string
 	// Env is the model's Environment; the platform adds its own variables.
 	Env map[string]string
 	// BindToPort, when non-zero, sets SAGEMAKER_BIND_TO_PORT (and
@@ -63,6 +68,9 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 		env[optml.EnvBindToPort] = strconv.Itoa(port)
 		env[optml.EnvSafePortRange] = fmt.Sprintf("%d-%d", port+1, port+99)
 	}
+	if s.ModelsDir != "" {
+		env[optml.EnvMultiModel] = "true"
+	}
 	maps.Copy(env, s.Env)
 	ep := &Endpoint{Port: port}
 	model := s.ModelDir
@@ -74,6 +82,9 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 		ep.tmp, model = d, d
 	}
 	mounts := []mount.Mount{{Type: mount.TypeBind, Source: model, Target: inContainer.Model(), ReadOnly: !s.ModelWritable}}
+	if s.ModelsDir != "" {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: s.ModelsDir, Target: inContainer.Models(), ReadOnly: true})
+	}
 	for name, dir := range s.Models {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: dir, Target: path.Join(inContainer.Models(), name, "model"), ReadOnly: true})
 	}
