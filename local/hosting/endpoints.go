@@ -212,6 +212,15 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 		if err != nil {
 			return err
 		}
+		if c.Mode == ModeMultiModel {
+			// Models are fetched when a request first names them.
+			v.modelsDir = filepath.Join(m.dir, endpoint, gen, v.name, "models")
+			if err := os.MkdirAll(v.modelsDir, 0o755); err != nil {
+				return fmt.Errorf("creating the models directory: %w", err)
+			}
+			v.models = &modelCache{prefix: loc, dir: v.modelsDir, fetched: map[string]*fetch{}}
+			continue
+		}
 		if loc.Scheme == "file" {
 			if fi, err := os.Stat(loc.Path); err == nil && fi.IsDir() {
 				v.modelDirs[i] = loc.Path
@@ -276,6 +285,9 @@ func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant
 	var starting sync.WaitGroup
 	for i, c := range v.containers {
 		spec := platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDirs[i], Env: c.Environment, Role: "endpoint"}
+		if c.Mode == ModeMultiModel {
+			spec.ModelsDir = v.modelsDir
+		}
 		if len(v.containers) > 1 {
 			// As SageMaker runs several containers on one instance: each
 			// on its own port, told by SAGEMAKER_BIND_TO_PORT.

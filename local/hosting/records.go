@@ -39,6 +39,9 @@ const (
 	ModeDirect = "Direct"
 )
 
+// ModeMultiModel is a container's Mode for a multi-model endpoint.
+const ModeMultiModel = "MultiModel"
+
 // containers returns the model's containers in order, and whether they
 // are called directly.
 func (m *Model) containers() ([]ContainerDef, bool) {
@@ -113,8 +116,13 @@ func (m *Manager) CreateModel(r Model) (string, *wire.Error) {
 		if c.Image == "" {
 			return "", wire.Validation("%s.Image is required", at)
 		}
-		if c.Mode != "" && c.Mode != "SingleModel" {
-			return "", wire.Validation("%s.Mode %q is not supported by sagekit local: use SingleModel", at, c.Mode)
+		switch {
+		case c.Mode == ModeMultiModel && field == "Containers":
+			return "", wire.Validation("%s.Mode MultiModel is supported by sagekit local for PrimaryContainer only, not in a model of several Containers", at)
+		case c.Mode == ModeMultiModel && c.ModelDataUrl == "":
+			return "", wire.Validation("%s.ModelDataUrl is required with Mode MultiModel: the prefix holding the models TargetModel names", at)
+		case c.Mode != "" && c.Mode != "SingleModel" && c.Mode != ModeMultiModel:
+			return "", wire.Validation("%s.Mode %q is not SingleModel or MultiModel", at, c.Mode)
 		}
 		if direct && c.ContainerHostname == "" {
 			return "", wire.Validation("%s.ContainerHostname is required with InferenceExecutionConfig.Mode Direct", at)

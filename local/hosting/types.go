@@ -117,12 +117,19 @@ type variant struct {
 	containers []ContainerDef
 	modelDirs  []string
 	direct     bool
-	instances  atomic.Pointer[[]*instance]
-	next       atomic.Uint64
+	// modelsDir, for a multi-model variant, is the directory mounted at
+	// /opt/ml/models, and models the models fetched into it, by
+	// TargetModel (see multimodel.go).
+	modelsDir string
+	models    *modelCache
+	instances atomic.Pointer[[]*instance]
+	next      atomic.Uint64
 }
 
 // instance is one instance of a variant: a container per container of
 // the model.
 type instance struct {
 	eps []*platform.Endpoint
+	// loaded holds the multi-model names this instance has loaded.
+	loaded sync.Map
 }
