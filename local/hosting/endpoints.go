@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	if o.Logs == nil {
 		o.Logs = logs.New()
 	}
-	m := &Manager{logs: o.Logs, metrics: newMetrics(), ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{},
+	m := &Manager{logs: o.Logs, metrics: newMetrics(), ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{}, shadowSlots: make(chan struct{}, maxShadowInFlight),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024, IdleConnTimeout: 90 * time.Second}, Timeout: 60 * time.Second}}
 	var again []Endpoint
 	err := o.Store.Each(store.Endpoints, func(_ string, raw []byte) bool {
@@ -142,6 +143,7 @@ func (m *Manager) start(name, configName string, created *wire.Time, status stri
 				return
 			}
 			rec.EndpointStatus, rec.FailureReason, rec.ProductionVariants = InService, "", summaries
+			rec.ShadowProductionVariants = r.shadowSums
 		})
 		if err != nil {
 			m.log.Info("endpoint failed", "endpoint", name, "err", err)
@@ -159,7 +161,9 @@ func (m *Manager) start(name, configName string, created *wire.Time, status stri
 func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig) (*routing, []VariantSummary, error) {
 	r := &routing{requests: new(atomic.Int64), failures: new(atomic.Int64)}
 	var sums []VariantSummary
-	for _, pv := range cfg.ProductionVariants {
+	np := len(cfg.ProductionVariants)
+	for k, pv := range append(slices.Clip(cfg.ProductionVariants), cfg.ShadowProductionVariants...) {
+		shadow := k >= np
 		mdl, e := m.DescribeModel(pv.ModelName)
 		if e != nil {
 			m.stopRouting(r)
@@ -168,8 +172,12 @@ func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig)
 		v := &variant{name: pv.VariantName, weight: pv.weight(), model: mdl}
 		v.containers, v.direct = mdl.containers()
 		v.instances.Store(&[]*instance{})
-		r.variants = append(r.variants, v)
-		r.total += v.weight
+		if shadow {
+			r.shadows = append(r.shadows, v)
+		} else {
+			r.variants = append(r.variants, v)
+			r.total += v.weight
+		}
 		if err := m.prepareModel(ctx, name, v); err != nil {
 			m.stopRouting(r)
 			return nil, nil, fmt.Errorf("production variant %s: %w", pv.VariantName, err)
@@ -184,6 +192,10 @@ func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig)
 			CurrentInstanceCount: len(insts), DesiredInstanceCount: len(insts)}
 		for _, c := range v.containers {
 			sum.DeployedImages = append(sum.DeployedImages, DeployedImage{SpecifiedImage: c.Image, ResolvedImage: m.resolve(ctx, c.Image), ResolutionTime: wire.Now()})
+		}
+		if shadow {
+			r.shadowSums = append(r.shadowSums, sum)
+			continue
 		}
 		sums = append(sums, sum)
 	}
@@ -367,7 +379,7 @@ func (m *Manager) stopRouting(r *routing) {
 		return
 	}
 	var wg sync.WaitGroup
-	for _, v := range r.variants {
+	for _, v := range append(slices.Clip(r.variants), r.shadows...) {
 		for _, in := range *v.instances.Load() {
 			wg.Go(func() { m.stopInstance(in) })
 		}
@@ -377,7 +389,7 @@ func (m *Manager) stopRouting(r *routing) {
 
 // gauge sets the instance-count series of the endpoint's variants.
 func (m *Manager) gauge(endpoint string, r *routing) {
-	for _, v := range r.variants {
+	for _, v := range append(slices.Clip(r.variants), r.shadows...) {
 		m.metrics.instances.WithLabelValues(endpoint, v.name).Set(float64(len(*v.instances.Load())))
 	}
 }

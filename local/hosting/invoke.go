@@ -71,6 +71,9 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	m.count(name, v.name).Add(1)
+	if len(rt.shadows) > 0 {
+		m.mirror(name, rt, v, body, r.Header)
+	}
 	insts := *v.instances.Load()
 	if len(insts) == 0 {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Message: "Variant " + v.name + " has no instance in service."})

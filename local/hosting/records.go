@@ -65,7 +65,9 @@ type EndpointConfig struct {
 	EndpointConfigName string              `json:"EndpointConfigName"`
 	EndpointConfigArn  string              `json:"EndpointConfigArn"`
 	ProductionVariants []ProductionVariant `json:"ProductionVariants"`
-	CreationTime       *wire.Time          `json:"CreationTime"`
+	// ShadowProductionVariants get a copy of the requests (see shadow.go).
+	ShadowProductionVariants []ProductionVariant `json:"ShadowProductionVariants,omitempty"`
+	CreationTime             *wire.Time          `json:"CreationTime"`
 }
 
 // ProductionVariant is one variant of a configuration.
@@ -178,20 +180,25 @@ func (m *Manager) DeleteModel(name string) *wire.Error {
 // CreateEndpointConfig records a configuration; its models must exist.
 func (m *Manager) CreateEndpointConfig(r EndpointConfig) (string, *wire.Error) {
 	seen := map[string]bool{}
-	for i, v := range r.ProductionVariants {
-		if seen[v.VariantName] {
-			return "", wire.Validation("ProductionVariants: variant name %q is used twice", v.VariantName)
+	for field, vs := range map[string][]ProductionVariant{"ProductionVariants": r.ProductionVariants, "ShadowProductionVariants": r.ShadowProductionVariants} {
+		for i, v := range vs {
+			if seen[v.VariantName] {
+				return "", wire.Validation("%s: variant name %q is used twice", field, v.VariantName)
+			}
+			seen[v.VariantName] = true
+			if v.ModelName == "" {
+				return "", wire.Validation("%s.%d.member.ModelName is required", field, i+1)
+			}
+			if v.InitialInstanceCount < 1 {
+				return "", wire.Validation("%s.%d.member.InitialInstanceCount is required (serverless variants are not supported by sagekit local)", field, i+1)
+			}
+			if _, e := m.DescribeModel(v.ModelName); e != nil {
+				return "", wire.Validation("Could not find model %q.", wire.ARN("model", v.ModelName))
+			}
 		}
-		seen[v.VariantName] = true
-		if v.ModelName == "" {
-			return "", wire.Validation("ProductionVariants.%d.member.ModelName is required", i+1)
-		}
-		if v.InitialInstanceCount < 1 {
-			return "", wire.Validation("ProductionVariants.%d.member.InitialInstanceCount is required (serverless variants are not supported by sagekit local)", i+1)
-		}
-		if _, e := m.DescribeModel(v.ModelName); e != nil {
-			return "", wire.Validation("Could not find model %q.", wire.ARN("model", v.ModelName))
-		}
+	}
+	if len(r.ShadowProductionVariants) > 0 && len(r.ProductionVariants) != 1 {
+		return "", wire.Validation("An endpoint configuration with ShadowProductionVariants must have exactly one production variant.")
 	}
 	r.EndpointConfigArn = wire.ARN("endpoint-config", r.EndpointConfigName)
 	r.CreationTime = wire.Now()

@@ -56,7 +56,7 @@ func (m *Manager) UpdateWeightsAndCapacities(name string, desired []DesiredWeigh
 		}
 	}
 	// Weights: a new table with new variant values sharing the instances.
-	nr := &routing{requests: old.requests, failures: old.failures}
+	nr := &routing{requests: old.requests, failures: old.failures, shadows: old.shadows, shadowSums: old.shadowSums}
 	for _, v := range old.variants {
 		w := v.weight
 		for _, d := range desired {

@@ -48,7 +48,9 @@ var Supported = map[string]map[string][]string{
 
 		"CreateEndpointConfig": {"EndpointConfigName", "Tags",
 			"ProductionVariants.VariantName", "ProductionVariants.ModelName", "ProductionVariants.InitialInstanceCount",
-			"ProductionVariants.InstanceType", "ProductionVariants.InitialVariantWeight"},
+			"ProductionVariants.InstanceType", "ProductionVariants.InitialVariantWeight",
+			"ShadowProductionVariants.VariantName", "ShadowProductionVariants.ModelName", "ShadowProductionVariants.InitialInstanceCount",
+			"ShadowProductionVariants.InstanceType", "ShadowProductionVariants.InitialVariantWeight"},
 		"DescribeEndpointConfig": {"EndpointConfigName"},
 		"DeleteEndpointConfig":   {"EndpointConfigName"},
 		"ListEndpointConfigs":    {"NextToken", "MaxResults", "SortBy", "SortOrder", "NameContains", "CreationTimeAfter", "CreationTimeBefore"},
