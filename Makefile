@@ -15,15 +15,15 @@ help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 build: runtime ## build bin/sagekit (carrying the runtimes and its own Go module) and the runtimes (host, linux/amd64, linux/arm64)
-	mkdir -p internal/runtimebin/linux-amd64 internal/runtimebin/linux-arm64
-	cp bin/linux-amd64/sagekit-runtime internal/runtimebin/linux-amd64/sagekit-runtime
-	cp bin/linux-arm64/sagekit-runtime internal/runtimebin/linux-arm64/sagekit-runtime
-	$(GO) run ./internal/sdkmod/mksdk -o internal/sdkmod/embedded
+	mkdir -p image/runtimebin/linux-amd64 image/runtimebin/linux-arm64
+	cp bin/linux-amd64/sagekit-runtime image/runtimebin/linux-amd64/sagekit-runtime
+	cp bin/linux-arm64/sagekit-runtime image/runtimebin/linux-arm64/sagekit-runtime
+	$(GO) run ./image/sdkmod/mksdk -o image/sdkmod/embedded
 	$(GOBUILD) -tags sagekit_embed -o bin/sagekit ./cli/cmd/sagekit
 
 runtime:
-	GOOS=linux GOARCH=amd64 $(GOBUILD) -o bin/linux-amd64/sagekit-runtime ./cli/cmd/sagekit-runtime
-	GOOS=linux GOARCH=arm64 $(GOBUILD) -o bin/linux-arm64/sagekit-runtime ./cli/cmd/sagekit-runtime
+	GOOS=linux GOARCH=amd64 $(GOBUILD) -o bin/linux-amd64/sagekit-runtime ./runtime/cmd/sagekit-runtime
+	GOOS=linux GOARCH=arm64 $(GOBUILD) -o bin/linux-arm64/sagekit-runtime ./runtime/cmd/sagekit-runtime
 	cp bin/linux-$(HOSTARCH)/sagekit-runtime bin/sagekit-runtime
 
 fmt: ## fail if gofmt would change a file
@@ -66,19 +66,19 @@ deps: ## install the Debian packages the tests need (root; skipped when present)
 
 .PHONY: bench-build
 bench-build: build ## time cold, no-op and one-line-change builds of the go and python templates (default path and BuildKit only, side by side); image sizes
-	sh examples/bench/bench-build.sh
+	sh bench/build/bench-build.sh
 
 .PHONY: bench-serving
 bench-serving: ## serving benchmark vs nginx+gunicorn+Flask, ~15 min (BENCH_QUICK=1: ~2 min); rewrites docs/benchmarks.md's Serving section
-	$(GO) run ./internal/bench/serving $(BENCH_FLAGS)
+	$(GO) run ./bench/serving $(BENCH_FLAGS)
 
 .PHONY: bench-local
 bench-local: ## sagekit local: CreateEndpoint to InService, training start overhead, invocation overhead and throughput through the front vs direct; writes docs/local-bench.md
-	$(GO) run ./internal/bench/local $(BENCH_FLAGS)
+	$(GO) run ./bench/local $(BENCH_FLAGS)
 
 .PHONY: bench-launcher
 bench-launcher: ## overhead of `sagekit-runtime train` around /bin/true and python3: min and median of BENCH_N (200) runs each
-	$(GO) test -run '^$$' -bench Launcher -benchtime $(or $(BENCH_N),200)x ./cli/cmd/sagekit-runtime
+	$(GO) test -run '^$$' -bench Launcher -benchtime $(or $(BENCH_N),200)x ./runtime/cmd/sagekit-runtime
 
 .PHONY: base
 base: build ## make the local base images sagekit/{base,python,cuda}:bookworm from Debian's mirror (root; BASE_FLAGS="--only base,python")
@@ -91,7 +91,21 @@ bench-conformance: ## time `sagekit test`'s whole cpu profile on the Go example 
 
 .PHONY: bench-push
 bench-push: ## push a 4-layer 32 MiB image to a loopback registry: fresh upload vs all blobs present (BENCH_N runs, default 5)
-	$(GO) test -run '^$$' -bench 'BenchmarkImage' -benchtime $(or $(BENCH_N),5)x ./internal/push/
+	$(GO) test -run '^$$' -bench 'BenchmarkImage' -benchtime $(or $(BENCH_N),5)x ./image/push/
+
+# The container tests that once failed now and then under load, STRESS_N
+# times in a row while `stress` keeps every core busy: each run must pass.
+.PHONY: stress-flaky
+stress-flaky: build ## the once-flaky container tests STRESS_N (5) times in a row under `stress --cpu N` (Debian package stress)
+	@command -v stress >/dev/null || { echo "stress is missing: apt-get install stress"; exit 1; }
+	@stress --cpu $$(nproc) --quiet & pid=$$!; trap "kill $$pid" EXIT; \
+	for i in $$(seq $(or $(STRESS_N),5)); do \
+	  echo "run $$i (load $$(cut -d' ' -f1 /proc/loadavg))"; \
+	  $(GO) test -race -count=1 -run 'TestDirectMatchesBuildKit|TestRunScratchImage' ./image/build/ || exit 1; \
+	  $(GO) test -race -count=1 -run 'TestStopAfterGraceKills' ./platform/ || exit 1; \
+	  $(GO) test -race -count=1 -run 'TestRunEndpoint$$$$|TestInterrupt' ./cli/ || exit 1; \
+	  $(GO) test -race -count=1 -run 'TestGoodFixturePasses|TestFixturesFailOnlyTheirRule/C-TR-10' ./conformance/ || exit 1; \
+	done; echo "$(or $(STRESS_N),5) runs green"
 
 # Where `make install` puts bin/sagekit ($(PREFIX)/bin/sagekit; DESTDIR for packaging).
 PREFIX ?= /usr/local

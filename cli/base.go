@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
-	"github.com/sagekit/sagekit/internal/base"
+	"github.com/sagekit/sagekit/image/base"
 	"github.com/sagekit/sagekit/internal/version"
 	"github.com/spf13/cobra"
 )

@@ -13,7 +13,7 @@ import (
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/moby/moby/client"
-	"github.com/sagekit/sagekit/internal/build"
+	"github.com/sagekit/sagekit/image/build"
 	"github.com/spf13/cobra"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
-	"github.com/sagekit/sagekit/internal/build"
-	"github.com/sagekit/sagekit/internal/ecr/ecrtest"
+	"github.com/sagekit/sagekit/image/build"
+	"github.com/sagekit/sagekit/image/ecr/ecrtest"
 	"github.com/sagekit/sagekit/internal/testenv"
 )
 

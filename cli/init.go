@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/moby/moby/client"
-	"github.com/sagekit/sagekit/internal/sdkmod"
+	"github.com/sagekit/sagekit/image/sdkmod"
 	"github.com/sagekit/sagekit/templates"
 	"github.com/spf13/cobra"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sagekit/sagekit/internal/sdkmod"
+	"github.com/sagekit/sagekit/image/sdkmod"
 	"github.com/sagekit/sagekit/templates"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
-	"github.com/sagekit/sagekit/internal/ecr"
-	"github.com/sagekit/sagekit/internal/push"
+	"github.com/sagekit/sagekit/image/ecr"
+	"github.com/sagekit/sagekit/image/push"
 	"github.com/sagekit/sagekit/internal/redact"
 	"github.com/sagekit/sagekit/internal/version"
 )

@@ -25,7 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
-	"github.com/sagekit/sagekit/internal/ecr/ecrtest"
+	"github.com/sagekit/sagekit/image/ecr/ecrtest"
 )
 
 // runPushCmd runs "sagekit push args..." in process and returns the exit

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 type runTransformOptions struct {
@@ -106,7 +107,7 @@ func (o runTransformOptions) job() (platform.TransformJob, error) {
 		return job, err
 	}
 	if o.strategy != "" {
-		if job.BatchStrategy, err = platform.ParseBatchStrategy(o.strategy); err != nil {
+		if job.BatchStrategy, err = optml.ParseBatchStrategy(o.strategy); err != nil {
 			return job, fmt.Errorf("--strategy: %w", err)
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
-	"github.com/sagekit/sagekit/internal/ecr"
-	"github.com/sagekit/sagekit/internal/push"
+	"github.com/sagekit/sagekit/image/ecr"
+	"github.com/sagekit/sagekit/image/push"
 	"github.com/sagekit/sagekit/remote"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/moby/moby/client"
 
-	"github.com/sagekit/sagekit/internal/ecr/ecrtest"
+	"github.com/sagekit/sagekit/image/ecr/ecrtest"
 	"github.com/sagekit/sagekit/internal/testenv"
 )
 

@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"github.com/sagekit/sagekit/internal/sdkmod"
+	"github.com/sagekit/sagekit/image/sdkmod"
 	"github.com/spf13/cobra"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/sagekit/sagekit/conformance"
-	"github.com/sagekit/sagekit/internal/build"
+	"github.com/sagekit/sagekit/image/build"
 	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/sdk/optml"
 )

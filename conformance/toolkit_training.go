@@ -14,9 +14,9 @@ import (
 	"sync"
 
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/runtime/toolkit"
 	"github.com/sagekit/sagekit/sdk/hyperparam"
 	"github.com/sagekit/sagekit/sdk/optml"
-	"github.com/sagekit/sagekit/sdk/toolkit"
 )
 
 // playToolkitTraining plays the toolkit's callers: script-mode training

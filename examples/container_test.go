@@ -17,7 +17,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
-	"github.com/sagekit/sagekit/internal/build"
+	"github.com/sagekit/sagekit/image/build"
 	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/templates"
@@ -54,7 +54,7 @@ type project struct {
 
 // TestContainers builds every template (rendered by `sagekit init`'s
 // library into a temporary directory) and every example with
-// internal/build, then runs each as SageMaker does: `train` with a laid-out
+// image/build, then runs each as SageMaker does: `train` with a laid-out
 // /opt/ml and no network, then `serve` with the model training wrote,
 // mounted read-only, checked with /ping and /invocations.
 func TestContainers(t *testing.T) {

@@ -18,6 +18,6 @@
 //
 // The Go examples have no go.mod of their own: they are packages of this
 // module, so `go vet ./...` and `go test ./...` cover them. The container
-// tests build every example and every template with internal/build and run
+// tests build every example and every template with image/build and run
 // them as SageMaker does.
 package examples

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagekit/sagekit/sdk/launch"
+	"github.com/sagekit/sagekit/runtime/launch"
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/serving"
 	"github.com/sagekit/sagekit/serving/python"

@@ -67,7 +67,7 @@ func (e *Engine) Transform(ctx context.Context, job TransformJob) (*TransformRes
 		env[optml.EnvMaxPayloadInMB] = strconv.Itoa(job.MaxPayloadInMB)
 	}
 	if job.BatchStrategy != "" {
-		env[optml.EnvBatchStrategy] = job.BatchStrategy.env()
+		env[optml.EnvBatchStrategy] = job.BatchStrategy.Env()
 	}
 	if job.MaxConcurrentTransforms > 0 {
 		env[optml.EnvMaxConcurrentTransforms] = strconv.Itoa(job.MaxConcurrentTransforms)
@@ -153,7 +153,7 @@ func inputFiles(dir string) ([]string, error) {
 }
 
 // executionParameters asks the container; nil means it has no such route.
-func executionParameters(ctx context.Context, base string) (*ExecutionParameters, error) {
+func executionParameters(ctx context.Context, base string) (*optml.ExecutionParameters, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+optml.RouteExecutionParameters, nil)
@@ -178,9 +178,9 @@ func executionParameters(ctx context.Context, base string) (*ExecutionParameters
 		MaxPayloadInMB          *int
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("parsing %s response %q: %w (want {\"MaxConcurrentTransforms\": 1, \"BatchStrategy\": \"MultiRecord\", \"MaxPayloadInMB\": 6})", optml.RouteExecutionParameters, truncateBytes(body, 200), err)
+		return nil, fmt.Errorf("parsing %s response %q: %w (want {\"MaxConcurrentTransforms\": 1, \"BatchStrategy\": \"optml.MultiRecord\", \"MaxPayloadInMB\": 6})", optml.RouteExecutionParameters, truncateBytes(body, 200), err)
 	}
-	var p ExecutionParameters
+	var p optml.ExecutionParameters
 	if raw.MaxConcurrentTransforms != nil {
 		if *raw.MaxConcurrentTransforms < 1 {
 			return nil, fmt.Errorf("%s: MaxConcurrentTransforms %d: the container must propose at least 1", optml.RouteExecutionParameters, *raw.MaxConcurrentTransforms)
@@ -194,7 +194,7 @@ func executionParameters(ctx context.Context, base string) (*ExecutionParameters
 		p.MaxPayloadInMB = *raw.MaxPayloadInMB
 	}
 	if raw.BatchStrategy != nil && *raw.BatchStrategy != "" {
-		b, err := ParseBatchStrategy(*raw.BatchStrategy)
+		b, err := optml.ParseBatchStrategy(*raw.BatchStrategy)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", optml.RouteExecutionParameters, err)
 		}
@@ -204,8 +204,8 @@ func executionParameters(ctx context.Context, base string) (*ExecutionParameters
 }
 
 // effectiveParams applies the precedence job > container > default.
-func effectiveParams(job TransformJob, cp *ExecutionParameters) ExecutionParameters {
-	p := ExecutionParameters{MaxConcurrentTransforms: DefaultMaxConcurrentTransforms, BatchStrategy: MultiRecord, MaxPayloadInMB: DefaultMaxPayloadInMB}
+func effectiveParams(job TransformJob, cp *optml.ExecutionParameters) optml.ExecutionParameters {
+	p := optml.ExecutionParameters{MaxConcurrentTransforms: DefaultMaxConcurrentTransforms, BatchStrategy: optml.MultiRecord, MaxPayloadInMB: DefaultMaxPayloadInMB}
 	if cp != nil {
 		if cp.MaxConcurrentTransforms > 0 {
 			p.MaxConcurrentTransforms = cp.MaxConcurrentTransforms
@@ -235,7 +235,7 @@ func effectiveParams(job TransformJob, cp *ExecutionParameters) ExecutionParamet
 type transformer struct {
 	job    TransformJob
 	url    string
-	params ExecutionParameters
+	params optml.ExecutionParameters
 	client *http.Client
 	cbMu   sync.Mutex
 }
@@ -330,7 +330,7 @@ func (t *transformer) prepare(name string, f *fileRun) error {
 		if len(r) > limit {
 			return fmt.Errorf("%s: record %d is %d bytes, larger than MaxPayloadInMB=%d (%d bytes): raise MaxPayloadInMB or split the input into smaller records", name, i+1, len(r), t.params.MaxPayloadInMB, limit)
 		}
-		if cur.first > 0 && (t.params.BatchStrategy == SingleRecord || len(cur.body)+len(r) > limit) {
+		if cur.first > 0 && (t.params.BatchStrategy == optml.SingleRecord || len(cur.body)+len(r) > limit) {
 			f.batches = append(f.batches, cur)
 			cur = batch{}
 		}

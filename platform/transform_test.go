@@ -27,6 +27,7 @@ import (
 
 	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 // batchServer is the test inference program (see its package comment).
@@ -177,16 +178,16 @@ func TestTransform(t *testing.T) {
 		// want is every file of the output directory.
 		want       map[string]string
 		wantErr    string
-		wantParams platform.ExecutionParameters
+		wantParams optml.ExecutionParameters
 		// wantContainer is what /execution-parameters proposed.
-		wantContainer *platform.ExecutionParameters
+		wantContainer *optml.ExecutionParameters
 		check         func(t *testing.T, res *platform.TransformResult)
 	}{{
 		name:       "line multi-record packs records in order",
 		input:      map[string]string{"a.csv": "a\nb\nc\n", "sub/b.csv": "d\ne"},
 		job:        platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine},
 		want:       map[string]string{"a.csv.out": "A#3\nB#3\nC#3\n", "sub/b.csv.out": "D#2\nE#2\n"},
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: platform.MultiRecord, MaxPayloadInMB: 6},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: optml.MultiRecord, MaxPayloadInMB: 6},
 		check: func(t *testing.T, res *platform.TransformResult) {
 			if got := res.Files[0].Requests; got != 1 {
 				t.Errorf("a.csv went out in %d requests, want 1", got)
@@ -195,9 +196,9 @@ func TestTransform(t *testing.T) {
 	}, {
 		name:       "single record, concurrent, order kept",
 		input:      map[string]string{"r.csv": lines20},
-		job:        platform.TransformJob{SplitType: platform.SplitLine, BatchStrategy: platform.SingleRecord, MaxConcurrentTransforms: 4, AssembleWith: platform.AssembleLine},
+		job:        platform.TransformJob{SplitType: platform.SplitLine, BatchStrategy: optml.SingleRecord, MaxConcurrentTransforms: 4, AssembleWith: platform.AssembleLine},
 		want:       map[string]string{"r.csv.out": want20},
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 4, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 6},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 4, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 6},
 		check: func(t *testing.T, res *platform.TransformResult) {
 			if f := res.Files[0]; f.Records != 20 || f.Requests != 20 {
 				t.Errorf("records %d, requests %d; want 20 and 20", f.Records, f.Requests)
@@ -206,23 +207,23 @@ func TestTransform(t *testing.T) {
 	}, {
 		name:       "assemble none concatenates",
 		input:      map[string]string{"a.csv": "a\nb\n"},
-		job:        platform.TransformJob{SplitType: platform.SplitLine, BatchStrategy: platform.SingleRecord},
+		job:        platform.TransformJob{SplitType: platform.SplitLine, BatchStrategy: optml.SingleRecord},
 		want:       map[string]string{"a.csv.out": "A#1B#1"},
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 6},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 6},
 	}, {
 		name:       "split none sends whole files",
 		input:      map[string]string{"a.csv": "a\nb\n", "b.csv": "c\n"},
-		job:        platform.TransformJob{BatchStrategy: platform.SingleRecord, Model: modelTar},
+		job:        platform.TransformJob{BatchStrategy: optml.SingleRecord, Model: modelTar},
 		want:       map[string]string{"a.csv.out": "A#2\nB#2", "b.csv.out": "C#1"},
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 6},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 6},
 	}, {
 		name:  "a failing record fails only its file, after retries",
 		input: map[string]string{"bad.csv": "x\nFAIL\ny\n", "good.csv": "z\n"},
-		job: platform.TransformJob{SplitType: platform.SplitLine, BatchStrategy: platform.SingleRecord, AssembleWith: platform.AssembleLine,
+		job: platform.TransformJob{SplitType: platform.SplitLine, BatchStrategy: optml.SingleRecord, AssembleWith: platform.AssembleLine,
 			InvocationsMaxRetries: 2},
 		want:       map[string]string{"good.csv.out": "Z#1\n"},
 		wantErr:    "bad.csv: record 2: POST /invocations: 500",
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 6},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 6},
 		check: func(t *testing.T, res *platform.TransformResult) {
 			if n := strings.Count(string(res.Logs), "failing on purpose"); n != 3 {
 				t.Errorf("the failing record was sent %d times, want 3 (1 + 2 retries); logs:\n%s", n, res.Logs)
@@ -236,24 +237,24 @@ func TestTransform(t *testing.T) {
 		input:         map[string]string{"a.csv": "a\nb\n"},
 		job:           platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, Env: map[string]string{"TEST_EXECUTION_PARAMETERS": containerParams}},
 		want:          map[string]string{"a.csv.out": "A#1\nB#1\n"},
-		wantParams:    platform.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 2},
-		wantContainer: &platform.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 2},
+		wantParams:    optml.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 2},
+		wantContainer: &optml.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 2},
 	}, {
 		name:  "job parameters win over the container's",
 		input: map[string]string{"a.csv": "a\nb\n"},
-		job: platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, BatchStrategy: platform.MultiRecord, MaxPayloadInMB: 5,
+		job: platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, BatchStrategy: optml.MultiRecord, MaxPayloadInMB: 5,
 			Env: map[string]string{"TEST_EXECUTION_PARAMETERS": `{"BatchStrategy":"SingleRecord","MaxPayloadInMB":2,"MaxConcurrentTransforms":3}`}},
 		want:          map[string]string{"a.csv.out": "A#2\nB#2\n"},
-		wantParams:    platform.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: platform.MultiRecord, MaxPayloadInMB: 5},
-		wantContainer: &platform.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 2},
+		wantParams:    optml.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: optml.MultiRecord, MaxPayloadInMB: 5},
+		wantContainer: &optml.ExecutionParameters{MaxConcurrentTransforms: 3, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 2},
 	}, {
 		name:  "environment, headers and model",
 		input: map[string]string{"a.csv": "ENV\nMODEL\n"},
-		job: platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, BatchStrategy: platform.SingleRecord,
+		job: platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, BatchStrategy: optml.SingleRecord,
 			MaxPayloadInMB: 5, MaxConcurrentTransforms: 2, ContentType: "text/csv", Accept: "text/plain"},
 		want: map[string]string{"a.csv.out": "SAGEMAKER_BATCH=true,SAGEMAKER_BATCH_STRATEGY=SINGLE_RECORD,SAGEMAKER_MAX_PAYLOAD_IN_MB=5," +
 			"SAGEMAKER_MAX_CONCURRENT_TRANSFORMS=2,ct=text/csv,accept=text/plain\ncode,weights.bin\n"},
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 2, BatchStrategy: platform.SingleRecord, MaxPayloadInMB: 5},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 2, BatchStrategy: optml.SingleRecord, MaxPayloadInMB: 5},
 	}, {
 		name:  "a request over the invocation timeout fails its file",
 		input: map[string]string{"slow.csv": "SLEEP\n", "fast.csv": "f\n"},
@@ -261,14 +262,14 @@ func TestTransform(t *testing.T) {
 			InvocationsTimeout: 500 * time.Millisecond, InvocationsMaxRetries: platform.NoRetries},
 		want:       map[string]string{"fast.csv.out": "F#1\n"},
 		wantErr:    "slow.csv: record 1: POST /invocations: no response within 500ms",
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 2, BatchStrategy: platform.MultiRecord, MaxPayloadInMB: 6},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 2, BatchStrategy: optml.MultiRecord, MaxPayloadInMB: 6},
 	}, {
 		name:       "a record over MaxPayloadInMB fails its file",
 		input:      map[string]string{"big.csv": "a\n" + strings.Repeat("x", 1<<20) + "\n", "small.csv": "s\n"},
 		job:        platform.TransformJob{SplitType: platform.SplitLine, AssembleWith: platform.AssembleLine, MaxPayloadInMB: 1},
 		want:       map[string]string{"small.csv.out": "S#1\n"},
 		wantErr:    "big.csv: record 2 is 1048577 bytes, larger than MaxPayloadInMB=1",
-		wantParams: platform.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: platform.MultiRecord, MaxPayloadInMB: 1},
+		wantParams: optml.ExecutionParameters{MaxConcurrentTransforms: 1, BatchStrategy: optml.MultiRecord, MaxPayloadInMB: 1},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,15 +387,15 @@ func TestTransformJobValidate(t *testing.T) {
 }
 
 func TestParseBatchStrategy(t *testing.T) {
-	for in, want := range map[string]platform.BatchStrategy{
-		"MultiRecord": platform.MultiRecord, "MULTI_RECORD": platform.MultiRecord,
-		"SingleRecord": platform.SingleRecord, "SINGLE_RECORD": platform.SingleRecord,
+	for in, want := range map[string]optml.BatchStrategy{
+		"MultiRecord": optml.MultiRecord, "MULTI_RECORD": optml.MultiRecord,
+		"SingleRecord": optml.SingleRecord, "SINGLE_RECORD": optml.SingleRecord,
 	} {
-		if got, err := platform.ParseBatchStrategy(in); got != want || err != nil {
+		if got, err := optml.ParseBatchStrategy(in); got != want || err != nil {
 			t.Errorf("ParseBatchStrategy(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := platform.ParseBatchStrategy("Batch"); err == nil {
+	if _, err := optml.ParseBatchStrategy("Batch"); err == nil {
 		t.Error(`ParseBatchStrategy("Batch") = nil error, want one`)
 	}
 }

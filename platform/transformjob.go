@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 // ErrTransformFailed is returned (wrapped) by Transform when the job ran but
@@ -23,38 +25,6 @@ const (
 	// SplitLine makes each line a record, its newline kept.
 	SplitLine SplitType = "Line"
 )
-
-// BatchStrategy is CreateTransformJob's BatchStrategy.
-type BatchStrategy string
-
-// Batch strategies.
-const (
-	// SingleRecord sends one record per request.
-	SingleRecord BatchStrategy = "SingleRecord"
-	// MultiRecord packs as many records as fit under MaxPayloadInMB.
-	MultiRecord BatchStrategy = "MultiRecord"
-)
-
-// ParseBatchStrategy accepts the API spelling (SingleRecord, MultiRecord)
-// and the environment spelling (SINGLE_RECORD, MULTI_RECORD), as containers
-// answer /execution-parameters with either (contract §11.5).
-func ParseBatchStrategy(s string) (BatchStrategy, error) {
-	switch strings.ToUpper(strings.ReplaceAll(s, "_", "")) {
-	case "SINGLERECORD":
-		return SingleRecord, nil
-	case "MULTIRECORD":
-		return MultiRecord, nil
-	}
-	return "", fmt.Errorf("batch strategy %q: want SingleRecord or MultiRecord", s)
-}
-
-// env is the spelling of SAGEMAKER_BATCH_STRATEGY.
-func (b BatchStrategy) env() string {
-	if b == SingleRecord {
-		return "SINGLE_RECORD"
-	}
-	return "MULTI_RECORD"
-}
 
 // AssembleWith is TransformOutput.AssembleWith.
 type AssembleWith string
@@ -82,14 +52,6 @@ const (
 	DefaultStartupTimeout = 240 * time.Second
 )
 
-// ExecutionParameters are the three parameters a container may propose on
-// GET /execution-parameters and a job may set.
-type ExecutionParameters struct {
-	MaxConcurrentTransforms int
-	BatchStrategy           BatchStrategy
-	MaxPayloadInMB          int
-}
-
 // TransformJob is a batch transform job as SageMaker would run it
 // (contract §3).
 type TransformJob struct {
@@ -116,7 +78,7 @@ type TransformJob struct {
 	// (non-empty, positive), win over what the container proposes on
 	// /execution-parameters, which wins over the defaults (MultiRecord,
 	// 6, 1). Set ones are passed to the container as SAGEMAKER_* variables.
-	BatchStrategy           BatchStrategy
+	BatchStrategy           optml.BatchStrategy
 	MaxPayloadInMB          int
 	MaxConcurrentTransforms int
 	// AssembleWith defaults to AssembleNone.
@@ -153,10 +115,10 @@ type FileResult struct {
 // TransformResult is a finished batch transform job.
 type TransformResult struct {
 	// Params are the parameters the job ran with.
-	Params ExecutionParameters
+	Params optml.ExecutionParameters
 	// Container is what /execution-parameters proposed (nil when the
 	// container does not implement it).
-	Container *ExecutionParameters
+	Container *optml.ExecutionParameters
 	// Files are in the order of the input files.
 	Files []FileResult
 	// Logs are the container's stdout and stderr.
@@ -204,7 +166,7 @@ func (j TransformJob) Validate() error {
 		p = append(p, fmt.Sprintf("split type %q is not supported: use None or Line", j.SplitType))
 	}
 	switch j.BatchStrategy {
-	case "", SingleRecord, MultiRecord:
+	case "", optml.SingleRecord, optml.MultiRecord:
 	default:
 		p = append(p, fmt.Sprintf("batch strategy %q: use SingleRecord or MultiRecord", j.BatchStrategy))
 	}

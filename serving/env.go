@@ -80,7 +80,7 @@ func OptionsFromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 	}
 	opts = append(opts, WithAddr(net.JoinHostPort("", strconv.Itoa(port))))
 
-	var ep ExecutionParameters
+	var ep optml.ExecutionParameters
 	if v := get(optml.EnvMaxPayloadInMB); v == "0" {
 		// 0 means "no limit" to batch transform; keep memory bounded at
 		// the batch ceiling of 100 MB.
@@ -116,9 +116,9 @@ func OptionsFromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 		opts = append(opts, WithMultiModel(on))
 	}
 	if v := get(optml.EnvBatchStrategy); v != "" {
-		s, err := normalizeBatchStrategy(v)
+		s, err := optml.ParseBatchStrategy(v)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%s=%q: want MULTI_RECORD or SINGLE_RECORD", optml.EnvBatchStrategy, v))
 		}
 		ep.BatchStrategy = s
 	}
@@ -161,16 +161,4 @@ func OptionsFromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 		}
 	}
 	return opts, errors.Join(errs...)
-}
-
-// normalizeBatchStrategy accepts both spellings SageMaker uses and returns
-// the API's (MultiRecord, SingleRecord), which SDK local mode requires.
-func normalizeBatchStrategy(v string) (string, error) {
-	switch strings.ToUpper(strings.ReplaceAll(v, "_", "")) {
-	case "MULTIRECORD":
-		return "MultiRecord", nil
-	case "SINGLERECORD":
-		return "SingleRecord", nil
-	}
-	return "", fmt.Errorf("%s=%q: want MULTI_RECORD or SINGLE_RECORD", optml.EnvBatchStrategy, v)
 }

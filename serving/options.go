@@ -13,34 +13,25 @@ import (
 type Option func(*options)
 
 type options struct {
-	addr            string
-	metricsAddr     string
-	maxBody         int64
-	maxResponse     int64
-	timeout         time.Duration
-	queueTimeout    time.Duration
-	bodyTimeout     time.Duration
-	startupTimeout  time.Duration
-	shutdownTimeout time.Duration
-	concurrency     int
-	queue           int
-	multiModel      bool
-	modelDir        string
-	modelsDir       string
-	execParams      ExecutionParameters
-	logger          *slog.Logger
-	accessLog       *slog.Logger
-	accessWriter    io.Writer
-}
-
-// ExecutionParameters is the body of GET /execution-parameters. Zero fields
-// are filled in by the server: MaxConcurrentTransforms from the concurrency
-// (kept so that it times MaxPayloadInMB stays within 100), BatchStrategy
-// "MultiRecord", MaxPayloadInMB from the body limit.
-type ExecutionParameters struct {
-	MaxConcurrentTransforms int    `json:"MaxConcurrentTransforms"`
-	BatchStrategy           string `json:"BatchStrategy"`
-	MaxPayloadInMB          int    `json:"MaxPayloadInMB"`
+	addr              string
+	metricsAddr       string
+	maxBody           int64
+	maxResponse       int64
+	timeout           time.Duration
+	queueTimeout      time.Duration
+	bodyTimeout       time.Duration
+	startupTimeout    time.Duration
+	startupTimeoutSet bool
+	shutdownTimeout   time.Duration
+	concurrency       int
+	queue             int
+	multiModel        bool
+	modelDir          string
+	modelsDir         string
+	execParams        optml.ExecutionParameters
+	logger            *slog.Logger
+	accessLog         *slog.Logger
+	accessWriter      io.Writer
 }
 
 func defaultOptions() options {
@@ -92,7 +83,21 @@ func WithQueueTimeout(d time.Duration) Option { return func(o *options) { o.queu
 func WithBodyTimeout(d time.Duration) Option { return func(o *options) { o.bodyTimeout = d } }
 
 // WithStartupTimeout bounds the handler's Load. Default 600 s.
-func WithStartupTimeout(d time.Duration) Option { return func(o *options) { o.startupTimeout = d } }
+func WithStartupTimeout(d time.Duration) Option {
+	return func(o *options) { o.startupTimeout, o.startupTimeoutSet = d, true }
+}
+
+// StartupTimeout is the start-up timeout opts give the server, and whether
+// one of them set it (false: the default). The runtime bounds what it does
+// before the server starts (fetching code, installing requirements,
+// starting workers) by the same value.
+func StartupTimeout(opts ...Option) (time.Duration, bool) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.startupTimeout, o.startupTimeoutSet
+}
 
 // WithShutdownTimeout bounds draining after Run's context ends. Default 25 s,
 // inside SageMaker's 30 s between SIGTERM and SIGKILL.
@@ -123,8 +128,8 @@ func WithModelDir(dir string) Option { return func(o *options) { o.modelDir = di
 func WithModelsDir(dir string) Option { return func(o *options) { o.modelsDir = dir } }
 
 // WithExecutionParameters sets what GET /execution-parameters returns; zero
-// fields get the defaults described on ExecutionParameters.
-func WithExecutionParameters(p ExecutionParameters) Option {
+// fields get the defaults described on optml.ExecutionParameters.
+func WithExecutionParameters(p optml.ExecutionParameters) Option {
 	return func(o *options) { o.execParams = p }
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
 )
 
@@ -130,7 +131,7 @@ func (s *Server) executionParameters() []byte {
 		p.MaxPayloadInMB = int((s.o.maxBody + (1<<20 - 1)) >> 20)
 	}
 	if p.BatchStrategy == "" {
-		p.BatchStrategy = "MultiRecord"
+		p.BatchStrategy = optml.MultiRecord
 	}
 	if p.MaxConcurrentTransforms <= 0 {
 		// SageMaker requires MaxConcurrentTransforms × MaxPayloadInMB ≤ 100.

@@ -260,7 +260,7 @@ func TestHandlerErrors(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	ts := start(t, echoLen, serving.WithExecutionParameters(serving.ExecutionParameters{BatchStrategy: "SingleRecord"}), serving.WithConcurrency(4))
+	ts := start(t, echoLen, serving.WithExecutionParameters(optml.ExecutionParameters{BatchStrategy: "SingleRecord"}), serving.WithConcurrency(4))
 	tests := []struct {
 		method, path string
 		status       int

@@ -14,8 +14,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
-	"github.com/sagekit/sagekit/internal/base"
-	"github.com/sagekit/sagekit/internal/build"
+	"github.com/sagekit/sagekit/image/base"
+	"github.com/sagekit/sagekit/image/build"
 )
 
 // Status is the outcome of one check.

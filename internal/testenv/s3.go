@@ -44,7 +44,7 @@ func TarGz(t testing.TB, files map[string]string) []byte {
 
 // S3 is a local server speaking S3's GetObject over path-style URLs, for
 // code given its endpoint (AWS_ENDPOINT_URL_S3 and the like). It checks no
-// signature (internal/s3get's tests do); it records each request's
+// signature (runtime/s3get's tests do); it records each request's
 // Authorization header.
 type S3 struct {
 	URL string

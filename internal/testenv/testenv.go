@@ -97,7 +97,7 @@ func Binary(t testing.TB, pkg, goarch string) string {
 
 // Runtime returns a linux sagekit-runtime binary for the host architecture.
 func Runtime(t testing.TB) string {
-	return Binary(t, "./cli/cmd/sagekit-runtime", runtime.GOARCH)
+	return Binary(t, "./runtime/cmd/sagekit-runtime", runtime.GOARCH)
 }
 
 type buildError struct {

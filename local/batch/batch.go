@@ -335,7 +335,7 @@ func (m *Manager) transform(ctx context.Context, j Job, mdl *hosting.Model, work
 	job := platform.TransformJob{
 		Image: mdl.PrimaryContainer.Image, Model: model, Input: input, Output: output,
 		ContentType: j.TransformInput.ContentType, Accept: j.TransformOutput.Accept,
-		SplitType: platform.SplitType(orDefault(j.TransformInput.SplitType, "None")), BatchStrategy: platform.BatchStrategy(j.BatchStrategy),
+		SplitType: platform.SplitType(orDefault(j.TransformInput.SplitType, "None")), BatchStrategy: optml.BatchStrategy(j.BatchStrategy),
 		MaxPayloadInMB: j.MaxPayloadInMB, MaxConcurrentTransforms: j.MaxConcurrentTransforms,
 		AssembleWith: platform.AssembleWith(orDefault(j.TransformOutput.AssembleWith, "None")), Env: env,
 	}

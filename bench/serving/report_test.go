@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sagekit/sagekit/bench/load"
+)
+
+func TestReplaceSection(t *testing.T) {
+	const sec = "## Serving\n\nnew table\n"
+	tests := []struct{ name, doc, want string }{
+		{"no file", "", "# Benchmarks\n\n## Serving\n\nnew table\n"},
+		{"no section", "# Benchmarks\n\n## Build\n\nbuild table\n", "# Benchmarks\n\n## Build\n\nbuild table\n\n## Serving\n\nnew table\n"},
+		{"last section", "# B\n\n## Build\n\nx\n\n## Serving\n\nold\n", "# B\n\n## Build\n\nx\n\n## Serving\n\nnew table\n"},
+		{"middle section", "# B\n\n## Serving\n\nold\n### sub\nold\n\n## Training\n\nkeep\n",
+			"# B\n\n## Serving\n\nnew table\n\n## Training\n\nkeep\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := replaceSection(tt.doc, "## Serving", sec); got != tt.want {
+				t.Errorf("replaceSection(%q) =\n%q\nwant\n%q", tt.doc, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tt := range []struct {
+		got, want string
+	}{
+		{fmtRPS(77852.4), "77,852"}, {fmtRPS(999), "999"}, {fmtRPS(1234567), "1,234,567"},
+		{fmtMs(0.0564), "0.056"}, {fmtMs(7.391), "7.39"}, {fmtMs(43.21), "43.2"}, {fmtMs(1603.4), "1603"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median(3,1,2) = %v, want 2", m)
+	}
+	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Errorf("median(4,1,2,3) = %v, want 2.5", m)
+	}
+}
+
+func TestBaseFor(t *testing.T) {
+	closed := func(c1, c16, c100 float64) sample {
+		return sample{Closed: map[string]load.Result{"rows1-c1": {RPS: c1}, "rows1-c16": {RPS: c16}, "rows100-c16": {RPS: c100}}}
+	}
+	syncTree := &row{s: stack{key: "ref-sync-tree", kind: kindRef, class: "sync", pred: "tree"},
+		samples: []sample{closed(300, 800, 900), {Err: errors.New("failed")}}}
+	syncNoop := &row{s: stack{key: "ref-sync-noop", kind: kindRef, class: "sync", pred: "noop"},
+		samples: []sample{closed(3000, 8000, 7000)}}
+	worker := stack{key: "worker-tree", kind: kindWorker, pred: "tree"}
+	rows := []*row{syncNoop, syncTree}
+	if got := capacity(syncTree.samples[0]); got != 800 {
+		t.Errorf("capacity = %v, want 800 (the best rows1 cell; rows100 does not count)", got)
+	}
+	if got := baseFor(rows, worker, 0); got != 800 {
+		t.Errorf("baseFor(worker-tree, rep 0) = %v, want the tree baseline's 800", got)
+	}
+	if got := baseFor(rows, worker, 1); got != 0 {
+		t.Errorf("baseFor(worker-tree, rep 1) = %v, want 0: the baseline failed", got)
+	}
+	if got := baseFor(rows, syncTree.s, 0); got != 0 {
+		t.Errorf("baseFor(the baseline) = %v, want 0: it measures its own", got)
+	}
+	if got := baseFor([]*row{syncNoop}, worker, 0); got != 0 {
+		t.Errorf("baseFor without a tree baseline = %v, want 0", got)
+	}
+}
