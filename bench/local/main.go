@@ -117,6 +117,7 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 	defer hs.Close()
 	url := "http://" + ln.Addr().String()
 
+	ev := watchEngine(ctx, dc)
 	role := "arn:aws:iam::000000000000:role/bench"
 	if err := api(url, "CreateModel", map[string]any{"ModelName": "m", "ExecutionRoleArn": role, "PrimaryContainer": map[string]any{"Image": img, "ModelDataUrl": "file://" + model}}, nil); err != nil {
 		return err
@@ -125,6 +126,7 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 		return err
 	}
 	var create []time.Duration
+	var epPhases [3][]time.Duration
 	for i := range n {
 		name := fmt.Sprintf("e%d", i)
 		start := time.Now()
@@ -135,6 +137,9 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 			return err
 		}
 		create = append(create, time.Since(start))
+		for k, d := range ev.phases(start, time.Now(), "endpoint") {
+			epPhases[k] = append(epPhases[k], d)
+		}
 		if i < n-1 {
 			if err := api(url, "DeleteEndpoint", map[string]any{"EndpointName": name}, nil); err != nil {
 				return err
@@ -144,8 +149,10 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 	fmt.Printf("CreateEndpoint to InService: %v\n", create)
 
 	var starts []time.Duration
+	var trPhases [3][]time.Duration
 	for i := range n {
 		name := fmt.Sprintf("t%d", i)
+		sent := time.Now()
 		err := api(url, "CreateTrainingJob", map[string]any{"TrainingJobName": name, "RoleArn": role,
 			"AlgorithmSpecification": map[string]any{"TrainingImage": img, "TrainingInputMode": "File"},
 			"InputDataConfig":        []any{map[string]any{"ChannelName": "training", "DataSource": map[string]any{"S3DataSource": map[string]any{"S3DataType": "S3Prefix", "S3Uri": "file://" + filepath.Join(work, "data")}}}},
@@ -161,6 +168,10 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 		var j struct{ CreationTime, TrainingStartTime float64 }
 		api(url, "DescribeTrainingJob", map[string]any{"TrainingJobName": name}, &j)
 		starts = append(starts, time.Duration((j.TrainingStartTime-j.CreationTime)*float64(time.Second)))
+		running := time.UnixMilli(int64(j.TrainingStartTime * 1000))
+		for k, d := range ev.phases(sent, running, "train") {
+			trPhases[k] = append(trPhases[k], d)
+		}
 	}
 	fmt.Printf("training start overhead: %v\n", starts)
 
@@ -196,6 +207,8 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 	rows := [][]string{
 		{"CreateEndpoint to InService (FROM scratch Go image)", fmt.Sprintf("median %s, min %s, max %s of %d", med(create), slices.Min(create).Round(time.Millisecond), slices.Max(create).Round(time.Millisecond), n), "≤ 2 s"},
 		{"training job start overhead (CreateTrainingJob to the host running)", fmt.Sprintf("median %s, min %s, max %s of %d", med(starts), slices.Min(starts).Round(time.Millisecond), slices.Max(starts).Round(time.Millisecond), n), "≤ 1 s"},
+		{"… of which: request to container created / created to started (engine) / started to InService", phaseCell(epPhases), ""},
+		{"… of which: request to container created / created to started (engine) / started to TrainingStartTime", phaseCell(trPhases), ""},
 		{"invocation p50, one client: direct / through the front", fmt.Sprintf("%s / %s: overhead %s", dp50, fp50, (fp50 - dp50).Round(time.Microsecond)), "overhead ≤ 1 ms"},
 		{fmt.Sprintf("throughput, %d clients: direct / through the front", conc), fmt.Sprintf("%.0f / %.0f req/s: %.2fx", dr, fr, fr/dr), "≥ 0.5x"},
 	}
@@ -378,4 +391,65 @@ func trainModel(work string) (string, error) {
 		return "", err
 	}
 	return trainWithTree(work, data)
+}
+
+// engineEvents keeps when the engine created and started each container
+// the server made (its create and start events), to split the times above
+// into the server's part and the engine's.
+type engineEvents struct {
+	mu     sync.Mutex
+	events []engineEvent
+}
+
+type engineEvent struct {
+	at     time.Time
+	action string
+	role   string
+}
+
+func watchEngine(ctx context.Context, dc *client.Client) *engineEvents {
+	e := &engineEvents{}
+	res := dc.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).Add("type", "container").Add("label", local.LabelState).Add("event", "create", "start")})
+	go func() {
+		for m := range res.Messages {
+			e.mu.Lock()
+			e.events = append(e.events, engineEvent{time.Unix(0, m.TimeNano), string(m.Action), m.Actor.Attributes[platform.LabelRole]})
+			e.mu.Unlock()
+		}
+	}()
+	return e
+}
+
+// phases splits [from, to] at the first create and start events of a
+// container of role within it: before the engine creates it, the
+// engine's start, and after.
+func (e *engineEvents) phases(from, to time.Time, role string) [3]time.Duration {
+	// The events arrive a little after they happen.
+	time.Sleep(50 * time.Millisecond)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var created, started time.Time
+	for _, ev := range e.events {
+		if ev.role != role || ev.at.Before(from) || ev.at.After(to.Add(time.Second)) {
+			continue
+		}
+		if ev.action == "create" && created.IsZero() {
+			created = ev.at
+		}
+		if ev.action == "start" && started.IsZero() {
+			started = ev.at
+		}
+	}
+	if created.IsZero() || started.IsZero() {
+		return [3]time.Duration{}
+	}
+	return [3]time.Duration{created.Sub(from), started.Sub(created), to.Sub(started)}
+}
+
+func phaseCell(p [3][]time.Duration) string {
+	var parts []string
+	for _, d := range p {
+		parts = append(parts, med(d).String())
+	}
+	return "median " + strings.Join(parts, " / ")
 }
