@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/moby/moby/client"
 	"github.com/sagekit/sagekit/image/base"
 	"github.com/sagekit/sagekit/internal/version"
 	"github.com/spf13/cobra"
@@ -38,9 +37,9 @@ kept unless --force.`,
 			if err != nil {
 				return badFlags(cmd, err)
 			}
-			dc, err := client.New(client.FromEnv)
+			dc, err := engineClient()
 			if err != nil {
-				return fmt.Errorf("configuring the Docker client: %w", err)
+				return err
 			}
 			defer dc.Close()
 			opts.Docker = dc

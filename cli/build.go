@@ -12,7 +12,6 @@ import (
 
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/util/progress/progressui"
-	"github.com/moby/moby/client"
 	"github.com/sagekit/sagekit/image/build"
 	"github.com/spf13/cobra"
 )
@@ -204,9 +203,9 @@ func (f *buildFlags) options(dir string) (build.Options, error) {
 }
 
 func runBuild(ctx context.Context, stdout, stderr io.Writer, progress string, opts build.Options) error {
-	dc, err := client.New(client.FromEnv)
+	dc, err := engineClient()
 	if err != nil {
-		return fmt.Errorf("configuring the Docker client: %w", err)
+		return err
 	}
 	defer dc.Close()
 	opts.Docker = dc

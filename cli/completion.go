@@ -34,7 +34,7 @@ func localImages(ctx context.Context, prefix string) []string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	dc, err := client.New(client.FromEnv)
+	dc, err := engineClient()
 	if err != nil {
 		return nil
 	}

@@ -15,6 +15,7 @@ func init() { register(newDoctorCmd) }
 
 func newDoctorCmd() *cobra.Command {
 	var o doctor.Options
+	var aws awsIdentity
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -33,6 +34,13 @@ Go and AWS are needed for some uses only and are reported without failing.`,
   sagekit doctor --json | jq '.[] | select(.status != "ok")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A client that cannot be configured is the engine check's
+			// to report.
+			if dc, err := engineClient(); err == nil {
+				defer dc.Close()
+				o.Docker = dc
+			}
+			o.Profile, o.Region = aws.profile, aws.region
 			checks := doctor.Run(cmd.Context(), o)
 			if err := printChecks(cmd.OutOrStdout(), checks, asJSON); err != nil {
 				return err
@@ -45,8 +53,7 @@ Go and AWS are needed for some uses only and are reported without failing.`,
 	}
 	documentExit(cmd, "something required is missing (the Docker Engine, BuildKit, sagekit/base, sagekit/python)")
 	f := cmd.Flags()
-	f.StringVar(&o.Profile, "profile", "", "AWS profile to check (default: AWS_PROFILE or default)")
-	f.StringVar(&o.Region, "region", "", "AWS region to check (default: from AWS_REGION or the profile)")
+	aws.register(cmd)
 	f.BoolVar(&asJSON, "json", false, "print the checks as a JSON array")
 	return cmd
 }

@@ -31,7 +31,7 @@ type evaluateOptions struct {
 	aws                awsFlags
 	role, s3Prefix     string
 	client             *remote.Client // with --on ml.*
-	jsonPath, htmlPath string
+	reports            reportFlags
 	progress           progressFlag
 	mode               string // progress, resolved
 }
@@ -119,8 +119,8 @@ the details.`,
 	f.StringVar(&o.on, "on", "local", "where to train and transform: local (the Docker Engine) or an ml.* instance type on SageMaker, e.g. ml.m5.large")
 	f.StringVar(&o.role, "role", "", "SageMaker: ARN of the execution role the jobs run with")
 	f.StringVar(&o.s3Prefix, "s3-prefix", "", "SageMaker: s3://BUCKET/PREFIX each fold's data, model and predictions go under (with --endpoint-url, default: local file:/// directories)")
-	f.StringVar(&o.jsonPath, "json", "", "write the report as JSON to FILE (- for stdout; the table then goes to stderr)")
-	f.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report to FILE (- for stdout; the table then goes to stderr)")
+	o.reports.add(cmd, "json", "the report as JSON")
+	o.reports.add(cmd, "html", "a self-contained HTML report")
 	f.Float64Var(&o.OverfitGap, "overfit-gap", evaluate.DefaultOverfitGap, "flag over-fitting when training beats validation by more than this (absolute for [0, 1] metrics, else relative)")
 	f.Float64Var(&o.Alpha, "alpha", evaluate.DefaultAlpha, "significance level of the paired t-test of --compare")
 	f.DurationVar(&o.StartupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping in each batch transform")
@@ -200,37 +200,21 @@ func (o *evaluateOptions) resolve(cmd *cobra.Command) error {
 	if o.Folds > 0 && o.Holdout > 0 {
 		return errors.New("--folds and --holdout: give one")
 	}
-	if o.jsonPath == "-" && o.htmlPath == "-" {
-		return errors.New("only one of --json and --html can write to stdout (-)")
-	}
-	return nil
-}
-
-func parseKV(flag string, kvs []string, into map[string]string) error {
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
-		}
-		into[k] = v
-	}
-	return nil
+	return o.reports.check()
 }
 
 func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOptions) error {
-	table := stdout
-	if o.jsonPath == "-" || o.htmlPath == "-" {
-		table = stderr
-	}
+	table := o.reports.table(stdout, stderr)
+	jsonPath, htmlPath := o.reports.path("json"), o.reports.path("html")
 	// Partial results are written as each fold ends, so an interrupted or
 	// failing run keeps what it finished.
 	write := func(r *report.Report) error {
 		var errs []error
-		if o.jsonPath != "" && o.jsonPath != "-" {
-			errs = append(errs, r.WriteJSON(o.jsonPath))
+		if jsonPath != "" && jsonPath != "-" {
+			errs = append(errs, r.WriteJSON(jsonPath))
 		}
-		if o.htmlPath != "" && o.htmlPath != "-" {
-			errs = append(errs, r.WriteHTML(o.htmlPath))
+		if htmlPath != "" && htmlPath != "-" {
+			errs = append(errs, r.WriteHTML(htmlPath))
 		}
 		return errors.Join(errs...)
 	}
@@ -299,7 +283,7 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 	if err := write(rep); err != nil {
 		return err
 	}
-	if o.jsonPath == "-" {
+	if jsonPath == "-" {
 		b, err := rep.MarshalIndent()
 		if err != nil {
 			return err
@@ -308,7 +292,7 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 			return err
 		}
 	}
-	if o.htmlPath == "-" {
+	if htmlPath == "-" {
 		b, err := rep.HTML()
 		if err != nil {
 			return err

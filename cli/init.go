@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moby/moby/client"
 	"github.com/sagekit/sagekit/image/sdkmod"
 	"github.com/sagekit/sagekit/templates"
 	"github.com/spf13/cobra"
@@ -182,7 +181,7 @@ func baseHint(ctx context.Context, base string, has func(context.Context, string
 
 // engineHas reports whether the Docker Engine holds image ref.
 func engineHas(ctx context.Context, ref string) (bool, error) {
-	dc, err := client.New(client.FromEnv)
+	dc, err := engineClient()
 	if err != nil {
 		return false, err
 	}

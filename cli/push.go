@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/image/ecr"
@@ -35,9 +34,8 @@ type pushDeps struct {
 // registryFlags are the destination flags 'sagekit push' and 'sagekit
 // build --push' share.
 type registryFlags struct {
+	awsIdentity
 	ecrRepo string
-	region  string
-	profile string
 	repo    ecr.RepositoryOptions
 	jobs    int
 	debug   bool
@@ -46,8 +44,7 @@ type registryFlags struct {
 func (f *registryFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.ecrRepo, "ecr", "", "push to REPO[:TAG] in the ECR registry of your AWS account and region, instead of DST")
-	fl.StringVar(&f.region, "region", "", "AWS region for --ecr (default: from AWS_REGION or the profile)")
-	fl.StringVar(&f.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
+	f.awsIdentity.register(cmd)
 	fl.BoolVar(&f.repo.ScanOnPush, "scan-on-push", false, "ECR: turn on scanning of each push when creating the repository")
 	fl.BoolVar(&f.repo.ImmutableTags, "immutable-tags", false, "ECR: make tags immutable when creating the repository")
 	fl.StringVar(&f.repo.KMSKey, "kms-key", "", "ECR: encrypt a created repository with this KMS key (ARN, ID or alias)")
@@ -62,7 +59,7 @@ type pushFlags struct {
 }
 
 func defaultPushDeps() pushDeps {
-	return pushDeps{docker: func() (daemon.Client, error) { return client.New(client.FromEnv) }}
+	return pushDeps{docker: func() (daemon.Client, error) { return engineClient() }}
 }
 
 func newPushCmd() *cobra.Command { return newPushCmdWith(defaultPushDeps()) }
@@ -152,14 +149,7 @@ func pushBuilt(ctx context.Context, stdout, stderr io.Writer, dst string, f push
 	mode := f.progress
 	return func(ctx context.Context, img v1.Image, idx v1.ImageIndex) (string, error) {
 		r := &renderer{w: stderr, mode: mode}
-		opts := append(opts, push.WithProgress(r.event))
-		var res *push.Result
-		var err error
-		if idx != nil {
-			res, err = push.Index(ctx, idx, dst, opts...)
-		} else {
-			res, err = push.Image(ctx, img, dst, opts...)
-		}
+		res, err := push.Artifact(ctx, img, idx, dst, append(opts, push.WithProgress(r.event))...)
 		r.finish()
 		if err != nil {
 			return "", err
@@ -187,7 +177,7 @@ func (f registryFlags) check(dst string) error {
 	if _, err := name.ParseReference(dst); err != nil {
 		return fmt.Errorf("destination %s: want REGISTRY/REPO[:TAG], for example 123456789012.dkr.ecr.eu-west-1.amazonaws.com/model:v1: %w", dst, err)
 	}
-	if reg, ok := ecrHost(dst); ok {
+	if reg, ok := push.ECRRegistry(dst); ok {
 		if f.region != "" && f.region != reg.Region {
 			return fmt.Errorf("--region %s does not match the region of %s (%s): ECR registries are per region; drop --region or fix the host", f.region, reg.Host(), reg.Region)
 		}
@@ -212,37 +202,11 @@ func pushTarget(ctx context.Context, stderr io.Writer, dst string, f registryFla
 	if f.debug {
 		opts = append(opts, push.WithLogger(slog.New(slog.NewTextHandler(redact.Writer(stderr), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
-	if f.ecrRepo != "" {
-		cfg, err := ecr.LoadConfig(ctx, f.profile, f.region)
-		if err != nil {
-			return "", nil, err
-		}
-		if cfg.Region == "" {
-			return "", nil, ecr.ErrNoRegion
-		}
-		account, err := ecr.New(cfg).Account(ctx)
-		if err != nil {
-			return "", nil, err
-		}
-		return ecr.HostFor(account, cfg.Region) + "/" + f.ecrRepo, append(opts, push.WithAWSConfig(cfg)), nil
-	}
-	if reg, ok := ecrHost(dst); ok {
-		cfg, err := ecr.LoadConfig(ctx, f.profile, reg.Region)
-		if err != nil {
-			return "", nil, err
-		}
-		return dst, append(opts, push.WithAWSConfig(cfg)), nil
-	}
-	return dst, opts, nil
-}
-
-// ecrHost reports whether the reference dst names an ECR registry.
-func ecrHost(dst string) (ecr.Registry, bool) {
-	ref, err := name.ParseReference(dst)
+	dst, more, err := push.Destination{Ref: dst, ECRRepo: f.ecrRepo, Profile: f.profile, Region: f.region}.Resolve(ctx)
 	if err != nil {
-		return ecr.Registry{}, false
+		return "", nil, err
 	}
-	return ecr.ParseHost(ref.Context().RegistryStr())
+	return dst, append(opts, more...), nil
 }
 
 // renderer draws push events: one redrawn status line on a terminal, a

@@ -5,14 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -148,20 +146,6 @@ func (o extractFlags) limits() (platform.ExtractLimits, error) {
 	return l, nil
 }
 
-var envKey = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-
-func parseEnv(kvs []string) (map[string]string, error) {
-	env := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !envKey.MatchString(k) {
-			return nil, fmt.Errorf("--env %q: want NAME=VALUE with NAME matching [a-zA-Z_][a-zA-Z0-9_]*", kv)
-		}
-		env[k] = v
-	}
-	return env, nil
-}
-
 // runEngine connects to the engine with a label unique to this run; the
 // returned function removes whatever still carries it and closes the
 // engine.
@@ -170,20 +154,22 @@ func runEngine(ctx context.Context, labels []string) (*platform.Engine, func(), 
 	rand.Read(b)
 	id := hex.EncodeToString(b)
 	l := map[string]string{LabelRun: id}
-	for _, kv := range labels {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, nil, fmt.Errorf("--label %q: want KEY=VALUE", kv)
-		}
-		l[k] = v
+	if err := parseKV("--label", labels, l); err != nil {
+		return nil, nil, err
 	}
-	e, err := platform.New(ctx, platform.WithLabels(l))
+	dc, err := engineClient()
 	if err != nil {
+		return nil, nil, err
+	}
+	e, err := platform.New(ctx, platform.WithClient(dc), platform.WithLabels(l))
+	if err != nil {
+		dc.Close()
 		return nil, nil, err
 	}
 	return e, func() {
 		e.Sweep(context.WithoutCancel(ctx), LabelRun, id)
 		e.Close()
+		dc.Close()
 	}, nil
 }
 
@@ -270,12 +256,8 @@ func (o runTrainOptions) job() (platform.TrainingJob, error) {
 			return platform.TrainingJob{}, err
 		}
 	}
-	for _, kv := range o.hyperparameters {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return platform.TrainingJob{}, fmt.Errorf("--hyperparameter %q: want KEY=VALUE", kv)
-		}
-		hp[k] = v
+	if err := parseKV("--hyperparameter", o.hyperparameters, hp); err != nil {
+		return platform.TrainingJob{}, err
 	}
 	job := platform.TrainingJob{
 		Image:            o.image,
@@ -301,29 +283,13 @@ func (o runTrainOptions) job() (platform.TrainingJob, error) {
 	return job, nil
 }
 
-// readHyperparameters reads a JSON object; SageMaker takes only strings,
-// so other values become their JSON text (3, true, [1,2]).
+// readHyperparameters reads --hyperparameters FILE, a JSON object;
+// SageMaker takes only strings, so other values become their JSON text (3,
+// true, [1,2]), as optml reads hyperparameters.json.
 func readHyperparameters(path string) (optml.Hyperparameters, error) {
-	b, err := os.ReadFile(path)
+	hp, err := optml.LoadHyperparametersFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading --hyperparameters: %w", err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("reading --hyperparameters %s: want a JSON object such as {\"epochs\": \"10\"}: %w", path, err)
-	}
-	hp := optml.Hyperparameters{}
-	for k, v := range raw {
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			hp[k] = s
-			continue
-		}
-		var c bytes.Buffer
-		if err := json.Compact(&c, v); err != nil {
-			return nil, fmt.Errorf("reading --hyperparameters %s: %q: %w", path, k, err)
-		}
-		hp[k] = c.String()
+		return nil, fmt.Errorf("reading --hyperparameters: %w (want a JSON object such as {\"epochs\": \"10\"})", err)
 	}
 	return hp, nil
 }
@@ -353,7 +319,10 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	streamed := map[string]bool{}
 	job.WhileRunning = func(ctx context.Context, hosts []*platform.Container) {
 		for i, c := range hosts {
-			host := hostName(ctx, e, c, i)
+			host := c.Label(platform.LabelHost)
+			if host == "" {
+				host = fmt.Sprintf("algo-%d", i+1)
+			}
 			var w io.Writer = &lockedWriter{mu: &outMu, w: stdout}
 			ew := io.Writer(&lockedWriter{mu: &outMu, w: stderr})
 			if o.hosts > 1 {
@@ -388,18 +357,10 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 			fmt.Fprintf(stdout, "--- %s logs ---\n%s", h.Host, h.Logs)
 		}
 	}
-	var models, outputs []string
-	for _, h := range tr.Hosts {
-		models = append(models, h.Paths.Model())
-		outputs = append(outputs, h.Paths.OutputData())
+	if err := tr.Pack(o.output); err != nil {
+		return err
 	}
 	model := filepath.Join(o.output, "model.tar.gz")
-	if err := platform.PackDirs(model, models...); err != nil {
-		return err
-	}
-	if err := platform.PackDirs(filepath.Join(o.output, "output.tar.gz"), outputs...); err != nil {
-		return err
-	}
 	failurePath := filepath.Join(o.output, optml.FailureFile)
 	os.Remove(failurePath)
 	reason := failureReason(tr)
@@ -444,15 +405,6 @@ func failureReason(tr *platform.Training) string {
 		}
 	}
 	return ""
-}
-
-func hostName(ctx context.Context, e *platform.Engine, c *platform.Container, i int) string {
-	if r, err := e.Client().ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); err == nil && r.Container.Config != nil {
-		if h := r.Container.Config.Labels[platform.LabelHost]; h != "" {
-			return h
-		}
-	}
-	return fmt.Sprintf("algo-%d", i+1)
 }
 
 type lockedWriter struct {

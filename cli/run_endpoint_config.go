@@ -104,16 +104,9 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	if err != nil {
 		return err
 	}
-	if len(env) == 0 {
-		env = nil
-	}
-	labels := map[string]string{}
-	for _, kv := range o.labels {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("--label %q: want KEY=VALUE", kv)
-		}
-		labels[k] = v
+	labels, err := parseLabels(o.labels)
+	if err != nil {
+		return err
 	}
 	s, err := spec.Load(o.remote.config)
 	if err != nil {

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -19,9 +18,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/sagekit/sagekit/conformance/fixtures"
-	"github.com/sagekit/sagekit/examples/go/tree"
 	"github.com/sagekit/sagekit/internal/testenv"
-	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
 
 // goExampleImage is examples/go's algorithm as a FROM scratch image, under
@@ -41,32 +39,6 @@ func goExampleImage(t *testing.T, dc *client.Client) string {
 	return ref
 }
 
-// irisModel fits the Go example's tree on its iris data: a directory
-// holding model.json and a model.tar.gz of it.
-func irisModel(t *testing.T, depth int) (dir, archive string) {
-	t.Helper()
-	x, y, err := tree.ReadTrainingDir(filepath.Join(testenv.ModuleRoot(t), "examples", "go", "local", "input", "data", "training"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tree.Fit(x, y, tree.Params{MaxDepth: depth, MinSamplesSplit: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(m)
-	base := t.TempDir()
-	dir = filepath.Join(base, "model")
-	os.MkdirAll(dir, 0o755)
-	if err := os.WriteFile(filepath.Join(dir, tree.ModelFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	archive = filepath.Join(base, "model.tar.gz")
-	if err := platform.PackDirs(archive, dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir, archive
-}
-
 // run endpoint --config on the local Docker Engine: the Go example in two
 // variants at 0.5/0.5 (one from a model.tar.gz, one from a directory),
 // served by the sagekit binary; sagekit invoke reaches each by
@@ -77,8 +49,8 @@ func TestRunEndpointConfigLocal(t *testing.T) {
 	bin := hostBinary(t)
 	img := goExampleImage(t, dc)
 	label := testLabelFlag(t, dc)
-	_, archiveA := irisModel(t, 3)
-	dirB, _ := irisModel(t, 1)
+	_, archiveA := testmodel.Iris(t, 3)
+	dirB, _ := testmodel.Iris(t, 1)
 	t.Setenv("AWS_REGION", "us-east-1") // invoke's client wants one; the URL is local
 	t.Setenv("AWS_ACCESS_KEY_ID", "k")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")

@@ -149,8 +149,6 @@ func TestRunTrain(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Not in parallel: platform.New sets testcontainers' process-wide
-	// logger, which containers being started read.
 	t.Run("completes", func(t *testing.T) {
 		out := t.TempDir()
 		var stdout, stderr testenv.SyncBuffer

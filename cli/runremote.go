@@ -59,7 +59,7 @@ func (o runTrainOptions) trainingJob(cmd *cobra.Command, localFiles bool) (remot
 	if err != nil {
 		return remote.TrainingJob{}, err
 	}
-	tags, err := parseTags(o.labels)
+	tags, err := parseLabels(o.labels)
 	if err != nil {
 		return remote.TrainingJob{}, err
 	}
@@ -73,18 +73,11 @@ func (o runTrainOptions) trainingJob(cmd *cobra.Command, localFiles bool) (remot
 			hp[k] = v
 		}
 	}
-	for _, kv := range o.hyperparameters {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return remote.TrainingJob{}, fmt.Errorf("--hyperparameter %q: want KEY=VALUE", kv)
-		}
-		hp[k] = v
+	if err := parseKV("--hyperparameter", o.hyperparameters, hp); err != nil {
+		return remote.TrainingJob{}, err
 	}
 	if len(hp) == 0 {
 		hp = nil
-	}
-	if len(env) == 0 {
-		env = nil
 	}
 	if !cmd.Flags().Changed("output") && !localFiles {
 		return remote.TrainingJob{}, errors.New("--output s3://BUCKET/PREFIX is required on SageMaker: the model lands in OUTPUT/JOB/output/model.tar.gz")
@@ -251,12 +244,9 @@ func runEndpointRemote(cmd *cobra.Command, o runEndpointOptions) error {
 	if err != nil {
 		return err
 	}
-	tags, err := parseTags(o.labels)
+	tags, err := parseLabels(o.labels)
 	if err != nil {
 		return err
-	}
-	if len(env) == 0 {
-		env = nil
 	}
 	s := spec.Single()
 	s.Variants[0].InstanceCount = o.remote.instanceCount
@@ -376,12 +366,9 @@ func runTransformRemote(cmd *cobra.Command, o runTransformOptions) error {
 	if err != nil {
 		return err
 	}
-	tags, err := parseTags(o.labels)
+	tags, err := parseLabels(o.labels)
 	if err != nil {
 		return err
-	}
-	if len(env) == 0 {
-		env = nil
 	}
 	j := remote.TransformJob{
 		Name: o.remote.name, Image: o.image, Role: o.remote.role,

@@ -21,15 +21,29 @@ import (
 // What the commands that talk to SageMaker share: where to reach it, and
 // how a run chooses between the local engine and SageMaker.
 
-// awsFlags say which AWS identity, region and API endpoint to use.
-type awsFlags struct {
-	region, profile, endpointURL string
+// awsIdentity is --region and --profile: the AWS credentials and region a
+// command uses. Every command that reaches AWS (SageMaker, ECR) or checks
+// its setup (doctor) registers this one set.
+type awsIdentity struct {
+	region, profile string
 }
 
-func (a *awsFlags) flags(cmd *cobra.Command) {
+func (a *awsIdentity) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&a.region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
 	f.StringVar(&a.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
+}
+
+// awsFlags say which AWS identity, region and SageMaker API endpoint to
+// use.
+type awsFlags struct {
+	awsIdentity
+	endpointURL string
+}
+
+func (a *awsFlags) flags(cmd *cobra.Command) {
+	a.awsIdentity.register(cmd)
+	f := cmd.Flags()
 	f.StringVar(&a.endpointURL, "endpoint-url", "", "send SageMaker, runtime, CloudWatch Logs and S3 calls to this server, e.g. 'sagekit local' or an emulator (default: AWS_ENDPOINT_URL*, else AWS)")
 }
 
@@ -101,22 +115,6 @@ func (r *remoteRunOptions) onSageMaker(cmd *cobra.Command) (bool, error) {
 	return false, nil
 }
 
-// parseTags reads --label K=V flags as resource tags.
-func parseTags(kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	t := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--label %q: want KEY=VALUE", kv)
-		}
-		t[k] = v
-	}
-	return t, nil
-}
-
 // sageMakerImage returns the image URI SageMaker is given. Against AWS, an
 // image that is not in ECR is pushed there from the local engine first,
 // with the push code 'sagekit push' uses; another API endpoint gets the
@@ -159,7 +157,7 @@ func sageMakerImage(ctx context.Context, stderr io.Writer, c *remote.Client, ima
 		return "", fmt.Errorf("%s is not in Amazon ECR, and pushing it there needs it in the local engine: %w; or push it yourself with 'sagekit push IMAGE --ecr REPO:TAG' and pass the image URI it prints", image, err)
 	}
 	defer source.Close()
-	f := registryFlags{ecrRepo: repo, region: c.Region(), profile: r.aws.profile, jobs: 4}
+	f := registryFlags{ecrRepo: repo, awsIdentity: awsIdentity{region: c.Region(), profile: r.aws.profile}, jobs: 4}
 	dst, opts, err := pushTarget(ctx, stderr, "", f, deps)
 	if err != nil {
 		return "", err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,8 +30,7 @@ type testOptions struct {
 	networkIsolation bool
 	rules, skip      []string
 	toolkit          []string
-	junit, json      string
-	html             string
+	reports          reportFlags
 	startupTimeout   time.Duration
 	progress         progressFlag
 	quiet            bool
@@ -73,7 +71,7 @@ table then goes to stderr). The HTML report is one self-contained page.`,
 			if _, err := o.progress.resolve(cmd.ErrOrStderr()); err != nil {
 				return badFlags(cmd, err)
 			}
-			if err := o.checkReports(); err != nil {
+			if err := o.reports.check(); err != nil {
 				return badFlags(cmd, err)
 			}
 			return runTest(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -94,9 +92,9 @@ table then goes to stderr). The HTML report is one self-contained page.`,
 	f.StringSliceVar(&o.rules, "rules", nil, "only these rule ids or prefixes (e.g. C-IN,C-TR-05)")
 	f.StringSliceVar(&o.skip, "skip", nil, "leave out these rule ids or prefixes")
 	f.StringSliceVar(&o.toolkit, "toolkit", nil, "claim toolkit compatibility: training, inference (as the label dev.sagekit.toolkit does)")
-	f.StringVar(&o.junit, "junit", "", "write a JUnit XML report to FILE (- for stdout)")
-	f.StringVar(&o.json, "json", "", "write a JSON report to FILE (- for stdout)")
-	f.StringVar(&o.html, "html", "", "write a self-contained HTML report to FILE (- for stdout)")
+	o.reports.add(cmd, "junit", "a JUnit XML report")
+	o.reports.add(cmd, "json", "a JSON report")
+	o.reports.add(cmd, "html", "a self-contained HTML report")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", conformance.DefaultWindows().StartupTimeout, "deadline for the first 200 from /ping (SageMaker: 4m, 60s-1h)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines (as --progress quiet)")
 	o.progress.register(cmd)
@@ -130,49 +128,30 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, o testOptions) error
 		fmt.Fprintf(stderr, "sagekit test %s\n", o.image)
 		opts = append(opts, conformance.WithEvents(conformance.Progress(stderr)))
 	}
-	rep, err := conformance.Check(ctx, o.image, opts...)
+	dc, err := engineClient()
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	rep, err := conformance.Check(ctx, o.image, append(opts, conformance.WithClient(dc))...)
 	if errors.Is(err, conformance.ErrUnknownRule) {
 		return &UsageError{Command: "sagekit test", Err: err}
 	}
 	if err != nil {
 		return err
 	}
-	// A report written to stdout takes it; the table goes to stderr then.
-	table := stdout
-	if o.junit == "-" || o.json == "-" || o.html == "-" {
-		table = stderr
-	}
-	if err := rep.WriteTable(table); err != nil {
+	if err := rep.WriteTable(o.reports.table(stdout, stderr)); err != nil {
 		return err
 	}
-	var errs []error
-	for _, r := range []struct {
-		path  string
-		write func(io.Writer) error
-	}{{o.junit, rep.WriteJUnit}, {o.json, rep.WriteJSON}, {o.html, rep.WriteHTML}} {
-		if r.path != "" {
-			errs = append(errs, writeReport(stdout, r.path, r.write))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	err = errors.Join(
+		o.reports.write(stdout, "junit", rep.WriteJUnit),
+		o.reports.write(stdout, "json", rep.WriteJSON),
+		o.reports.write(stdout, "html", rep.WriteHTML))
+	if err != nil {
 		return err
 	}
 	if !rep.Passed() {
 		return &ExitError{Code: 1}
-	}
-	return nil
-}
-
-// checkReports allows "-" (stdout) for one report flag at most.
-func (o testOptions) checkReports() error {
-	n := 0
-	for _, p := range []string{o.junit, o.json, o.html} {
-		if p == "-" {
-			n++
-		}
-	}
-	if n > 1 {
-		return errors.New("only one of --junit, --json and --html can write to stdout (-)")
 	}
 	return nil
 }
@@ -232,13 +211,9 @@ func (o testOptions) conformanceOptions() ([]conformance.Option, error) {
 		}
 		opts = append(opts, conformance.WithData(ch, dir))
 	}
-	hp := map[string]string{}
-	for _, kv := range o.hyperparameters {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--hyperparameter %q: want KEY=VALUE", kv)
-		}
-		hp[k] = v
+	hp, err := kvMap("--hyperparameter", o.hyperparameters)
+	if err != nil {
+		return nil, err
 	}
 	if len(hp) > 0 {
 		opts = append(opts, conformance.WithHyperparameters(hp))
@@ -260,36 +235,4 @@ func (o testOptions) conformanceOptions() ([]conformance.Option, error) {
 		}
 	}
 	return opts, nil
-}
-
-// writeReport writes a report to path ("-" for stdout) through a
-// temporary file renamed into place, so a reader never sees half a report.
-func writeReport(stdout io.Writer, path string, write func(io.Writer) error) error {
-	if path == "-" {
-		return write(stdout)
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing report %s: %w", path, err)
-	}
-	return nil
 }

@@ -14,7 +14,7 @@
 //
 // Check runs the suite and returns a Report (rendered by WriteTable,
 // WriteJSON and WriteJUnit); Run does the same inside a Go test. Containers
-// are run through package platform (testcontainers-go), labelled
+// are run through package platform (the Docker Engine API), labelled
 // dev.sagekit.conformance=<run id>, and removed when the run ends, also when
 // it is cancelled.
 package conformance

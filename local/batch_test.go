@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
 
 // TestTransformJob100k runs a batch transform of 100,000 lines with boto3
@@ -18,7 +19,7 @@ func TestTransformJob100k(t *testing.T) {
 	requireTools(t)
 	dc := testenv.Docker(t)
 	img := exampleImage(t, dc)
-	_, archive := irisModel(t, 3)
+	_, archive := testmodel.Iris(t, 3)
 	in, out := t.TempDir(), t.TempDir()
 	r := rand.New(rand.NewPCG(1, 2))
 	var b strings.Builder

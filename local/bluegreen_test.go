@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
 
 // TestUpdateEndpointBlueGreen updates an endpoint under load with boto3:
@@ -15,7 +16,7 @@ func TestUpdateEndpointBlueGreen(t *testing.T) {
 	dc := testenv.Docker(t)
 	img := exampleImage(t, dc)
 	broken := sleeperImage(t, dc)
-	_, archive := irisModel(t, 3)
+	_, archive := testmodel.Iris(t, 3)
 	srv := startServer(t, t.TempDir())
 	python(t, srv.URL, prelude+`
 import threading

@@ -191,11 +191,6 @@ func awsEnv(url string) []string {
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "PYTHONUNBUFFERED=1"}
 }
 
-// irisDir is the Go example's training data.
-func irisDir(t *testing.T) string {
-	return filepath.Join(testenv.ModuleRoot(t), "examples", "go", "local", "input", "data", "training")
-}
-
 // requireTools skips a test that drives sagekit local with boto3 and the
 // AWS CLI when they are missing, and fails it instead under
 // SAGEKIT_REQUIRE_PYTHON=1 (as CI runs), saying how to install them.

@@ -2,40 +2,11 @@ package local_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/sagekit/sagekit/examples/go/tree"
 	"github.com/sagekit/sagekit/internal/testenv"
-	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
-
-// irisModel fits the Go example's tree on the iris data and returns a
-// directory holding model.json and a model.tar.gz of it.
-func irisModel(t *testing.T, depth int) (dir, archive string) {
-	t.Helper()
-	x, y, err := tree.ReadTrainingDir(irisDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tree.Fit(x, y, tree.Params{MaxDepth: depth, MinSamplesSplit: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(m)
-	base := t.TempDir()
-	dir = filepath.Join(base, "model")
-	os.MkdirAll(dir, 0o755)
-	if err := os.WriteFile(filepath.Join(dir, tree.ModelFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	archive = filepath.Join(base, "model.tar.gz")
-	if err := platform.PackDirs(archive, dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir, archive
-}
 
 // TestEndpointVariantsWithBoto3 serves two production variants of the Go
 // example at 0.9/0.1 and checks, with boto3: the split over 10,000
@@ -47,8 +18,8 @@ func TestEndpointVariantsWithBoto3(t *testing.T) {
 	requireTools(t)
 	dc := testenv.Docker(t)
 	img := exampleImage(t, dc)
-	_, archiveA := irisModel(t, 3)
-	dirB, _ := irisModel(t, 1)
+	_, archiveA := testmodel.Iris(t, 3)
+	dirB, _ := testmodel.Iris(t, 1)
 	state := t.TempDir()
 	srv := startServer(t, state)
 	got := python(t, srv.URL, prelude+`

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
 
 // TestRestartKeepsEndpointsLogsAndScaling stops a server with two
@@ -17,7 +18,7 @@ func TestRestartKeepsEndpointsLogsAndScaling(t *testing.T) {
 	requireTools(t)
 	dc := testenv.Docker(t)
 	img := exampleImage(t, dc)
-	_, archive := irisModel(t, 3)
+	_, archive := testmodel.Iris(t, 3)
 	state := t.TempDir()
 	srv := startServer(t, state)
 	python(t, srv.URL, prelude+`

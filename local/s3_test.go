@@ -1,65 +1,24 @@
 package local_test
 
 import (
-	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
 
-// motoS3 starts moto_server on a free port until the test ends and points
-// this process's AWS SDK at it.
+// motoS3 starts moto_server until the test ends and points this
+// process's AWS SDK at it for S3 (skipped without moto_server, unless
+// SAGEKIT_REQUIRE_PYTHON=1).
 func motoS3(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("moto_server"); err != nil {
 		missingTool(t, "moto_server is not on PATH")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for {
-		if resp, err := http.Get(url + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("moto_server did not start within 30 s")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	for _, kv := range awsEnv("") {
-		if k, v, _ := cut(kv); k != "SAGEKIT_URL" {
-			t.Setenv(k, v)
-		}
-	}
-	t.Setenv("AWS_ENDPOINT_URL_S3", url)
-	return url
-}
-
-func cut(kv string) (string, string, bool) {
-	for i := range kv {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
+	m := testenv.NewMoto(t)
+	t.Setenv("AWS_ENDPOINT_URL_S3", m.URL)
+	return m.URL
 }
 
 // TestTrainingJobS3 reads a channel from s3:// and writes model.tar.gz to
@@ -103,5 +62,5 @@ sm.create_training_job(TrainingJobName="iris-empty", RoleArn="arn:aws:iam::00000
     StoppingCondition={"MaxRuntimeInSeconds": 600})
 d = wait(lambda: sm.describe_training_job(TrainingJobName="iris-empty"), "TrainingJobStatus", ("Completed", "Failed", "Stopped"))
 assert d["TrainingJobStatus"] == "Failed" and "no objects" in d["FailureReason"], d
-`, "IMG="+img, "DATA="+irisDir(t), "AWS_ENDPOINT_URL_S3="+s3url)
+`, "IMG="+img, "DATA="+testmodel.IrisDir(t), "AWS_ENDPOINT_URL_S3="+s3url)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 	"github.com/sagekit/sagekit/local"
 )
 
@@ -18,7 +19,7 @@ func TestAutoscaling(t *testing.T) {
 	requireTools(t)
 	dc := testenv.Docker(t)
 	img := exampleImage(t, dc)
-	_, archive := irisModel(t, 3)
+	_, archive := testmodel.Iris(t, 3)
 	srv := startServer(t, t.TempDir(), local.WithScalingPeriod(time.Second, 6*time.Second))
 	python(t, srv.URL, prelude+`
 import threading

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
 
 // TestShadowVariant serves, with boto3, a production variant and a shadow
@@ -14,8 +15,8 @@ func TestShadowVariant(t *testing.T) {
 	requireTools(t)
 	dc := testenv.Docker(t)
 	img := exampleImage(t, dc)
-	_, archiveA := irisModel(t, 3)
-	_, archiveB := irisModel(t, 1)
+	_, archiveA := testmodel.Iris(t, 3)
+	_, archiveB := testmodel.Iris(t, 1)
 	srv := startServer(t, t.TempDir())
 	python(t, srv.URL, prelude+`
 import urllib.request

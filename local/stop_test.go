@@ -19,6 +19,7 @@ import (
 
 	"github.com/sagekit/sagekit/conformance/fixtures"
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 	"github.com/sagekit/sagekit/local"
 )
 
@@ -111,7 +112,7 @@ func TestCtrlCStopsEverything(t *testing.T) {
 		return nil, "", nil
 	}
 	cmd, url, log := start()
-	_, archive := irisModel(t, 3)
+	_, archive := testmodel.Iris(t, 3)
 	awsCLI(t, url, "sagemaker", "create-model", "--model-name", "m", "--execution-role-arn", "arn:aws:iam::000000000000:role/r",
 		"--primary-container", "Image="+img+",ModelDataUrl=file://"+archive)
 	awsCLI(t, url, "sagemaker", "create-endpoint-config", "--endpoint-config-name", "c",

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sagekit/sagekit/internal/testenv"
+	"github.com/sagekit/sagekit/internal/testmodel"
 )
 
 // prelude is shared by the boto3 scripts: a client on the server and a
@@ -96,7 +97,7 @@ c, m = code(lambda: sm.stop_training_job(TrainingJobName="iris-2hosts"))
 assert c == "ValidationException" and "Completed" in m, (c, m)
 c, m = code(lambda: sm.create_compilation_job(CompilationJobName="x", RoleArn="arn:aws:iam::000000000000:role/x", InputConfig={"S3Uri": "s3://b/k", "Framework": "ONNX"}, OutputConfig={"S3OutputLocation": "s3://b/o"}, StoppingCondition={}))
 assert c == "ValidationException" and "not supported by sagekit local" in m, (c, m)
-`, "IMG="+img, "DATA="+irisDir(t), "OUT="+out)
+`, "IMG="+img, "DATA="+testmodel.IrisDir(t), "OUT="+out)
 	var res struct {
 		Secondary []string
 		Metrics   map[string]float64

@@ -5,8 +5,12 @@
 // a grace period, runs `IMAGE serve` with the model mounted read-only and
 // polls /ping with SageMaker's limits.
 //
-// Containers are run with testcontainers-go, with its Ryuk reaper off (it
-// needs a registry). Everything the platform creates carries the engine's
-// labels; Engine.Sweep removes what an interrupted run left behind. The
-// conformance suite and the local runners build on this package.
+// Containers run through a Backend: create, start, wait, signal, exec,
+// logs, ports, networks, remove. DockerBackend drives the Docker Engine API
+// with settings passed on each call (no process environment, no global
+// logger); package platform/platformtest plays the engine in memory, so the
+// platform's own logic is tested without Docker. Everything the platform
+// creates carries the engine's labels; Engine.Sweep removes what an
+// interrupted run left behind. The conformance suite and the local runners
+// build on this package.
 package platform

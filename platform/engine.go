@@ -5,23 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/netip"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go"
-	tcexec "github.com/testcontainers/testcontainers-go/exec"
-	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/sagekit/sagekit/internal/owner"
 )
@@ -30,20 +22,13 @@ import (
 // has no GPU runtime (no NVIDIA container toolkit or CDI devices).
 var ErrNoGPURuntime = errors.New("no GPU runtime in the container engine")
 
-// EnvRyukDisabled is testcontainers' switch for its reaper container, which
-// must be pulled from a registry. The platform cleans up after itself.
-const EnvRyukDisabled = "TESTCONTAINERS_RYUK_DISABLED"
-
-// setupOnce applies the process-wide testcontainers settings once, before
-// any engine runs a container.
-var setupOnce sync.Once
-
-// Engine runs SageMaker-style containers on the local container engine.
-// Every container and network it creates carries its labels, so Sweep can
-// find leftovers, and the owner labels of package internal/owner (this
-// process's pid and start time), so that the next Engine made after this
-// process died, even by SIGKILL, removes them.
+// Engine runs SageMaker-style containers on a container engine through a
+// Backend. Every container and network it creates carries its labels, so
+// Sweep can find leftovers, and the owner labels of package internal/owner
+// (this process's pid and start time), so that the next Engine made after
+// this process died, even by SIGKILL, removes them.
 type Engine struct {
+	b      Backend
 	dc     *client.Client
 	ownDC  bool
 	labels map[string]string
@@ -52,17 +37,18 @@ type Engine struct {
 }
 
 type options struct {
-	host   string
-	labels map[string]string
-	log    *slog.Logger
-	dc     *client.Client
+	host    string
+	labels  map[string]string
+	log     *slog.Logger
+	dc      *client.Client
+	backend Backend
 }
 
 // Option configures an Engine.
 type Option func(*options)
 
 // WithLabels adds labels to every container and network the engine creates
-// (default: none besides testcontainers' own).
+// (default: none besides the owner labels).
 func WithLabels(l map[string]string) Option {
 	return func(o *options) { maps.Copy(o.labels, l) }
 }
@@ -75,31 +61,30 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithClient(dc *client.Client) Option { return func(o *options) { o.dc = dc } }
 
 // WithHost sets the address where the engine publishes container ports
-// (default: the host of a tcp:// DOCKER_HOST, else 127.0.0.1).
+// (default: the host of a tcp:// engine address, as DOCKER_HOST gives it,
+// else 127.0.0.1).
 func WithHost(h string) Option { return func(o *options) { o.host = h } }
 
+// WithBackend runs containers on b instead of the Docker Engine (default: a
+// DockerBackend over the client of WithClient or the environment). New
+// then neither connects to Docker nor removes what dead processes left, and
+// Client returns nil.
+func WithBackend(b Backend) Option { return func(o *options) { o.backend = b } }
+
 // New connects to the container engine, then removes every container and
-// network whose owner process has died (see package internal/owner). It
-// turns testcontainers' Ryuk off (unless the environment already decided),
-// since Ryuk needs an image from a registry; the platform removes what it
-// creates itself.
+// network whose owner process has died (see package internal/owner).
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	o := options{labels: map[string]string{}, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	maps.Copy(o.labels, owner.Labels())
-	setupOnce.Do(func() {
-		if _, ok := os.LookupEnv(EnvRyukDisabled); !ok {
-			os.Setenv(EnvRyukDisabled, "true")
+	e := &Engine{b: o.backend, dc: o.dc, labels: o.labels, log: o.log, host: o.host}
+	if e.b != nil {
+		if e.host == "" {
+			e.host = "127.0.0.1"
 		}
-		// testcontainers logs through a process-wide logger; keep it quiet
-		// (the platform reports through its own logger).
-		tclog.SetDefault(tclog.NewNoopLogger())
-	})
-	e := &Engine{dc: o.dc, labels: o.labels, log: o.log, host: o.host}
-	if e.host == "" {
-		e.host = publishHost(os.Getenv("DOCKER_HOST"))
+		return e, nil
 	}
 	if e.dc == nil {
 		dc, err := client.New(client.FromEnv)
@@ -112,6 +97,10 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 		e.Close()
 		return nil, fmt.Errorf("connecting to the container engine at %s: start it with `sudo systemctl start docker` (or set DOCKER_HOST; `sagekit doctor` checks the setup): %w", e.dc.DaemonHost(), err)
 	}
+	if e.host == "" {
+		e.host = publishHost(e.dc.DaemonHost())
+	}
+	e.b = NewDockerBackend(e.dc, nil)
 	removed, err := owner.Reap(ctx, e.dc)
 	if len(removed) > 0 {
 		e.log.Info("removed what sagekit processes that died left behind", "removed", removed)
@@ -123,7 +112,6 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 }
 
 // publishHost is where ports published by the engine at dockerHost can be
-// reached. testcontainers guesses a gateway address when it runs inside a
 // container, which is wrong when that container shares the engine host's
 // network namespace; the engine's own address is right in both cases.
 func publishHost(dockerHost string) string {
@@ -133,7 +121,7 @@ func publishHost(dockerHost string) string {
 	return "127.0.0.1"
 }
 
-// Client is the engine's API client.
+// Client is the Docker Engine's API client (nil with WithBackend).
 func (e *Engine) Client() *client.Client { return e.dc }
 
 // Close releases the client (when the engine made it).
@@ -149,63 +137,51 @@ func (e *Engine) Close() error {
 // to clear what an interrupted run left behind.
 func (e *Engine) Sweep(ctx context.Context, key, value string) (int, error) {
 	ctx = context.WithoutCancel(ctx)
-	f := make(client.Filters).Add("label", key+"="+value)
-	var errs []error
+	rs, err := e.b.List(ctx, key, value)
+	errs := []error{err}
 	n := 0
-	cs, err := e.dc.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return 0, fmt.Errorf("listing containers: %w", err)
-	}
-	for _, c := range cs.Items {
-		if _, err := e.dc.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("removing container %s: %w", c.ID[:12], err))
-			continue
+	// Containers first: a network in use cannot be removed.
+	for _, kind := range []string{"container", "network"} {
+		for _, r := range rs {
+			if r.Kind != kind {
+				continue
+			}
+			if kind == "container" {
+				err = e.b.Remove(ctx, r.ID)
+			} else {
+				err = e.b.RemoveNetwork(ctx, r.ID)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n++
 		}
-		n++
-	}
-	ns, err := e.dc.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return n, errors.Join(append(errs, fmt.Errorf("listing networks: %w", err))...)
-	}
-	for _, nw := range ns.Items {
-		if _, err := e.dc.NetworkRemove(ctx, nw.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("removing network %s: %w", nw.Name, err))
-			continue
-		}
-		n++
 	}
 	return n, errors.Join(errs...)
 }
 
-// Leftovers lists the ids of containers and networks labelled key=value.
+// Leftovers lists the containers ("container <short id>") and networks
+// ("network <name>") labelled key=value.
 func (e *Engine) Leftovers(ctx context.Context, key, value string) ([]string, error) {
-	f := make(client.Filters).Add("label", key+"="+value)
+	rs, err := e.b.List(ctx, key, value)
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
-	cs, err := e.dc.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return nil, fmt.Errorf("listing containers: %w", err)
-	}
-	for _, c := range cs.Items {
-		ids = append(ids, "container "+c.ID[:12])
-	}
-	ns, err := e.dc.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return nil, fmt.Errorf("listing networks: %w", err)
-	}
-	for _, n := range ns.Items {
-		ids = append(ids, "network "+n.Name)
+	for _, r := range rs {
+		id := r.ID
+		if r.Kind == "container" {
+			id = short(id)
+		}
+		ids = append(ids, r.Kind+" "+id)
 	}
 	return ids, nil
-}
-
-func isNotFound(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "No such") || strings.Contains(strings.ToLower(err.Error()), "not found"))
 }
 
 // Container is one running (or exited) container started by the engine.
 type Container struct {
 	e       *Engine
-	tc      *testcontainers.DockerContainer
 	ID      string
 	Started time.Time
 	labels  map[string]string
@@ -218,71 +194,31 @@ type Container struct {
 	done     chan struct{}
 }
 
-// runSpec is what every container start shares.
-type runSpec struct {
-	image    string
-	cmd      []string
-	env      map[string]string
-	labels   map[string]string
-	ports    []string
-	hostname string
-	gpu      bool
-	hc       func(*container.HostConfig)
-	extra    []testcontainers.ContainerCustomizer
-}
-
-func (e *Engine) run(ctx context.Context, s runSpec) (*Container, error) {
+// run creates and starts a container of s, with the engine's labels added
+// to its own and its ports published on the engine's host when that is a
+// loopback address (nothing else on the network reaches them then).
+func (e *Engine) run(ctx context.Context, s ContainerSpec) (*Container, error) {
 	labels := maps.Clone(e.labels)
-	maps.Copy(labels, s.labels)
-	opts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithLogger(tclog.NewNoopLogger()),
-		testcontainers.WithCmd(s.cmd...),
-		testcontainers.WithLabels(labels),
-		testcontainers.WithEnv(s.env),
-		testcontainers.WithConfigModifier(func(c *container.Config) {
-			if s.hostname != "" {
-				c.Hostname = s.hostname
-			}
-			// As on SageMaker: no TTY, stdin closed.
-			c.Tty, c.OpenStdin, c.AttachStdin = false, false, false
-		}),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			// Ports are published on the loopback address only when the
-			// engine is local: nothing else on the network reaches them.
-			if ip, err := netip.ParseAddr(e.host); err == nil && ip.IsLoopback() {
-				for _, p := range s.ports {
-					if port, err := network.ParsePort(p); err == nil {
-						if hc.PortBindings == nil {
-							hc.PortBindings = network.PortMap{}
-						}
-						hc.PortBindings[port] = []network.PortBinding{{HostIP: ip}}
-					}
-				}
-			}
-			if s.hc != nil {
-				s.hc(hc)
-			}
-			if s.gpu {
-				hc.DeviceRequests = []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}
-			}
-		}),
+	maps.Copy(labels, s.Labels)
+	s.Labels = labels
+	if ip, err := netip.ParseAddr(e.host); err == nil && ip.IsLoopback() {
+		s.PublishIP = ip
 	}
-	if len(s.ports) > 0 {
-		opts = append(opts, testcontainers.WithExposedPorts(s.ports...))
-	}
-	opts = append(opts, s.extra...)
-	tc, err := testcontainers.Run(ctx, s.image, opts...)
-	if tc != nil && err != nil {
-		// Created but not started: remove it now.
-		tc.Terminate(context.WithoutCancel(ctx), testcontainers.StopTimeout(0))
+	e.log.Debug("starting a container", "image", s.Image, "cmd", s.Cmd)
+	id, err := e.b.Create(ctx, s)
+	if err == nil {
+		if err = e.b.Start(ctx, id); err != nil {
+			// Created but not started: remove it now.
+			e.b.Remove(context.WithoutCancel(ctx), id)
+		}
 	}
 	if err != nil {
-		if s.gpu && strings.Contains(err.Error(), "could not select device driver") {
-			return nil, fmt.Errorf("starting %s with GPUs: %w", s.image, ErrNoGPURuntime)
+		if s.GPU && errors.Is(err, ErrNoGPURuntime) {
+			return nil, fmt.Errorf("starting %s with GPUs: %w", s.Image, ErrNoGPURuntime)
 		}
-		return nil, fmt.Errorf("starting %s %s: %w", s.image, strings.Join(s.cmd, " "), err)
+		return nil, fmt.Errorf("starting %s %s: %w", s.Image, strings.Join(s.Cmd, " "), err)
 	}
-	c := &Container{e: e, tc: tc, ID: tc.GetContainerID(), Started: time.Now(), labels: labels, done: make(chan struct{})}
+	c := &Container{e: e, ID: id, Started: time.Now(), labels: labels, done: make(chan struct{})}
 	go c.watch(context.WithoutCancel(ctx))
 	return c, nil
 }
@@ -290,25 +226,14 @@ func (e *Engine) run(ctx context.Context, s runSpec) (*Container, error) {
 // watch records the exit of the container.
 func (c *Container) watch(ctx context.Context) {
 	defer close(c.done)
-	w := c.e.dc.ContainerWait(ctx, c.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
-	select {
-	case r := <-w.Result:
-		ran := time.Duration(-1)
-		// The engine's own start and finish times are exact; ours lag by
-		// the API round trips.
-		if ins, err := c.e.dc.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{}); err == nil && ins.Container.State != nil {
-			st, err1 := time.Parse(time.RFC3339Nano, ins.Container.State.StartedAt)
-			fi, err2 := time.Parse(time.RFC3339Nano, ins.Container.State.FinishedAt)
-			if err1 == nil && err2 == nil && !fi.Before(st) {
-				ran = fi.Sub(st)
-			}
-		}
-		c.mu.Lock()
-		c.exited, c.code, c.exitedAt, c.ran = true, int(r.StatusCode), time.Now(), ran
-		c.mu.Unlock()
-	case <-w.Error:
+	ex, err := c.e.b.Wait(ctx, c.ID)
+	if err != nil {
 		// The container is gone (removed); nothing to record.
+		return
 	}
+	c.mu.Lock()
+	c.exited, c.code, c.exitedAt, c.ran = true, ex.Code, time.Now(), ex.Ran
+	c.mu.Unlock()
 }
 
 // Label returns the value of one of the container's labels (the
@@ -372,7 +297,7 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) (StopResult, 
 		return StopResult{AlreadyExited: true, ExitCode: code}, nil
 	}
 	start := time.Now()
-	if _, err := c.e.dc.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil {
+	if err := c.e.b.Kill(ctx, c.ID, "SIGTERM"); err != nil {
 		// It may have exited before we heard of it.
 		select {
 		case <-c.done:
@@ -380,7 +305,7 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) (StopResult, 
 			return StopResult{AlreadyExited: true, ExitCode: code}, nil
 		case <-time.After(5 * time.Second):
 		}
-		return StopResult{}, fmt.Errorf("sending SIGTERM: %w", err)
+		return StopResult{}, err
 	}
 	t := time.NewTimer(grace)
 	defer t.Stop()
@@ -393,7 +318,7 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) (StopResult, 
 	case <-t.C:
 	}
 	res := StopResult{Elapsed: time.Since(start), Killed: true}
-	if _, err := c.e.dc.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+	if err := c.e.b.Kill(ctx, c.ID, "SIGKILL"); err != nil {
 		// It may have exited just as the grace period ended.
 		select {
 		case <-c.done:
@@ -401,7 +326,7 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) (StopResult, 
 			return StopResult{Elapsed: res.Elapsed, ExitCode: code}, nil
 		case <-time.After(5 * time.Second):
 		}
-		return res, fmt.Errorf("sending SIGKILL: %w", err)
+		return res, err
 	}
 	code, err := c.Wait(ctx)
 	res.ExitCode = code
@@ -410,13 +335,8 @@ func (c *Container) Stop(ctx context.Context, grace time.Duration) (StopResult, 
 
 // Logs returns the container's stdout and stderr, interleaved.
 func (c *Container) Logs(ctx context.Context) ([]byte, error) {
-	rc, err := c.e.dc.ContainerLogs(ctx, c.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
-	if err != nil {
-		return nil, fmt.Errorf("reading logs: %w", err)
-	}
-	defer rc.Close()
 	var buf bytes.Buffer
-	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil && !errors.Is(err, io.EOF) {
+	if err := c.e.b.Logs(ctx, c.ID, false, &buf, &buf); err != nil {
 		return buf.Bytes(), fmt.Errorf("reading logs: %w", err)
 	}
 	return buf.Bytes(), nil
@@ -425,11 +345,10 @@ func (c *Container) Logs(ctx context.Context) ([]byte, error) {
 // Exec runs cmd inside the running container and returns its exit code and
 // combined output.
 func (c *Container) Exec(ctx context.Context, cmd ...string) (int, []byte, error) {
-	code, r, err := c.tc.Exec(ctx, cmd, tcexec.Multiplexed())
+	code, out, err := c.e.b.Exec(ctx, c.ID, cmd)
 	if err != nil {
 		return code, nil, fmt.Errorf("running %s in the container: %w", strings.Join(cmd, " "), err)
 	}
-	out, _ := io.ReadAll(r)
 	return code, out, nil
 }
 
@@ -438,8 +357,5 @@ func (c *Container) Exec(ctx context.Context, cmd ...string) (int, []byte, error
 func (c *Container) Remove(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := c.e.dc.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("removing container %s: %w", c.ID[:12], err)
-	}
-	return nil
+	return c.e.b.Remove(ctx, c.ID)
 }

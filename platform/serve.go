@@ -10,11 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"time"
-
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -81,33 +79,33 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 		}
 		ep.tmp, model = d, d
 	}
-	mounts := []mount.Mount{{Type: mount.TypeBind, Source: model, Target: inContainer.Model(), ReadOnly: !s.ModelWritable}}
+	mounts := []Mount{{Source: model, Target: inContainer.Model(), ReadOnly: !s.ModelWritable}}
 	if s.ModelsDir != "" {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: s.ModelsDir, Target: inContainer.Models(), ReadOnly: true})
+		mounts = append(mounts, Mount{Source: s.ModelsDir, Target: inContainer.Models(), ReadOnly: true})
 	}
-	for name, dir := range s.Models {
-		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: dir, Target: path.Join(inContainer.Models(), name, "model"), ReadOnly: true})
+	for _, name := range slices.Sorted(maps.Keys(s.Models)) {
+		mounts = append(mounts, Mount{Source: s.Models[name], Target: path.Join(inContainer.Models(), name, "model"), ReadOnly: true})
 	}
 	role := s.Role
 	if role == "" {
 		role = "serve"
 	}
 	tcp := strconv.Itoa(port) + "/tcp"
-	c, err := e.run(ctx, runSpec{
-		image:  s.Image,
-		cmd:    []string{optml.CommandServe},
-		env:    env,
-		labels: map[string]string{LabelRole: role},
-		ports:  []string{tcp},
-		gpu:    s.GPU,
-		hc:     func(hc *container.HostConfig) { hc.Mounts = append(hc.Mounts, mounts...) },
+	c, err := e.run(ctx, ContainerSpec{
+		Image:  s.Image,
+		Cmd:    []string{optml.CommandServe},
+		Env:    env,
+		Labels: map[string]string{LabelRole: role},
+		Ports:  []string{tcp},
+		GPU:    s.GPU,
+		Mounts: mounts,
 	})
 	if err != nil {
 		ep.cleanTmp()
 		return nil, err
 	}
 	ep.Container = c
-	mp, err := c.tc.MappedPort(ctx, tcp)
+	hostPort, err := e.b.Port(ctx, c.ID, tcp)
 	if err != nil {
 		// A container that exits at once has no ports: report it as an
 		// endpoint that exited (WaitHealthy says so), not as an error.
@@ -119,7 +117,7 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 		ep.Remove(ctx)
 		return nil, fmt.Errorf("finding the endpoint's port: %w", err)
 	}
-	ep.URL = "http://" + net.JoinHostPort(e.host, mp.Port())
+	ep.URL = "http://" + net.JoinHostPort(e.host, hostPort)
 	return ep, nil
 }
 

@@ -10,15 +10,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
-	dnetwork "github.com/moby/moby/api/types/network"
-	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -165,12 +160,12 @@ func (e *Engine) Train(ctx context.Context, job TrainingJob) (*Training, error) 
 		if err != nil {
 			return t, err
 		}
-		defer nw.Remove(context.WithoutCancel(ctx))
+		defer e.b.RemoveNetwork(context.WithoutCancel(ctx), nw)
 		t.Hosts = make([]HostResult, job.Hosts)
 		for i, h := range hosts {
 			t.Hosts[i] = HostResult{Host: h}
 		}
-		return t, e.trainHosts(ctx, t, hosts, nw.Name, subnet)
+		return t, e.trainHosts(ctx, t, hosts, nw, subnet)
 	}
 	t.Hosts = []HostResult{{Host: hosts[0]}}
 	return t, e.trainHosts(ctx, t, hosts, "", netip.Prefix{})
@@ -178,20 +173,13 @@ func (e *Engine) Train(ctx context.Context, job TrainingJob) (*Training, error) 
 
 // privateNetwork creates the bridge network of a multi-host job on a /24
 // of its own, so that each host gets a fixed address (internal: no way out).
-func (e *Engine) privateNetwork(ctx context.Context, internal bool) (*testcontainers.DockerNetwork, netip.Prefix, error) {
+func (e *Engine) privateNetwork(ctx context.Context, internal bool) (string, netip.Prefix, error) {
 	var last error
 	for range 8 {
 		b := make([]byte, 1)
 		rand.Read(b)
 		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, b[0], 0}), 24)
-		opts := []network.NetworkCustomizer{
-			network.WithLabels(e.labels),
-			network.WithIPAM(&dnetwork.IPAM{Config: []dnetwork.IPAMConfig{{Subnet: subnet}}}),
-		}
-		if internal {
-			opts = append(opts, network.WithInternal())
-		}
-		nw, err := network.New(ctx, opts...)
+		nw, err := e.b.CreateNetwork(ctx, NetworkSpec{Labels: e.labels, Subnet: subnet, Internal: internal})
 		if err == nil {
 			return nw, subnet, nil
 		}
@@ -200,7 +188,7 @@ func (e *Engine) privateNetwork(ctx context.Context, internal bool) (*testcontai
 			break
 		}
 	}
-	return nil, netip.Prefix{}, fmt.Errorf("creating the training network: %w", last)
+	return "", netip.Prefix{}, fmt.Errorf("creating the training network: %w", last)
 }
 
 // hostAddr is the fixed address of host i (0-based) in subnet.
@@ -257,20 +245,20 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 		}
 	}
 	// Mounts every host shares: code and channels.
-	var shared []mount.Mount
+	var shared []Mount
 	if job.CodeDir != "" {
 		abs, err := filepath.Abs(job.CodeDir)
 		if err != nil {
 			return fmt.Errorf("code directory: %w", err)
 		}
-		shared = append(shared, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Code()})
+		shared = append(shared, Mount{Source: abs, Target: inContainer.Code()})
 	}
-	for ch, dir := range job.ChannelDirs {
-		abs, err := filepath.Abs(dir)
+	for _, ch := range slices.Sorted(maps.Keys(job.ChannelDirs)) {
+		abs, err := filepath.Abs(job.ChannelDirs[ch])
 		if err != nil {
 			return fmt.Errorf("channel %q: %w", ch, err)
 		}
-		shared = append(shared, mount.Mount{Type: mount.TypeBind, Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
+		shared = append(shared, Mount{Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
 	}
 	checkpoints := inContainer.Checkpoints()
 	if job.CheckpointPath != "" {
@@ -288,58 +276,30 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 	startErrs := make([]error, len(hosts))
 	start := func(i int, h string) {
 		p := t.Hosts[i].Paths
-		mounts := []mount.Mount{
-			{Type: mount.TypeBind, Source: p.Input(), Target: inContainer.Input()},
-			{Type: mount.TypeBind, Source: p.Model(), Target: inContainer.Model(), ReadOnly: job.ReadOnlyModel},
-			{Type: mount.TypeBind, Source: p.Output(), Target: inContainer.Output()},
-			{Type: mount.TypeBind, Source: p.Checkpoints(), Target: checkpoints},
-		}
-		mounts = append(mounts, shared...)
-		spec := runSpec{
-			image:    job.Image,
-			cmd:      []string{optml.CommandTrain},
-			env:      env,
-			labels:   map[string]string{LabelRole: "train", LabelHost: h},
-			hostname: h,
-			gpu:      job.GPU,
-			hc: func(hc *container.HostConfig) {
-				hc.Mounts = append(hc.Mounts, mounts...)
-				if job.NetworkIsolation && netName == "" {
-					hc.NetworkMode = "none"
-				}
-			},
+		spec := ContainerSpec{
+			Image:    job.Image,
+			Cmd:      []string{optml.CommandTrain},
+			Env:      env,
+			Labels:   map[string]string{LabelRole: "train", LabelHost: h},
+			Hostname: h,
+			GPU:      job.GPU,
+			Mounts: append([]Mount{
+				{Source: p.Input(), Target: inContainer.Input()},
+				{Source: p.Model(), Target: inContainer.Model(), ReadOnly: job.ReadOnlyModel},
+				{Source: p.Output(), Target: inContainer.Output()},
+				{Source: p.Checkpoints(), Target: checkpoints},
+			}, shared...),
+			NoNetwork: job.NetworkIsolation && netName == "",
 		}
 		if netName != "" {
 			// Every host resolves every peer by name through the network's
 			// DNS, and also through /etc/hosts: Docker drops a container
 			// from DNS once it exits, while on SageMaker a host that has
 			// finished stays resolvable for the others.
-			var extraHosts []string
 			for j, peer := range hosts {
-				extraHosts = append(extraHosts, peer+":"+hostAddr(subnet, j).String())
+				spec.ExtraHosts = append(spec.ExtraHosts, peer+":"+hostAddr(subnet, j).String())
 			}
-			addr := hostAddr(subnet, i)
-			inner := spec.hc
-			spec.hc = func(hc *container.HostConfig) {
-				inner(hc)
-				hc.ExtraHosts = append(hc.ExtraHosts, extraHosts...)
-			}
-			spec.extra = append(spec.extra,
-				network.WithNetworkName([]string{h}, netName),
-				testcontainers.WithEndpointSettingsModifier(func(eps map[string]*dnetwork.EndpointSettings) {
-					// testcontainers leaves the network out when its own
-					// look-up of it fails (it ignores the error); the
-					// container would then start on the default bridge,
-					// away from the address every peer's /etc/hosts names,
-					// and no peer could reach it. The endpoint is always set.
-					ep := eps[netName]
-					if ep == nil {
-						ep = &dnetwork.EndpointSettings{}
-						eps[netName] = ep
-					}
-					ep.Aliases = []string{h}
-					ep.IPAMConfig = &dnetwork.EndpointIPAMConfig{IPv4Address: addr}
-				}))
+			spec.Network = &Attachment{Network: netName, Aliases: []string{h}, IP: hostAddr(subnet, i)}
 		}
 		c, err := e.run(ctx, spec)
 		if err != nil {

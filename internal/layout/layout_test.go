@@ -38,7 +38,7 @@ var rules = []rule{
 	{
 		why:  "benchmarks and test helpers are not product code",
 		from: []string{"cli", "image/", "platform", "local", "conformance", "remote", "evaluate", "templates", "runtime/", "serving", "sdk/"},
-		to:   []string{"bench", "internal/testenv", "internal/evaltest", "internal/readme"},
+		to:   []string{"bench", "internal/testenv", "internal/testmodel", "internal/evaltest", "internal/readme", "platform/platformtest"},
 	},
 }
 

@@ -23,14 +23,12 @@ const EnvRequireDocker = "SAGEKIT_REQUIRE_DOCKER"
 // Docker returns a client for the local engine, or skips the test when there
 // is none (fails under SAGEKIT_REQUIRE_DOCKER=1). Under -short it skips
 // without looking: the short set runs without an engine, whatever
-// SAGEKIT_REQUIRE_DOCKER says. It also turns testcontainers' Ryuk off, since
-// Ryuk needs an image pulled from a registry.
+// SAGEKIT_REQUIRE_DOCKER says.
 func Docker(t testing.TB) *client.Client {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipped under -short: needs the Docker Engine")
 	}
-	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	c, err := client.New(client.FromEnv)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

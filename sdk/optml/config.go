@@ -104,8 +104,16 @@ type Config struct {
 // JSON string is kept as its compact JSON text (see Hyperparameters), as
 // the training toolkit keeps it as the value it is.
 func (p Paths) LoadHyperparameters() (Hyperparameters, error) {
+	return LoadHyperparametersFile(p.Hyperparameters())
+}
+
+// LoadHyperparametersFile reads a file in the form of hyperparameters.json
+// (a JSON object) from anywhere, with the same rule for values that are
+// not strings: what a user hands a training job, before SageMaker writes
+// it as strings.
+func LoadHyperparametersFile(path string) (Hyperparameters, error) {
 	var raw map[string]json.RawMessage
-	if err := readJSON(p.Hyperparameters(), &raw); err != nil {
+	if err := readJSON(path, &raw); err != nil {
 		return nil, err
 	}
 	hp := make(Hyperparameters, len(raw))
@@ -117,7 +125,7 @@ func (p Paths) LoadHyperparameters() (Hyperparameters, error) {
 		}
 		var b bytes.Buffer
 		if err := json.Compact(&b, v); err != nil {
-			return nil, &FileError{File: p.Hyperparameters(), Err: fmt.Errorf("key %q: %w", k, err)}
+			return nil, &FileError{File: path, Err: fmt.Errorf("key %q: %w", k, err)}
 		}
 		hp[k] = b.String()
 	}
