@@ -266,11 +266,11 @@ API on the same machine:
   now start at once.
 - **Store writes** (bbolt, fsync on each commit): 0.3 to 2 ms each, a few per
   start; not worth batching.
-- **Before the engine creates the container**, testcontainers-go makes a new
-  API client and lists the networks and inspects the image on every start:
-  a few round trips that are fast on an idle engine and slow on a busy one.
-  Calling the engine API directly would remove them; it is the next cut if
-  the targets are missed on an idle machine.
+- **Before the engine creates the container**, the platform used to go
+  through testcontainers-go, which made a new API client, listed the
+  networks and inspected the image on every start: round trips that are fast
+  on an idle engine and slow on a busy one. The platform now calls the
+  engine API directly (platform.Backend): create, then start.
 - **Invocation overhead** through the front is one extra loopback HTTP hop,
   routing and metrics: about 0.1 ms at p50 on a quiet machine.
 `
