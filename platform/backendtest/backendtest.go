@@ -90,7 +90,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) platform.Backend, o Options
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &harness{b: newBackend(t), o: o, run: fmt.Sprintf("%s-%d-%x", strings.ReplaceAll(t.Name(), "/", "-"), os.Getpid(), rand.Uint32())}
-			t.Cleanup(h.sweep)
+			t.Cleanup(func() { h.sweep(t) })
 			tc.f(t, h)
 		})
 	}
@@ -104,22 +104,25 @@ type harness struct {
 
 func (h *harness) labels() map[string]string { return map[string]string{Label: h.run} }
 
-// sweep removes whatever a failed check left, and fails when something
-// is left that a passing check would have removed.
-func (h *harness) sweep() {
-	ctx := context.Background()
+// sweep removes what the check created: everything carrying its label.
+func (h *harness) sweep(t *testing.T) {
+	ctx := context.WithoutCancel(t.Context())
 	left, err := h.b.List(ctx, Label, h.run)
 	if err != nil {
-		panic(fmt.Sprintf("listing what the contract left: %v", err))
+		t.Errorf("listing what the check created: %v", err)
 	}
 	for _, r := range left {
 		if r.Kind == "container" {
-			h.b.Remove(ctx, r.ID)
+			if err := h.b.Remove(ctx, r.ID); err != nil {
+				t.Errorf("removing what the check created: %v", err)
+			}
 		}
 	}
 	for _, r := range left {
 		if r.Kind == "network" {
-			h.b.RemoveNetwork(ctx, r.ID)
+			if err := h.b.RemoveNetwork(ctx, r.ID); err != nil {
+				t.Errorf("removing what the check created: %v", err)
+			}
 		}
 	}
 }

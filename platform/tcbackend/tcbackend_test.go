@@ -91,6 +91,7 @@ func TestPublishesOnlySpecPorts(t *testing.T) {
 	if _, err := daemon.Write(name.MustParseReference(ref).(name.Tag), img, daemon.WithClient(dc), daemon.WithContext(t.Context())); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { dc.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{}) })
 	b, err := tcbackend.New(t.Context())
 	if err != nil {
 		t.Fatal(err)
