@@ -3,12 +3,15 @@ package tcbackend_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
@@ -20,6 +23,7 @@ import (
 	"github.com/sagekit/sagekit/platform"
 	"github.com/sagekit/sagekit/platform/backendtest"
 	"github.com/sagekit/sagekit/platform/tcbackend"
+	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 // TestMain turns testcontainers' reaper off unless the environment has
@@ -120,6 +124,61 @@ func TestPublishesOnlySpecPorts(t *testing.T) {
 				t.Errorf("port bindings = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestEngineOnTestcontainers runs a two-host training and an endpoint
+// through the platform's engine on this backend.
+func TestEngineOnTestcontainers(t *testing.T) {
+	dc := testenv.Docker(t)
+	img := backendtest.FixtureImage(t, dc)
+	b, err := tcbackend.New(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	run := fmt.Sprintf("%s-%d", t.Name(), os.Getpid())
+	e, err := platform.New(t.Context(), platform.WithBackend(b), platform.WithLabels(map[string]string{backendtest.Label: run}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n, err := e.Sweep(context.Background(), backendtest.Label, run); n > 0 || err != nil {
+			t.Errorf("the engine left %d containers and networks (%v)", n, err)
+		}
+	})
+	ctx := t.Context()
+	tr, err := e.Train(ctx, platform.TrainingJob{Image: img, Hosts: 2, Layout: optml.Layout{Hyperparameters: optml.Hyperparameters{"epochs": "2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Remove()
+	for _, h := range tr.Hosts {
+		peer := map[string]string{"algo-1": "algo-2", "algo-2": "algo-1"}[h.Host]
+		if h.StartErr != nil || h.ExitCode != 0 || !strings.Contains(string(h.Logs), "resolved peer "+peer) {
+			t.Fatalf("%s: start error %v, exit %d, want 0 after resolving %s; logs:\n%s", h.Host, h.StartErr, h.ExitCode, peer, h.Logs)
+		}
+	}
+	ep, err := e.Serve(ctx, platform.EndpointSpec{Image: img, ModelDir: tr.Hosts[0].Paths.Model()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Remove(ctx)
+	if health := ep.WaitHealthy(ctx, 30*time.Second, 2*time.Second); !health.Healthy {
+		logs, _ := ep.Logs(ctx)
+		t.Fatalf("not healthy: %+v\n%s", health, logs)
+	}
+	resp, err := http.Post(ep.URL+"/invocations", "text/csv", strings.NewReader("1,2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "1\n" {
+		t.Errorf("invocations = %d %q, want 200 \"1\\n\"", resp.StatusCode, body)
+	}
+	if st, err := ep.Stop(ctx, 10*time.Second); err != nil || st.Killed || st.ExitCode != 0 {
+		t.Errorf("Stop = %+v, %v; want a clean exit after SIGTERM", st, err)
 	}
 }
 
