@@ -92,8 +92,13 @@ func settled(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 }
 
-// Create implements platform.Backend.
+// Create implements platform.Backend. A missing image is pulled first,
+// with ctx (testcontainers reads registry credentials from the Docker
+// configuration); the create itself then runs to its end.
 func (b *Backend) Create(ctx context.Context, s platform.ContainerSpec) (string, error) {
+	if err := b.ensureImage(ctx, s.Image); err != nil {
+		return "", err
+	}
 	exposed := network.PortSet{}
 	bindings := network.PortMap{}
 	for _, p := range s.Ports {
@@ -191,6 +196,26 @@ func (b *Backend) Create(ctx context.Context, s platform.ContainerSpec) (string,
 	b.ctrs[id] = dc
 	b.mu.Unlock()
 	return id, nil
+}
+
+// ensureImage pulls ref through testcontainers unless the engine has it.
+func (b *Backend) ensureImage(ctx context.Context, ref string) error {
+	_, err := b.dc.ImageInspect(ctx, ref)
+	if err == nil {
+		return nil
+	}
+	if !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(b.log))
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	defer p.Close()
+	if err := p.PullImage(ctx, ref); err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return nil
 }
 
 // container is the testcontainers handle of a container this backend made.
