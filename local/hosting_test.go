@@ -13,7 +13,7 @@ import (
 // invocations (±2 points), a weight change to 0.5/0.5 under load without
 // a failed request, TargetVariant, ModelError with the container's
 // answer, a capacity change, SageMaker's errors; then that a restart on
-// the same state re-creates the endpoint.
+// the same state re-creates the endpoint as it was.
 func TestEndpointVariantsWithBoto3(t *testing.T) {
 	requireTools(t)
 	dc := testenv.Docker(t)
@@ -141,7 +141,8 @@ print(json.dumps({"in_service": in_service, "split1": split1, "split2": split2, 
 		t.Errorf("TargetVariant B answered from %v", res.Targeted)
 	}
 
-	// A restart on the same state re-creates the endpoint.
+	// A restart on the same state re-creates the endpoint with the
+	// weights and instance counts it had.
 	srv.stop(t)
 	srv2 := startServer(t, state)
 	python(t, srv2.URL, prelude+`
@@ -149,7 +150,10 @@ d = sm.describe_endpoint(EndpointName="iris")
 assert d["EndpointStatus"] in ("SystemUpdating", "InService"), d
 d = wait(lambda: sm.describe_endpoint(EndpointName="iris"), "EndpointStatus", ("InService", "Failed"))
 assert d["EndpointStatus"] == "InService", d
-r = smr.invoke_endpoint(EndpointName="iris", ContentType="text/csv", Body=b"6.3,3.3,6.0,2.5\n")
+# Back with the weights and instance counts it had, not the configuration's.
+pv = {v["VariantName"]: (v["CurrentWeight"], v["CurrentInstanceCount"]) for v in d["ProductionVariants"]}
+assert pv == {"A": (0.5, 2), "B": (0.5, 1)}, pv
+r = smr.invoke_endpoint(EndpointName="iris", ContentType="text/csv", Body=b"6.3,3.3,6.0,2.5\n", TargetVariant="A")
 assert r["Body"].read() == b"virginica\n"
 sm.delete_endpoint(EndpointName="iris")
 c, m = code(lambda: sm.describe_endpoint(EndpointName="iris"))

@@ -135,7 +135,13 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	mover := &data.Mover{}
-	s.logs = logs.New()
+	s.logs, err = logs.Open(filepath.Join(abs, "logs"))
+	if err != nil {
+		cancel()
+		s.engine.Close()
+		s.st.Close()
+		return nil, err
+	}
 	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs})
 	if err == nil {
 		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs})
@@ -143,13 +149,16 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	if err == nil {
 		s.batch, err = batch.New(batch.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Hosting: s.hosting, Logs: s.logs, Dir: filepath.Join(abs, "transform"), Log: o.log})
 	}
+	if err == nil {
+		s.scaler, err = scaling.New(s.hosting, s.st, o.scalePeriod, o.scaleWindow, o.log)
+	}
 	if err != nil {
 		cancel()
 		s.engine.Close()
+		s.logs.Close()
 		s.st.Close()
 		return nil, err
 	}
-	s.scaler = scaling.New(s.hosting, o.scalePeriod, o.scaleWindow, o.log)
 	go s.scaler.Run(life)
 	s.ops = s.handlers()
 	for k, h := range s.scalingHandlers() {
@@ -180,7 +189,7 @@ func (s *Server) Close() error {
 	<-wg[0]
 	<-wg[1]
 	s.cancel()
-	return errors.Join(s.sweep(), s.engine.Close(), s.st.Close())
+	return errors.Join(s.sweep(), s.engine.Close(), s.logs.Close(), s.st.Close())
 }
 
 // sweep removes every container and network carrying the server's label,

@@ -12,8 +12,10 @@ import (
 // find its published port, create and remove networks, remove what it
 // made. Each call carries everything it needs; a Backend holds no
 // process-wide settings. The Docker Engine backend (NewDockerBackend) is the
-// default; package platform/platformtest has an in-memory one for unit
-// tests.
+// default; package platform/tcbackend runs on testcontainers-go, whose
+// reaper removes what a killed process left; package platform/platformtest
+// has an in-memory one for unit tests. Package platform/backendtest is the
+// contract each of them passes.
 type Backend interface {
 	// Create creates a container (pulling its image when the engine does
 	// not have it) and returns its id. It does not start it.

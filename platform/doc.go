@@ -8,9 +8,10 @@
 // Containers run through a Backend: create, start, wait, signal, exec,
 // logs, ports, networks, remove. DockerBackend drives the Docker Engine API
 // with settings passed on each call (no process environment, no global
-// logger); package platform/platformtest plays the engine in memory, so the
-// platform's own logic is tested without Docker. Everything the platform
-// creates carries the engine's labels; Engine.Sweep removes what an
-// interrupted run left behind. The conformance suite and the local runners
-// build on this package.
+// logger); package platform/tcbackend does the same through testcontainers-go
+// (see there for when to choose it); package platform/platformtest plays the
+// engine in memory, so the platform's own logic is tested without Docker.
+// Everything the platform creates carries the engine's labels; Engine.Sweep
+// removes what an interrupted run left behind. The conformance suite and the
+// local runners build on this package.
 package platform

@@ -30,6 +30,11 @@ type EndpointSpec struct {
 	// Models maps multi-model names to host directories, each mounted
 	// read-only at /opt/ml/models/<name>/model.
 	Models map[string]string
+	// ModelsDir, when set, is a host directory mounted read-only at
+	// /opt/ml/models, where a multi-model endpoint finds each model it
+	// is asked to load (files added later show through), and
+	// SAGEMAKER_MULTI_MODEL is set to true.
+	ModelsDir string
 	// Env is the model's Environment; the platform adds its own variables.
 	Env map[string]string
 	// BindToPort, when non-zero, sets SAGEMAKER_BIND_TO_PORT (and
@@ -61,6 +66,9 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 		env[optml.EnvBindToPort] = strconv.Itoa(port)
 		env[optml.EnvSafePortRange] = fmt.Sprintf("%d-%d", port+1, port+99)
 	}
+	if s.ModelsDir != "" {
+		env[optml.EnvMultiModel] = "true"
+	}
 	maps.Copy(env, s.Env)
 	ep := &Endpoint{Port: port}
 	model := s.ModelDir
@@ -72,6 +80,9 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 		ep.tmp, model = d, d
 	}
 	mounts := []Mount{{Source: model, Target: inContainer.Model(), ReadOnly: !s.ModelWritable}}
+	if s.ModelsDir != "" {
+		mounts = append(mounts, Mount{Source: s.ModelsDir, Target: inContainer.Models(), ReadOnly: true})
+	}
 	for _, name := range slices.Sorted(maps.Keys(s.Models)) {
 		mounts = append(mounts, Mount{Source: s.Models[name], Target: path.Join(inContainer.Models(), name, "model"), ReadOnly: true})
 	}
@@ -148,7 +159,8 @@ type Health struct {
 
 // WaitHealthy polls GET /ping as SageMaker does: each ping has pingTimeout
 // (2 s on SageMaker), and the container must answer 200 within deadline of
-// its start (4 minutes by default on SageMaker).
+// its start (4 minutes by default on SageMaker). Pings come 5 ms apart at
+// first, the gap doubling up to 200 ms (see pingInterval).
 func (ep *Endpoint) WaitHealthy(ctx context.Context, deadline, pingTimeout time.Duration) Health {
 	var h Health
 	if ep.URL == "" {
@@ -193,11 +205,22 @@ func (ep *Endpoint) WaitHealthy(ctx context.Context, deadline, pingTimeout time.
 			return h
 		}
 		select {
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(pingInterval(h.Pings)):
 		case <-ctx.Done():
 		case <-ep.Done():
 		}
 	}
+}
+
+// pingInterval is the wait after the n-th ping (1-based): 5 ms, doubling
+// up to 200 ms. A server that is up within a few milliseconds of its
+// start is seen at once; a slow one is asked 5 times a second, as before.
+func pingInterval(n int) time.Duration {
+	d := 5 * time.Millisecond
+	for i := 1; i < n && d < 200*time.Millisecond; i++ {
+		d *= 2
+	}
+	return min(d, 200*time.Millisecond)
 }
 
 func (ep *Endpoint) ping(ctx context.Context, timeout time.Duration) (int, error) {

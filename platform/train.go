@@ -38,6 +38,14 @@ type TrainingJob struct {
 	// ChannelDirs maps a channel name to a host directory, bind-mounted
 	// read-only at /opt/ml/input/data/<channel>.
 	ChannelDirs map[string]string
+	// Pipes maps a Pipe-mode channel to its data: each host gets FIFOs
+	// /opt/ml/input/data/<channel>_<epoch>, epoch 0, 1, ..., the next made
+	// once the previous is written and closed, and the source writes each
+	// epoch's data (see PipeSource).
+	Pipes map[string]PipeSource
+	// CheckpointPath is where each host's checkpoint directory is mounted
+	// (default /opt/ml/checkpoints, CheckpointConfig.LocalPath).
+	CheckpointPath string
 	// Env is the job's Environment.
 	Env map[string]string
 	// CodeDir, when set, is a host directory bind-mounted (writable) at
@@ -236,14 +244,37 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			}
 		}
 	}
-	for i, h := range hosts {
-		if i == 1 && job.PeerDelay > 0 {
-			select {
-			case <-time.After(job.PeerDelay):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	// Mounts every host shares: code and channels.
+	var shared []Mount
+	if job.CodeDir != "" {
+		abs, err := filepath.Abs(job.CodeDir)
+		if err != nil {
+			return fmt.Errorf("code directory: %w", err)
 		}
+		shared = append(shared, Mount{Source: abs, Target: inContainer.Code()})
+	}
+	for _, ch := range slices.Sorted(maps.Keys(job.ChannelDirs)) {
+		abs, err := filepath.Abs(job.ChannelDirs[ch])
+		if err != nil {
+			return fmt.Errorf("channel %q: %w", ch, err)
+		}
+		shared = append(shared, Mount{Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
+	}
+	checkpoints := inContainer.Checkpoints()
+	if job.CheckpointPath != "" {
+		checkpoints = job.CheckpointPath
+	}
+	feeding, stopFeeding := context.WithCancel(ctx)
+	defer stopFeeding()
+	for i := range hosts {
+		for ch, src := range job.Pipes {
+			go e.feedPipe(feeding, t.Hosts[i].Paths.Data(), ch, src)
+		}
+	}
+	// Hosts start at once (each start is a few hundred ms of engine
+	// work), unless PeerDelay holds algo-2..N back.
+	startErrs := make([]error, len(hosts))
+	start := func(i int, h string) {
 		p := t.Hosts[i].Paths
 		spec := ContainerSpec{
 			Image:    job.Image,
@@ -252,27 +283,13 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 			Labels:   map[string]string{LabelRole: "train", LabelHost: h},
 			Hostname: h,
 			GPU:      job.GPU,
-			Mounts: []Mount{
+			Mounts: append([]Mount{
 				{Source: p.Input(), Target: inContainer.Input()},
 				{Source: p.Model(), Target: inContainer.Model(), ReadOnly: job.ReadOnlyModel},
 				{Source: p.Output(), Target: inContainer.Output()},
-				{Source: p.Checkpoints(), Target: inContainer.Checkpoints()},
-			},
+				{Source: p.Checkpoints(), Target: checkpoints},
+			}, shared...),
 			NoNetwork: job.NetworkIsolation && netName == "",
-		}
-		if job.CodeDir != "" {
-			abs, err := filepath.Abs(job.CodeDir)
-			if err != nil {
-				return fmt.Errorf("code directory: %w", err)
-			}
-			spec.Mounts = append(spec.Mounts, Mount{Source: abs, Target: inContainer.Code()})
-		}
-		for _, ch := range slices.Sorted(maps.Keys(job.ChannelDirs)) {
-			abs, err := filepath.Abs(job.ChannelDirs[ch])
-			if err != nil {
-				return fmt.Errorf("channel %q: %w", ch, err)
-			}
-			spec.Mounts = append(spec.Mounts, Mount{Source: abs, Target: inContainer.Channel(ch), ReadOnly: true})
 		}
 		if netName != "" {
 			// Every host resolves every peer by name through the network's
@@ -286,13 +303,29 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 		}
 		c, err := e.run(ctx, spec)
 		if err != nil {
-			if errors.Is(err, ErrNoGPURuntime) || ctx.Err() != nil {
-				return err
-			}
+			startErrs[i] = err
 			t.Hosts[i].StartErr = err
-			continue
+			return
 		}
 		ctrs[i] = c
+	}
+	var starting sync.WaitGroup
+	for i, h := range hosts {
+		if i == 1 && job.PeerDelay > 0 {
+			starting.Wait()
+			select {
+			case <-time.After(job.PeerDelay):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		starting.Go(func() { start(i, h) })
+	}
+	starting.Wait()
+	for _, err := range startErrs {
+		if err != nil && (errors.Is(err, ErrNoGPURuntime) || ctx.Err() != nil) {
+			return err
+		}
 	}
 	if job.WhileRunning != nil {
 		var running []*Container

@@ -87,6 +87,10 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 		return err
 	}
 	defer dc.Close()
+	loadAtStart := "?"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		loadAtStart = strings.Fields(string(b))[0]
+	}
 	work, err := os.MkdirTemp("", "sagekit-bench-local-")
 	if err != nil {
 		return err
@@ -117,6 +121,7 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 	defer hs.Close()
 	url := "http://" + ln.Addr().String()
 
+	ev := watchEngine(ctx, dc)
 	role := "arn:aws:iam::000000000000:role/bench"
 	if err := api(url, "CreateModel", map[string]any{"ModelName": "m", "ExecutionRoleArn": role, "PrimaryContainer": map[string]any{"Image": img, "ModelDataUrl": "file://" + model}}, nil); err != nil {
 		return err
@@ -125,6 +130,7 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 		return err
 	}
 	var create []time.Duration
+	var epPhases [3][]time.Duration
 	for i := range n {
 		name := fmt.Sprintf("e%d", i)
 		start := time.Now()
@@ -135,6 +141,9 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 			return err
 		}
 		create = append(create, time.Since(start))
+		for k, d := range ev.phases(start, time.Now(), "endpoint") {
+			epPhases[k] = append(epPhases[k], d)
+		}
 		if i < n-1 {
 			if err := api(url, "DeleteEndpoint", map[string]any{"EndpointName": name}, nil); err != nil {
 				return err
@@ -144,8 +153,10 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 	fmt.Printf("CreateEndpoint to InService: %v\n", create)
 
 	var starts []time.Duration
+	var trPhases [3][]time.Duration
 	for i := range n {
 		name := fmt.Sprintf("t%d", i)
+		sent := time.Now()
 		err := api(url, "CreateTrainingJob", map[string]any{"TrainingJobName": name, "RoleArn": role,
 			"AlgorithmSpecification": map[string]any{"TrainingImage": img, "TrainingInputMode": "File"},
 			"InputDataConfig":        []any{map[string]any{"ChannelName": "training", "DataSource": map[string]any{"S3DataSource": map[string]any{"S3DataType": "S3Prefix", "S3Uri": "file://" + filepath.Join(work, "data")}}}},
@@ -161,6 +172,10 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 		var j struct{ CreationTime, TrainingStartTime float64 }
 		api(url, "DescribeTrainingJob", map[string]any{"TrainingJobName": name}, &j)
 		starts = append(starts, time.Duration((j.TrainingStartTime-j.CreationTime)*float64(time.Second)))
+		running := time.UnixMilli(int64(j.TrainingStartTime * 1000))
+		for k, d := range ev.phases(sent, running, "train") {
+			trPhases[k] = append(trPhases[k], d)
+		}
 	}
 	fmt.Printf("training start overhead: %v\n", starts)
 
@@ -196,6 +211,8 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 	rows := [][]string{
 		{"CreateEndpoint to InService (FROM scratch Go image)", fmt.Sprintf("median %s, min %s, max %s of %d", med(create), slices.Min(create).Round(time.Millisecond), slices.Max(create).Round(time.Millisecond), n), "≤ 2 s"},
 		{"training job start overhead (CreateTrainingJob to the host running)", fmt.Sprintf("median %s, min %s, max %s of %d", med(starts), slices.Min(starts).Round(time.Millisecond), slices.Max(starts).Round(time.Millisecond), n), "≤ 1 s"},
+		{"… of which: request to container created / created to started (engine) / started to InService", phaseCell(epPhases), ""},
+		{"… of which: request to container created / created to started (engine) / started to TrainingStartTime", phaseCell(trPhases), ""},
 		{"invocation p50, one client: direct / through the front", fmt.Sprintf("%s / %s: overhead %s", dp50, fp50, (fp50 - dp50).Round(time.Microsecond)), "overhead ≤ 1 ms"},
 		{fmt.Sprintf("throughput, %d clients: direct / through the front", conc), fmt.Sprintf("%.0f / %.0f req/s: %.2fx", dr, fr, fr/dr), "≥ 0.5x"},
 	}
@@ -213,14 +230,50 @@ func run(ctx context.Context, n int, d time.Duration, conc int, doc string) erro
 	text := fmt.Sprintf(`# sagekit local: benchmark
 
 Written by `+"`make bench-local`"+` (bench/local) on %s: %d CPUs, load
-average %s at the end, Docker Engine on the same machine. The image is
-examples/go as a FROM scratch image; each invocation is one iris row. The
-direct and front cells alternate twice, %s each; latencies are of one
-client in a closed loop, throughput of %d.
+average %s at the start and %s at the end, Docker Engine on the same
+machine. The image is examples/go as a FROM scratch image; each invocation
+is one iris row. The direct and front cells alternate twice, %s each;
+latencies are of one client in a closed loop, throughput of %d. The
+"of which" rows split each start at the engine's create and start events
+of the container: what the server does before the engine creates it, the
+engine's start, and what follows until the state changes.
 
-%s`, time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpus, strings.Fields(string(load1))[0], d, conc, b.String())
+%s%s`, time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpus, loadAtStart, strings.Fields(string(load1))[0], d, conc, b.String(), reading)
 	return os.WriteFile(doc, []byte(text), 0o644)
 }
+
+// reading is the part of docs/local-bench.md that says what the numbers
+// mean; it holds for any run, the numbers above it are the run's.
+const reading = `
+## Where the time goes
+
+Measured with this benchmark's breakdown rows and with probes of the engine
+API on the same machine:
+
+- **The engine's container start dominates both starts.** Creating and
+  starting a FROM scratch container (runc, the fuse-overlayfs mount, the
+  bridge network's veth) took 0.3 to 0.6 s at a load average of 10 and grows
+  with the load (several seconds at 30 and more on 2 CPUs); publishing the
+  port or not, or no network at all, changed it by less than the run-to-run
+  noise.
+- **Polling /ping**: it waited 200 ms between pings, so a server up in a few
+  ms was seen healthy up to 200 ms late. Pings now start 5 ms after the
+  start and the gap doubles up to 200 ms (platform.pingInterval): for this
+  image the wait after the start went from about 205 ms (2 to 3 pings) to
+  10 to 90 ms (mostly one ping), measured on the same machine.
+- **Multi-container starts**: the hosts of a multi-host training job and the
+  containers of an inference pipeline were started one after the other; they
+  now start at once.
+- **Store writes** (bbolt, fsync on each commit): 0.3 to 2 ms each, a few per
+  start; not worth batching.
+- **Before the engine creates the container**, the platform used to go
+  through testcontainers-go, which made a new API client, listed the
+  networks and inspected the image on every start: round trips that are fast
+  on an idle engine and slow on a busy one. The platform now calls the
+  engine API directly (platform.Backend): create, then start.
+- **Invocation overhead** through the front is one extra loopback HTTP hop,
+  routing and metrics: about 0.1 ms at p50 on a quiet machine.
+`
 
 func waitFor(ctx context.Context, url, op string, in any, key, want string) error {
 	deadline := time.Now().Add(5 * time.Minute)
@@ -378,4 +431,65 @@ func trainModel(work string) (string, error) {
 		return "", err
 	}
 	return trainWithTree(work, data)
+}
+
+// engineEvents keeps when the engine created and started each container
+// the server made (its create and start events), to split the times above
+// into the server's part and the engine's.
+type engineEvents struct {
+	mu     sync.Mutex
+	events []engineEvent
+}
+
+type engineEvent struct {
+	at     time.Time
+	action string
+	role   string
+}
+
+func watchEngine(ctx context.Context, dc *client.Client) *engineEvents {
+	e := &engineEvents{}
+	res := dc.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).Add("type", "container").Add("label", local.LabelState).Add("event", "create", "start")})
+	go func() {
+		for m := range res.Messages {
+			e.mu.Lock()
+			e.events = append(e.events, engineEvent{time.Unix(0, m.TimeNano), string(m.Action), m.Actor.Attributes[platform.LabelRole]})
+			e.mu.Unlock()
+		}
+	}()
+	return e
+}
+
+// phases splits [from, to] at the first create and start events of a
+// container of role within it: before the engine creates it, the
+// engine's start, and after.
+func (e *engineEvents) phases(from, to time.Time, role string) [3]time.Duration {
+	// The events arrive a little after they happen.
+	time.Sleep(50 * time.Millisecond)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var created, started time.Time
+	for _, ev := range e.events {
+		if ev.role != role || ev.at.Before(from) || ev.at.After(to.Add(time.Second)) {
+			continue
+		}
+		if ev.action == "create" && created.IsZero() {
+			created = ev.at
+		}
+		if ev.action == "start" && started.IsZero() {
+			started = ev.at
+		}
+	}
+	if created.IsZero() || started.IsZero() {
+		return [3]time.Duration{}
+	}
+	return [3]time.Duration{created.Sub(from), started.Sub(created), to.Sub(started)}
+}
+
+func phaseCell(p [3][]time.Duration) string {
+	var parts []string
+	for _, d := range p {
+		parts = append(parts, med(d).String())
+	}
+	return "median " + strings.Join(parts, " / ")
 }

@@ -78,6 +78,7 @@ func (m *Manager) UpdateEndpoint(name, configName string, dc *DeploymentConfig) 
 				return
 			}
 			r.EndpointConfigName, r.ProductionVariants = configName, sums
+			r.ShadowProductionVariants = l.routing.Load().shadowSums
 		})
 		if err != nil {
 			m.log.Info("endpoint update rolled back", "endpoint", name, "err", err)

@@ -3,22 +3,19 @@ package hosting
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/sagekit/sagekit/local/data"
 	"github.com/sagekit/sagekit/local/logs"
 	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/wire"
-	"github.com/sagekit/sagekit/platform"
 )
 
 // Endpoint statuses.
@@ -44,7 +41,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	if o.Logs == nil {
 		o.Logs = logs.New()
 	}
-	m := &Manager{logs: o.Logs, metrics: newMetrics(), ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{},
+	m := &Manager{logs: o.Logs, metrics: newMetrics(), ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{}, shadowSlots: make(chan struct{}, maxShadowInFlight),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024, IdleConnTimeout: 90 * time.Second}, Timeout: 60 * time.Second}}
 	var again []Endpoint
 	err := o.Store.Each(store.Endpoints, func(_ string, raw []byte) bool {
@@ -63,7 +60,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 			o.Store.Delete(store.Endpoints, ep.EndpointName)
 		case Failed:
 		default:
-			if e := m.start(ep.EndpointName, ep.EndpointConfigName, ep.CreationTime, SystemUpdating); e != nil {
+			if e := m.start(ep.EndpointName, ep.EndpointConfigName, ep.CreationTime, SystemUpdating, ep.ProductionVariants); e != nil {
 				m.update(ep.EndpointName, func(r *Endpoint) {
 					r.EndpointStatus, r.FailureReason, r.LastModifiedTime = Failed, "re-creating the endpoint after a restart: "+e.Message, wire.Now()
 				})
@@ -82,18 +79,32 @@ func (m *Manager) CreateEndpoint(name, configName string) (string, *wire.Error) 
 	if m.st.Get(store.Endpoints, name, &existing) == nil {
 		return "", wire.Validation("Cannot create already existing endpoint %q.", wire.ARN("endpoint", name))
 	}
-	if e := m.start(name, configName, nil, Creating); e != nil {
+	if e := m.start(name, configName, nil, Creating, nil); e != nil {
 		return "", e
 	}
 	return wire.ARN("endpoint", name), nil
 }
 
 // start records the endpoint with status and brings its fleet up in the
-// background.
-func (m *Manager) start(name, configName string, created *wire.Time, status string) *wire.Error {
+// background. Variants named in last (the record of a fleet that ran
+// before a restart) come back with their last desired weight and
+// instance count, so an autoscaled or re-weighted variant keeps them.
+func (m *Manager) start(name, configName string, created *wire.Time, status string, last []VariantSummary) *wire.Error {
 	cfg, e := m.DescribeEndpointConfig(configName)
 	if e != nil {
 		return e
+	}
+	for i, pv := range cfg.ProductionVariants {
+		for _, sum := range last {
+			if sum.VariantName != pv.VariantName {
+				continue
+			}
+			w := sum.DesiredWeight
+			cfg.ProductionVariants[i].InitialVariantWeight = &w
+			if sum.DesiredInstanceCount > 0 {
+				cfg.ProductionVariants[i].InitialInstanceCount = sum.DesiredInstanceCount
+			}
+		}
 	}
 	now := wire.Now()
 	if created == nil {
@@ -128,6 +139,7 @@ func (m *Manager) start(name, configName string, created *wire.Time, status stri
 				return
 			}
 			rec.EndpointStatus, rec.FailureReason, rec.ProductionVariants = InService, "", summaries
+			rec.ShadowProductionVariants = r.shadowSums
 		})
 		if err != nil {
 			m.log.Info("endpoint failed", "endpoint", name, "err", err)
@@ -145,7 +157,9 @@ func (m *Manager) start(name, configName string, created *wire.Time, status stri
 func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig) (*routing, []VariantSummary, error) {
 	r := &routing{requests: new(atomic.Int64), failures: new(atomic.Int64)}
 	var sums []VariantSummary
-	for _, pv := range cfg.ProductionVariants {
+	np := len(cfg.ProductionVariants)
+	for k, pv := range append(slices.Clip(cfg.ProductionVariants), cfg.ShadowProductionVariants...) {
+		shadow := k >= np
 		mdl, e := m.DescribeModel(pv.ModelName)
 		if e != nil {
 			m.stopRouting(r)
@@ -154,8 +168,12 @@ func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig)
 		v := &variant{name: pv.VariantName, weight: pv.weight(), model: mdl}
 		v.containers, v.direct = mdl.containers()
 		v.instances.Store(&[]*instance{})
-		r.variants = append(r.variants, v)
-		r.total += v.weight
+		if shadow {
+			r.shadows = append(r.shadows, v)
+		} else {
+			r.variants = append(r.variants, v)
+			r.total += v.weight
+		}
 		if err := m.prepareModel(ctx, name, v); err != nil {
 			m.stopRouting(r)
 			return nil, nil, fmt.Errorf("production variant %s: %w", pv.VariantName, err)
@@ -171,6 +189,10 @@ func (m *Manager) bringUp(ctx context.Context, name string, cfg *EndpointConfig)
 		for _, c := range v.containers {
 			sum.DeployedImages = append(sum.DeployedImages, DeployedImage{SpecifiedImage: c.Image, ResolvedImage: m.resolve(ctx, c.Image), ResolutionTime: wire.Now()})
 		}
+		if shadow {
+			r.shadowSums = append(r.shadowSums, sum)
+			continue
+		}
 		sums = append(sums, sum)
 	}
 	return r, sums, nil
@@ -184,155 +206,12 @@ func (m *Manager) resolve(ctx context.Context, image string) string {
 	return ins.ID
 }
 
-// prepareModel makes each container's ModelDataUrl a directory to mount.
-func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant) error {
-	// A directory per fleet: a blue/green update unpacks beside the
-	// model the old fleet still has mounted.
-	gen := strconv.FormatInt(time.Now().UnixNano(), 36)
-	v.modelDirs = make([]string, len(v.containers))
-	for i, c := range v.containers {
-		if c.ModelDataUrl == "" {
-			continue
-		}
-		loc, err := data.Parse(c.ModelDataUrl)
-		if err != nil {
-			return err
-		}
-		if loc.Scheme == "file" {
-			if fi, err := os.Stat(loc.Path); err == nil && fi.IsDir() {
-				v.modelDirs[i] = loc.Path
-				continue
-			}
-		}
-		base := filepath.Join(m.dir, endpoint, gen, v.name, strconv.Itoa(i+1))
-		archive, err := m.mover.File(ctx, loc, filepath.Join(base, "model.tar.gz"))
-		if err != nil {
-			return fmt.Errorf("Could not access model data at %s: %w", c.ModelDataUrl, err)
-		}
-		dir := filepath.Join(base, "model")
-		if err := platform.UnpackModel(ctx, archive, dir, platform.ExtractLimits{}); err != nil {
-			return err
-		}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return fmt.Errorf("unpacking the model: %w", err)
-		}
-		v.modelDirs[i] = dir
-	}
-	return nil
-}
-
-// startInstances starts n instances of v at once and waits until each
-// answers /ping. On error it returns the instances that are healthy;
-// the others are removed.
-func (m *Manager) startInstances(ctx context.Context, endpoint string, v *variant, n int) ([]*instance, error) {
-	type res struct {
-		in  *instance
-		err error
-	}
-	ch := make(chan res, n)
-	for range n {
-		go func() {
-			in, err := m.startInstance(ctx, endpoint, v)
-			ch <- res{in, err}
-		}()
-	}
-	var out []*instance
-	var errs []error
-	for range n {
-		r := <-ch
-		if r.err != nil {
-			errs = append(errs, r.err)
-			continue
-		}
-		out = append(out, r.in)
-	}
-	if len(errs) > 0 {
-		for _, in := range out {
-			m.stopInstance(in)
-		}
-		return nil, errors.Join(errs...)
-	}
-	return out, nil
-}
-
-func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant) (*instance, error) {
-	in := &instance{}
-	for i, c := range v.containers {
-		spec := platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDirs[i], Env: c.Environment, Role: "endpoint"}
-		if len(v.containers) > 1 {
-			// As SageMaker runs several containers on one instance: each
-			// on its own port, told by SAGEMAKER_BIND_TO_PORT.
-			spec.BindToPort = 8080 + 100*i
-		}
-		ep, err := m.engine.Serve(ctx, spec)
-		if err != nil {
-			m.stopInstance(in)
-			return nil, err
-		}
-		in.eps = append(in.eps, ep)
-		stream := v.name + "/i-" + ep.ID[:17]
-		if len(v.containers) > 1 {
-			stream += "/" + containerName(c, i)
-		}
-		w := m.logs.Writer(logs.GroupEndpoints+endpoint, stream)
-		go func() {
-			ep.FollowLogs(context.WithoutCancel(ctx), w, w)
-			w.Flush()
-		}()
-	}
-	for i, ep := range in.eps {
-		h := ep.WaitHealthy(ctx, m.health, 2*time.Second)
-		if h.Healthy {
-			continue
-		}
-		logs, _ := ep.Logs(context.WithoutCancel(ctx))
-		m.stopInstance(in)
-		why := fmt.Sprintf("no 200 from /ping within %s", m.health)
-		if h.Exited {
-			why = fmt.Sprintf("the container exited with code %d", h.ExitCode)
-		}
-		if ctx.Err() != nil {
-			why = "the endpoint was deleted or the server stopped"
-		}
-		if len(logs) > 512 {
-			logs = logs[len(logs)-512:]
-		}
-		return nil, fmt.Errorf("container %s: %s; last log lines: %q", containerName(v.containers[i], i), why, logs)
-	}
-	return in, nil
-}
-
-// containerName is how messages name a container: its hostname, else
-// "primary" or container-N as SageMaker does.
-func containerName(c ContainerDef, i int) string {
-	switch {
-	case c.ContainerHostname != "":
-		return c.ContainerHostname
-	case i == 0:
-		return "primary"
-	}
-	return "container-" + strconv.Itoa(i+1)
-}
-
-func (m *Manager) stopInstance(in *instance) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 35*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, ep := range in.eps {
-		wg.Go(func() {
-			ep.Stop(ctx, 30*time.Second)
-			ep.Remove(ctx)
-		})
-	}
-	wg.Wait()
-}
-
 func (m *Manager) stopRouting(r *routing) {
 	if r == nil {
 		return
 	}
 	var wg sync.WaitGroup
-	for _, v := range r.variants {
+	for _, v := range append(slices.Clip(r.variants), r.shadows...) {
 		for _, in := range *v.instances.Load() {
 			wg.Go(func() { m.stopInstance(in) })
 		}
@@ -342,7 +221,7 @@ func (m *Manager) stopRouting(r *routing) {
 
 // gauge sets the instance-count series of the endpoint's variants.
 func (m *Manager) gauge(endpoint string, r *routing) {
-	for _, v := range r.variants {
+	for _, v := range append(slices.Clip(r.variants), r.shadows...) {
 		m.metrics.instances.WithLabelValues(endpoint, v.name).Set(float64(len(*v.instances.Load())))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sagekit/sagekit/local/wire"
+	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 // Runtime request and answer headers (botocore's sagemaker-runtime model).
@@ -31,7 +32,7 @@ const MaxPayload = 6 << 20
 // Invoke answers POST /endpoints/{name}/invocations.
 func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 	start := time.Now()
-	for _, h := range []string{HeaderTargetModel, HeaderEnableExplanation, HeaderInferenceComp, HeaderSessionID} {
+	for _, h := range []string{HeaderEnableExplanation, HeaderInferenceComp, HeaderSessionID} {
 		if r.Header.Get(h) != "" {
 			wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest,
 				Message: fmt.Sprintf("%s is not supported by sagekit local (docs/local.md)", h)})
@@ -70,6 +71,9 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	m.count(name, v.name).Add(1)
+	if len(rt.shadows) > 0 {
+		m.mirror(name, rt, v, body, r.Header)
+	}
 	insts := *v.instances.Load()
 	if len(insts) == 0 {
 		wire.WriteError(w, &wire.Error{Code: wire.CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Message: "Variant " + v.name + " has no instance in service."})
@@ -101,13 +105,30 @@ func (m *Manager) Invoke(w http.ResponseWriter, r *http.Request, name string) {
 			Message: "TargetContainerHostname applies to models with InferenceExecutionConfig.Mode Direct only"})
 		return
 	}
+	route := optml.RouteInvocations
+	switch tm := r.Header.Get(HeaderTargetModel); {
+	case v.models != nil && tm == "":
+		wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("Variant %s is a multi-model endpoint: name the model with TargetModel", v.name)})
+		return
+	case v.models != nil:
+		var e *wire.Error
+		if route, e = m.loadModel(r.Context(), v, in, tm); e != nil {
+			wire.WriteError(w, e)
+			return
+		}
+	case tm != "":
+		wire.WriteError(w, &wire.Error{Code: wire.CodeRuntimeValidation, Status: http.StatusBadRequest,
+			Message: fmt.Sprintf("TargetModel applies to multi-model endpoints (Mode MultiModel) only; variant %s is not one", v.name)})
+		return
+	}
 	w.Header().Set(HeaderInvokedVariant, v.name)
 	contentType := r.Header.Get("Content-Type")
 	var modelTime time.Duration
 	var resp *http.Response
 	for k, i := range order {
 		last := k == len(order)-1
-		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, in.eps[i].URL+"/invocations", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, in.eps[i].URL+route, bytes.NewReader(body))
 		if err != nil {
 			wire.WriteError(w, wire.Internal("%v", err))
 			return

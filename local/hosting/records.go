@@ -39,6 +39,9 @@ const (
 	ModeDirect = "Direct"
 )
 
+// ModeMultiModel is a container's Mode for a multi-model endpoint.
+const ModeMultiModel = "MultiModel"
+
 // containers returns the model's containers in order, and whether they
 // are called directly.
 func (m *Model) containers() ([]ContainerDef, bool) {
@@ -62,7 +65,9 @@ type EndpointConfig struct {
 	EndpointConfigName string              `json:"EndpointConfigName"`
 	EndpointConfigArn  string              `json:"EndpointConfigArn"`
 	ProductionVariants []ProductionVariant `json:"ProductionVariants"`
-	CreationTime       *wire.Time          `json:"CreationTime"`
+	// ShadowProductionVariants get a copy of the requests (see shadow.go).
+	ShadowProductionVariants []ProductionVariant `json:"ShadowProductionVariants,omitempty"`
+	CreationTime             *wire.Time          `json:"CreationTime"`
 }
 
 // ProductionVariant is one variant of a configuration.
@@ -113,8 +118,13 @@ func (m *Manager) CreateModel(r Model) (string, *wire.Error) {
 		if c.Image == "" {
 			return "", wire.Validation("%s.Image is required", at)
 		}
-		if c.Mode != "" && c.Mode != "SingleModel" {
-			return "", wire.Validation("%s.Mode %q is not supported by sagekit local: use SingleModel", at, c.Mode)
+		switch {
+		case c.Mode == ModeMultiModel && field == "Containers":
+			return "", wire.Validation("%s.Mode MultiModel is supported by sagekit local for PrimaryContainer only, not in a model of several Containers", at)
+		case c.Mode == ModeMultiModel && c.ModelDataUrl == "":
+			return "", wire.Validation("%s.ModelDataUrl is required with Mode MultiModel: the prefix holding the models TargetModel names", at)
+		case c.Mode != "" && c.Mode != "SingleModel" && c.Mode != ModeMultiModel:
+			return "", wire.Validation("%s.Mode %q is not SingleModel or MultiModel", at, c.Mode)
 		}
 		if direct && c.ContainerHostname == "" {
 			return "", wire.Validation("%s.ContainerHostname is required with InferenceExecutionConfig.Mode Direct", at)
@@ -170,20 +180,25 @@ func (m *Manager) DeleteModel(name string) *wire.Error {
 // CreateEndpointConfig records a configuration; its models must exist.
 func (m *Manager) CreateEndpointConfig(r EndpointConfig) (string, *wire.Error) {
 	seen := map[string]bool{}
-	for i, v := range r.ProductionVariants {
-		if seen[v.VariantName] {
-			return "", wire.Validation("ProductionVariants: variant name %q is used twice", v.VariantName)
+	for field, vs := range map[string][]ProductionVariant{"ProductionVariants": r.ProductionVariants, "ShadowProductionVariants": r.ShadowProductionVariants} {
+		for i, v := range vs {
+			if seen[v.VariantName] {
+				return "", wire.Validation("%s: variant name %q is used twice", field, v.VariantName)
+			}
+			seen[v.VariantName] = true
+			if v.ModelName == "" {
+				return "", wire.Validation("%s.%d.member.ModelName is required", field, i+1)
+			}
+			if v.InitialInstanceCount < 1 {
+				return "", wire.Validation("%s.%d.member.InitialInstanceCount is required (serverless variants are not supported by sagekit local)", field, i+1)
+			}
+			if _, e := m.DescribeModel(v.ModelName); e != nil {
+				return "", wire.Validation("Could not find model %q.", wire.ARN("model", v.ModelName))
+			}
 		}
-		seen[v.VariantName] = true
-		if v.ModelName == "" {
-			return "", wire.Validation("ProductionVariants.%d.member.ModelName is required", i+1)
-		}
-		if v.InitialInstanceCount < 1 {
-			return "", wire.Validation("ProductionVariants.%d.member.InitialInstanceCount is required (serverless variants are not supported by sagekit local)", i+1)
-		}
-		if _, e := m.DescribeModel(v.ModelName); e != nil {
-			return "", wire.Validation("Could not find model %q.", wire.ARN("model", v.ModelName))
-		}
+	}
+	if len(r.ShadowProductionVariants) > 0 && len(r.ProductionVariants) != 1 {
+		return "", wire.Validation("An endpoint configuration with ShadowProductionVariants must have exactly one production variant.")
 	}
 	r.EndpointConfigArn = wire.ARN("endpoint-config", r.EndpointConfigName)
 	r.CreationTime = wire.Now()

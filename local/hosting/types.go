@@ -21,10 +21,13 @@ type Endpoint struct {
 	EndpointArn        string           `json:"EndpointArn"`
 	EndpointConfigName string           `json:"EndpointConfigName"`
 	ProductionVariants []VariantSummary `json:"ProductionVariants,omitempty"`
-	EndpointStatus     string           `json:"EndpointStatus"`
-	FailureReason      string           `json:"FailureReason,omitempty"`
-	CreationTime       *wire.Time       `json:"CreationTime"`
-	LastModifiedTime   *wire.Time       `json:"LastModifiedTime"`
+	// ShadowProductionVariants are the variants that get a copy of the
+	// requests.
+	ShadowProductionVariants []VariantSummary `json:"ShadowProductionVariants,omitempty"`
+	EndpointStatus           string           `json:"EndpointStatus"`
+	FailureReason            string           `json:"FailureReason,omitempty"`
+	CreationTime             *wire.Time       `json:"CreationTime"`
+	LastModifiedTime         *wire.Time       `json:"LastModifiedTime"`
 }
 
 // VariantSummary is a variant of a running endpoint.
@@ -60,6 +63,8 @@ type Manager struct {
 
 	// counts are each variant's invocations, by "endpoint/variant".
 	counts sync.Map
+	// shadowSlots bounds the shadow copies under way.
+	shadowSlots chan struct{}
 
 	mu   sync.RWMutex
 	live map[string]*live
@@ -99,6 +104,10 @@ type live struct {
 type routing struct {
 	variants []*variant
 	total    float64
+	// shadows get a copy of requests (see shadow.go); shadowSums are
+	// their summaries as the fleet came up.
+	shadows    []*variant
+	shadowSums []VariantSummary
 	// green, during a blue/green update, is the new fleet, which takes
 	// share of the requests.
 	green *routing
@@ -117,12 +126,19 @@ type variant struct {
 	containers []ContainerDef
 	modelDirs  []string
 	direct     bool
-	instances  atomic.Pointer[[]*instance]
-	next       atomic.Uint64
+	// modelsDir, for a multi-model variant, is the directory mounted at
+	// /opt/ml/models, and models the models fetched into it, by
+	// TargetModel (see multimodel.go).
+	modelsDir string
+	models    *modelCache
+	instances atomic.Pointer[[]*instance]
+	next      atomic.Uint64
 }
 
 // instance is one instance of a variant: a container per container of
 // the model.
 type instance struct {
 	eps []*platform.Endpoint
+	// loaded holds the multi-model names this instance has loaded.
+	loaded sync.Map
 }

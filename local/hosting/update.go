@@ -56,7 +56,7 @@ func (m *Manager) UpdateWeightsAndCapacities(name string, desired []DesiredWeigh
 		}
 	}
 	// Weights: a new table with new variant values sharing the instances.
-	nr := &routing{requests: old.requests, failures: old.failures}
+	nr := &routing{requests: old.requests, failures: old.failures, shadows: old.shadows, shadowSums: old.shadowSums}
 	for _, v := range old.variants {
 		w := v.weight
 		for _, d := range desired {
@@ -64,7 +64,7 @@ func (m *Manager) UpdateWeightsAndCapacities(name string, desired []DesiredWeigh
 				w = *d.DesiredWeight
 			}
 		}
-		nv := &variant{name: v.name, weight: w, model: v.model, containers: v.containers, modelDirs: v.modelDirs, direct: v.direct}
+		nv := &variant{name: v.name, weight: w, model: v.model, containers: v.containers, modelDirs: v.modelDirs, direct: v.direct, modelsDir: v.modelsDir, models: v.models}
 		nv.instances.Store(v.instances.Load())
 		nr.variants = append(nr.variants, nv)
 		nr.total += w

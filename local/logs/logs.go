@@ -2,11 +2,13 @@
 // Logs does, in log groups and streams named as SageMaker names them, and
 // answers the Logs API's reading operations (DescribeLogGroups,
 // DescribeLogStreams, GetLogEvents, FilterLogEvents). Events live in
-// memory, up to a bound per stream; they do not survive a restart.
+// memory, up to a bound per stream; a Store made by Open also appends
+// them to a file per stream, so they survive a restart.
 package logs
 
 import (
 	"bytes"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +52,10 @@ type group struct {
 type Store struct {
 	mu     sync.Mutex
 	groups map[string]*group
+	// dir, when set, holds a file per stream (see Open).
+	dir   string
+	files map[string]*os.File
+	err   error
 }
 
 // New returns an empty Store.
@@ -72,7 +78,11 @@ func (s *Store) Put(groupName, streamName string, t time.Time, msg string) {
 		st = &stream{name: streamName, created: now}
 		g.streams[streamName] = st
 	}
-	st.events = append(st.events, Event{Timestamp: ms(t), Message: msg, IngestionTime: now})
+	ev := Event{Timestamp: ms(t), Message: msg, IngestionTime: now}
+	st.events = append(st.events, ev)
+	if s.dir != "" {
+		s.persist(groupName, streamName, ev)
+	}
 	if len(st.events) > MaxEvents {
 		drop := len(st.events) - MaxEvents
 		st.events = slices.Delete(st.events, 0, drop)

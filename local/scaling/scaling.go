@@ -3,20 +3,24 @@
 // policies on SageMakerVariantInvocationsPerInstance with scale-out and
 // scale-in cool-downs, and the scaling activities they cause. Each
 // instance is a container; the variant's instance count follows load.
+// The targets, policies and activities persist in the store.
 package scaling
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sagekit/sagekit/local/store"
 	"github.com/sagekit/sagekit/local/wire"
 )
 
@@ -91,6 +95,7 @@ type Activity struct {
 // Scaler keeps targets and policies and applies them every period.
 type Scaler struct {
 	fleet  Fleet
+	st     *store.Store
 	period time.Duration
 	window time.Duration
 	log    *slog.Logger
@@ -111,8 +116,9 @@ type sample struct {
 
 // New returns a Scaler that looks at load every period, over the last
 // window (SageMaker's metric is per minute: period 1 minute, window 1
-// minute by default).
-func New(fleet Fleet, period, window time.Duration, log *slog.Logger) *Scaler {
+// minute by default). Its targets, policies, activities and cool-down
+// clocks are kept in st, and loaded from it, so they survive a restart.
+func New(fleet Fleet, st *store.Store, period, window time.Duration, log *slog.Logger) (*Scaler, error) {
 	if period <= 0 {
 		period = time.Minute
 	}
@@ -122,8 +128,57 @@ func New(fleet Fleet, period, window time.Duration, log *slog.Logger) *Scaler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Scaler{fleet: fleet, period: period, window: window, log: log, targets: map[string]*Target{}, policies: map[string]*Policy{},
+	s := &Scaler{fleet: fleet, st: st, period: period, window: window, log: log, targets: map[string]*Target{}, policies: map[string]*Policy{},
 		samples: map[string][]sample{}, lastOut: map[string]time.Time{}, lastIn: map[string]time.Time{}}
+	var saved state
+	switch err := st.Get(store.Scaling, stateKey, &saved); {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("reading the autoscaling state: %w", err)
+	default:
+		for _, t := range saved.Targets {
+			s.targets[t.ResourceId] = t
+		}
+		for _, p := range saved.Policies {
+			s.policies[p.ResourceId+"/"+p.PolicyName] = p
+		}
+		s.activities = saved.Activities
+		maps.Copy(s.lastOut, saved.LastOut)
+		maps.Copy(s.lastIn, saved.LastIn)
+	}
+	return s, nil
+}
+
+// MaxActivities bounds the activities kept; older ones are dropped first.
+const MaxActivities = 1000
+
+// stateKey is the one record of the Scaling bucket.
+const stateKey = "state"
+
+// state is what the Scaler keeps in the store.
+type state struct {
+	Targets    []*Target            `json:"Targets"`
+	Policies   []*Policy            `json:"Policies"`
+	Activities []Activity           `json:"Activities"`
+	LastOut    map[string]time.Time `json:"LastOut"`
+	LastIn     map[string]time.Time `json:"LastIn"`
+}
+
+// save records the state; s.mu is held.
+func (s *Scaler) save() {
+	if len(s.activities) > MaxActivities {
+		s.activities = slices.Delete(s.activities, 0, len(s.activities)-MaxActivities)
+	}
+	st := state{Activities: s.activities, LastOut: s.lastOut, LastIn: s.lastIn}
+	for _, t := range s.targets {
+		st.Targets = append(st.Targets, t)
+	}
+	for _, p := range s.policies {
+		st.Policies = append(st.Policies, p)
+	}
+	if err := s.st.Put(store.Scaling, stateKey, &st); err != nil {
+		s.log.Error("recording the autoscaling state", "err", err)
+	}
 }
 
 func notFound(format string, a ...any) *wire.Error {
@@ -183,6 +238,7 @@ func (s *Scaler) Register(t Target) (string, *wire.Error) {
 		return "", wire.Validation("MinCapacity (%d) must be at least 1 and at most MaxCapacity (%d)", *t.MinCapacity, *t.MaxCapacity)
 	}
 	s.targets[t.ResourceId] = &t
+	s.save()
 	return t.ScalableTargetARN, nil
 }
 
@@ -199,6 +255,7 @@ func (s *Scaler) Deregister(ns, id, dim string) *wire.Error {
 			delete(s.policies, k)
 		}
 	}
+	s.save()
 	return nil
 }
 
@@ -248,6 +305,7 @@ func (s *Scaler) Put(p Policy) (string, *wire.Error) {
 	}
 	p.Alarms = []any{}
 	s.policies[key] = &p
+	s.save()
 	return p.PolicyARN, nil
 }
 
@@ -260,6 +318,7 @@ func (s *Scaler) Delete(name, ns, id, dim string) *wire.Error {
 		return notFound("No scaling policy found for service namespace: %s, resource ID: %s, scalable dimension: %s, policy name: %s", ns, id, dim, name)
 	}
 	delete(s.policies, key)
+	s.save()
 	return nil
 }
 
@@ -377,6 +436,7 @@ func (s *Scaler) apply(now time.Time, t *Target, p *Policy) {
 	// The window restarts: the new fleet's load is measured afresh.
 	s.samples[t.ResourceId] = nil
 	s.activities = append(s.activities, a)
+	s.save()
 	s.mu.Unlock()
 }
 

@@ -24,6 +24,9 @@ const (
 	EndpointConfigs = "endpoint-configs"
 	Endpoints       = "endpoints"
 	TransformJobs   = "transform-jobs"
+	// Scaling holds Application Auto Scaling's targets, policies and
+	// activities.
+	Scaling = "scaling"
 )
 
 // FileName is the database's file in the state directory.
@@ -41,7 +44,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("opening %s (is another sagekit local using --state %s?): %w", path, dir, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, k := range []string{TrainingJobs, Models, EndpointConfigs, Endpoints, TransformJobs} {
+		for _, k := range []string{TrainingJobs, Models, EndpointConfigs, Endpoints, TransformJobs, Scaling} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(k)); err != nil {
 				return err
 			}

@@ -133,60 +133,6 @@ func (j *Job) transition(status, msg string) {
 	j.LastModifiedTime = now
 }
 
-// check refuses what sagekit local cannot run, naming the member.
-func (r *CreateRequest) check() *wire.Error {
-	if r.AlgorithmSpecification.TrainingImage == "" {
-		return wire.Validation("AlgorithmSpecification.TrainingImage is required: sagekit local runs an image of the local container engine (algorithms by name are not available)")
-	}
-	if m := r.AlgorithmSpecification.TrainingInputMode; m != optml.InputModeFile {
-		return wire.Validation("AlgorithmSpecification.TrainingInputMode %q is not supported by sagekit local: use File", m)
-	}
-	if _, err := platform.CompileMetrics(r.metricDefs()); err != nil {
-		return wire.Validation("AlgorithmSpecification.MetricDefinitions: %v", err)
-	}
-	if _, err := data.Parse(r.OutputDataConfig.S3OutputPath); err != nil {
-		return wire.Validation("OutputDataConfig.S3OutputPath: %v", err)
-	}
-	if r.ResourceConfig.InstanceCount < 1 {
-		return wire.Validation("ResourceConfig.InstanceCount must be 1 or more")
-	}
-	seen := map[string]bool{}
-	for i, ch := range r.InputDataConfig {
-		if seen[ch.ChannelName] {
-			return wire.Validation("InputDataConfig: channel %q is given twice", ch.ChannelName)
-		}
-		seen[ch.ChannelName] = true
-		s := ch.DataSource.S3DataSource
-		if s == nil {
-			return wire.Validation("InputDataConfig.%d.member.DataSource.S3DataSource is required (sagekit local reads s3:// and file:// URIs)", i+1)
-		}
-		if s.S3DataType != "S3Prefix" {
-			return wire.Validation("InputDataConfig.%d.member.DataSource.S3DataSource.S3DataType %q is not supported by sagekit local: use S3Prefix", i+1, s.S3DataType)
-		}
-		if d := s.S3DataDistributionType; d != "" && d != "FullyReplicated" {
-			return wire.Validation("InputDataConfig.%d.member.DataSource.S3DataSource.S3DataDistributionType %q is not supported by sagekit local: use FullyReplicated", i+1, d)
-		}
-		if _, err := data.Parse(s.S3Uri); err != nil {
-			return wire.Validation("InputDataConfig.%d.member.DataSource.S3DataSource.S3Uri: %v", i+1, err)
-		}
-		if m := ch.InputMode; m != "" && m != optml.InputModeFile {
-			return wire.Validation("InputDataConfig.%d.member.InputMode %q is not supported by sagekit local: use File", i+1, m)
-		}
-		if c := ch.CompressionType; c != "" && c != "None" {
-			return wire.Validation("InputDataConfig.%d.member.CompressionType %q is not supported by sagekit local in File mode", i+1, c)
-		}
-	}
-	return nil
-}
-
-func (r *CreateRequest) metricDefs() []platform.MetricDefinition {
-	var defs []platform.MetricDefinition
-	for _, d := range r.AlgorithmSpecification.MetricDefinitions {
-		defs = append(defs, platform.MetricDefinition{Name: d.Name, Regex: d.Regex})
-	}
-	return defs
-}
-
 // Create records the job and starts it; the job runs until it ends or
 // the server stops.
 func (m *Manager) Create(ctx context.Context, r CreateRequest) (string, *wire.Error) {
@@ -212,6 +158,7 @@ func (m *Manager) Create(ctx context.Context, r CreateRequest) (string, *wire.Er
 		LastModifiedTime:       now,
 		EnableNetworkIsolation: r.EnableNetworkIsolation,
 		Environment:            r.Environment,
+		CheckpointConfig:       r.CheckpointConfig,
 	}
 	if j.ResourceConfig.VolumeSizeInGB == 0 {
 		j.ResourceConfig.VolumeSizeInGB = 30
@@ -359,29 +306,26 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 		m.log.Info("training job failed", "job", name, "reason", reason)
 	}
 	m.update(name, func(j *Job) { j.transition("Downloading", "Downloading input data") })
-	channels := map[string]string{}
-	idc := map[string]optml.Channel{}
-	for _, ch := range r.InputDataConfig {
-		loc, _ := data.Parse(ch.DataSource.S3DataSource.S3Uri)
-		dir, err := m.mover.Dir(ctx, loc, filepath.Join(work, "channels", ch.ChannelName))
-		if err != nil {
-			fail(fmt.Sprintf("ClientError: channel %s: %v", ch.ChannelName, err))
-			return
-		}
-		channels[ch.ChannelName] = dir
-		idc[ch.ChannelName] = optml.Channel{TrainingInputMode: optml.InputModeFile, S3DistributionType: "FullyReplicated", RecordWrapperType: orNone(ch.RecordWrapperType), ContentType: ch.ContentType}
+	in, err := m.inputs(ctx, r, work)
+	if err != nil {
+		fail(err.Error())
+		return
 	}
 	hp := optml.Hyperparameters{}
 	for k, v := range r.HyperParameters {
 		hp[k] = v
 	}
 	var following sync.WaitGroup
+	// done is closed when the hosts have ended.
+	done := make(chan struct{})
 	job := platform.TrainingJob{
 		Image:            r.AlgorithmSpecification.TrainingImage,
 		Name:             name,
 		Hosts:            r.ResourceConfig.InstanceCount,
-		Layout:           optml.Layout{Hyperparameters: hp, ChannelConfig: idc},
-		ChannelDirs:      channels,
+		Layout:           optml.Layout{Hyperparameters: hp, ChannelConfig: in.config, Checkpoint: in.checkpoint},
+		ChannelDirs:      in.dirs,
+		Pipes:            in.pipes,
+		CheckpointPath:   in.checkpointPath,
 		Env:              r.Environment,
 		NetworkIsolation: r.EnableNetworkIsolation,
 		StopGrace:        m.grace,
@@ -398,6 +342,9 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 				j.TrainingStartTime = wire.Now()
 				j.transition("Training", "Training image download completed. Training in progress.")
 			})
+			if in.mirror != nil {
+				following.Go(func() { m.syncCheckpoints(ctx, name, in.mirror, done) })
+			}
 			epoch := strconv.FormatInt(time.Now().Unix(), 10)
 			for _, c := range hosts {
 				host := c.Label(platform.LabelHost)
@@ -411,6 +358,7 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 	}
 	start := time.Now()
 	tr, err := m.engine.Train(ctx, job)
+	close(done)
 	following.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -491,11 +439,4 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 		}
 	})
 	m.log.Info("training job ended", "job", name, "took", time.Since(start).Round(time.Millisecond))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "None"
-	}
-	return s
 }

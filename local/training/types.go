@@ -27,6 +27,7 @@ type Job struct {
 	FinalMetricDataList        []MetricData           `json:"FinalMetricDataList,omitempty"`
 	EnableNetworkIsolation     bool                   `json:"EnableNetworkIsolation"`
 	Environment                map[string]string      `json:"Environment,omitempty"`
+	CheckpointConfig           *CheckpointConfig      `json:"CheckpointConfig,omitempty"`
 	TrainingTimeInSeconds      int                    `json:"TrainingTimeInSeconds,omitempty"`
 	BillableTimeInSeconds      int                    `json:"BillableTimeInSeconds,omitempty"`
 }
@@ -84,6 +85,13 @@ type ResourceConfig struct {
 	VolumeSizeInGB int    `json:"VolumeSizeInGB"`
 }
 
+// CheckpointConfig is where checkpoints are kept: S3Uri, mirrored to and
+// from LocalPath (default /opt/ml/checkpoints) in the container.
+type CheckpointConfig struct {
+	S3Uri     string `json:"S3Uri"`
+	LocalPath string `json:"LocalPath,omitempty"`
+}
+
 // StoppingCondition limits the run time.
 type StoppingCondition struct {
 	MaxRuntimeInSeconds int `json:"MaxRuntimeInSeconds,omitempty"`
@@ -116,4 +124,5 @@ type CreateRequest struct {
 	StoppingCondition      StoppingCondition
 	Environment            map[string]string
 	EnableNetworkIsolation bool
+	CheckpointConfig       *CheckpointConfig
 }

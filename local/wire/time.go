@@ -24,8 +24,10 @@ func (t Time) MarshalJSON() ([]byte, error) {
 func (t *Time) UnmarshalJSON(b []byte) error {
 	var f float64
 	if err := json.Unmarshal(b, &f); err == nil {
-		sec, frac := math.Modf(f)
-		t.Time = time.Unix(int64(sec), int64(frac*1e9)).Truncate(time.Millisecond)
+		// Rounded, not truncated: 1796293913.231 is 1796293913.2309999
+		// as a float, and a record read and written again must not lose
+		// a millisecond each time.
+		t.Time = time.UnixMilli(int64(math.Round(f * 1000)))
 		return nil
 	}
 	var s string

@@ -3,8 +3,9 @@
 // Go functions. A container's process sees its spec, writes to its bind
 // mounts on the host, prints to stdout and stderr, receives SIGTERM, serves
 // HTTP on its published port and answers exec; SIGKILL and removal end it.
-// Networks are recorded, and removing one that a live container uses
-// fails, as on the Docker Engine.
+// Networks are recorded, their containers resolve each other's aliases,
+// and removing one that a running container uses fails, as on the Docker
+// Engine.
 package platformtest
 
 import (
@@ -16,8 +17,10 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +130,37 @@ func (p *Process) Serve(port string, h http.Handler) error {
 	return nil
 }
 
+// LookupHost resolves name as the container would: its /etc/hosts
+// (ExtraHosts, its own host name) first, then the network's DNS, which
+// knows the aliases of the running containers on its network.
+func (p *Process) LookupHost(name string) (netip.Addr, bool) {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	for _, h := range p.Spec.ExtraHosts {
+		if n, a, ok := strings.Cut(h, ":"); ok && n == name {
+			addr, err := netip.ParseAddr(a)
+			return addr, err == nil
+		}
+	}
+	nw := p.Spec.Network
+	if nw == nil {
+		return netip.Addr{}, false
+	}
+	if name == p.Spec.Hostname && nw.IP.IsValid() {
+		return nw.IP, true
+	}
+	for _, id := range p.b.order {
+		q := p.b.containers[id]
+		if !q.started || q.exited || q.removed || q.Spec.Network == nil || q.Spec.Network.Network != nw.Network {
+			continue
+		}
+		if slices.Contains(q.Spec.Network.Aliases, name) && q.Spec.Network.IP.IsValid() {
+			return q.Spec.Network.IP, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
 // Env returns the value of one of the container's variables.
 func (p *Process) Env(key string) string { return p.Spec.Env[key] }
 
@@ -213,7 +247,13 @@ func (b *Backend) Start(ctx context.Context, id string) error {
 		return fmt.Errorf("starting the container: %w", platform.ErrNoGPURuntime)
 	}
 	for _, port := range p.Spec.Ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		// Published on PublishIP when set, else (where the engine would
+		// use every address) on the loopback address only.
+		ip := "127.0.0.1"
+		if p.Spec.PublishIP.IsValid() {
+			ip = p.Spec.PublishIP.String()
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
 			return fmt.Errorf("publishing %s: %w", port, err)
 		}
@@ -393,9 +433,11 @@ func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 	if _, ok := b.networks[name]; !ok {
 		return nil
 	}
+	// As on the Docker Engine, only a running container holds an
+	// endpoint: one that has exited does not keep its network.
 	for _, id := range b.order {
 		p := b.containers[id]
-		if !p.removed && p.Spec.Network != nil && p.Spec.Network.Network == name {
+		if p.started && !p.exited && !p.removed && p.Spec.Network != nil && p.Spec.Network.Network == name {
 			return fmt.Errorf("removing network %s: it has active endpoints (container %s)", name, id[:12])
 		}
 	}

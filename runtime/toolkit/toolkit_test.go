@@ -279,7 +279,8 @@ func TestPyUpper(t *testing.T) {
 // TestNewManyHyperparameters: the environment of 80,000 hyperparameters is
 // computed in time linear in their number (a scan per key made it
 // quadratic): eight times the keys take well under 24 times as long, and a
-// machine's speed or the race detector cancels out of the ratio.
+// machine's speed or the race detector cancels out of the ratio (the fastest
+// of three runs of each size is compared).
 func TestNewManyHyperparameters(t *testing.T) {
 	const n = 80_000
 	build := func(n int) time.Duration {
@@ -305,7 +306,16 @@ func TestNewManyHyperparameters(t *testing.T) {
 		}
 		return took
 	}
-	small, large := build(n/8), build(n)
+	// The fastest of three runs of each size: a loaded machine stretches
+	// single runs, not the fastest one.
+	fastest := func(n int) time.Duration {
+		d := build(n)
+		for range 2 {
+			d = min(d, build(n))
+		}
+		return d
+	}
+	small, large := fastest(n/8), fastest(n)
 	t.Logf("environment of %d hyperparameters in %v, of %d in %v", n/8, small, n, large)
 	if large > 24*small+time.Second {
 		t.Errorf("%d hyperparameters took %v, %d took %v: want about 8 times as long, not the 64 of a quadratic cost", n, large, n/8, small)
