@@ -64,6 +64,8 @@ type options struct {
 	labels        map[string]string
 	scalePeriod   time.Duration
 	scaleWindow   time.Duration
+	gpu           bool
+	observer      training.Observer
 }
 
 // Option configures a Server.
@@ -89,6 +91,17 @@ func WithShutdownWait(d time.Duration) Option { return func(o *options) { o.shut
 // (default 1 minute each, as CloudWatch's metric).
 func WithScalingPeriod(period, window time.Duration) Option {
 	return func(o *options) { o.scalePeriod, o.scaleWindow = period, window }
+}
+
+// WithGPU attaches every GPU of the engine to each training job's hosts
+// (default none).
+func WithGPU(on bool) Option { return func(o *options) { o.gpu = on } }
+
+// WithTrainingObserver lets o see each training job's output as it is
+// written and its hosts' result (default none): for a client in the same
+// process, as 'sagekit run train'.
+func WithTrainingObserver(obs training.Observer) Option {
+	return func(o *options) { o.observer = obs }
 }
 
 // WithLabels adds labels to every container and network (default none).
@@ -142,7 +155,7 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 		s.st.Close()
 		return nil, err
 	}
-	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs})
+	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs, GPU: o.gpu, Observer: o.observer})
 	if err == nil {
 		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs})
 	}
