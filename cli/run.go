@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -390,11 +389,7 @@ func (o runTrainOptions) request(job platform.TrainingJob, output string) (*sage
 // trainOn runs the training job on srv, through its API, and renders it
 // as 'sagekit run train' always has.
 func trainOn(ctx context.Context, stdout io.Writer, srv *local.Server, req *sagemaker.CreateTrainingJobInput, obs *trainWatcher, o runTrainOptions, upload string, log *slog.Logger) error {
-	sm := sagemaker.NewFromConfig(aws.Config{
-		Region:      "local",
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-		HTTPClient:  handlerClient{srv.Handler()},
-	}, func(so *sagemaker.Options) { so.BaseEndpoint = aws.String("http://sagekit.local") })
+	sm := localSageMaker(srv)
 	name := aws.ToString(req.TrainingJobName)
 	log.Info("starting the training job", "image", o.image, "hosts", o.hosts)
 	if _, err := sm.CreateTrainingJob(ctx, req); err != nil {
