@@ -12,6 +12,7 @@ import (
 
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
+	"github.com/sagekit/sagekit/serving/internal/rawio"
 )
 
 // Run listens on the configured address (and the metrics address, if any),
@@ -43,7 +44,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	srv := s.httpServer(s)
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(rawio.WrapListener(ln)) }()
 	s.o.logger.Info("serving", "addr", ln.Addr().String(), "timeout", s.o.timeout.String(), "max_body_bytes", s.o.maxBody, "concurrency", cap(s.slots), "queue", s.o.queue)
 	var msrv *http.Server
 	if mln != nil {

@@ -28,8 +28,12 @@ var closedCells = []cell{
 	{"rows100-c16", "rows100", 16},
 }
 
-// cpuCell is the closed-loop cell over which the server's CPU time is read.
+// cpuCell is the closed-loop cell of the CPU table and goals; the CPU time
+// of the front is also read over every other rows1 cell (frontCells).
 const cpuCell = "rows1-c16"
+
+// frontCells are the cells of the front's CPU per request by connections.
+var frontCells = []string{"rows1-c1", "rows1-c16", "rows1-c64"}
 
 // frontNames are the command names of the processes that pass requests on.
 var frontNames = map[string]bool{"nginx": true, "sagekit-runtime": true, "benchserver": true}
@@ -90,7 +94,9 @@ type sample struct {
 	// cell: the front (nginx, sagekit-runtime, the Go servers) and the
 	// worker processes (gunicorn's, sagekit's Python workers).
 	CPUFront, CPUWorkers time.Duration
-	Open                 map[int]load.Result
+	// CPU is the same split over every closed-loop cell, by cell key.
+	CPU  map[string]cpuSplitTimes
+	Open map[int]load.Result
 	// RelRates are the rates of relFractions for this repetition, and Rel
 	// the open loops at them; empty when the baseline did not run.
 	RelRates []int
@@ -103,6 +109,10 @@ type sample struct {
 	Leftover []int       // processes alive after the kill
 	Err      error       `json:"-"`
 }
+
+// cpuSplitTimes is the CPU time of the front's processes and of the
+// workers over one cell.
+type cpuSplitTimes struct{ Front, Workers time.Duration }
 
 type payloads struct {
 	rows1, rows100, big []byte
@@ -165,6 +175,7 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 	sm.PSSIdle, sm.Procs, _ = g.PSS()
 
 	sm.Closed = map[string]load.Result{}
+	sm.CPU = map[string]cpuSplitTimes{}
 	for _, cl := range closedCells {
 		before := g.CPU()
 		r, err := e.closed(ctx, inv(p.get(cl.payload)), cl.conns, c.cell)
@@ -172,8 +183,11 @@ func (e *env) measure(ctx context.Context, c config, s stack, rep int, p payload
 			return fail(err)
 		}
 		sm.Closed[cl.key] = r
+		var t cpuSplitTimes
+		t.Front, t.Workers = cpuSplit(before, g.CPU())
+		sm.CPU[cl.key] = t
 		if cl.key == cpuCell {
-			sm.CPUFront, sm.CPUWorkers = cpuSplit(before, g.CPU())
+			sm.CPUFront, sm.CPUWorkers = t.Front, t.Workers
 		}
 	}
 	sm.Open = map[int]load.Result{}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -57,6 +56,7 @@ type report struct {
 	c     config
 	m     machine
 	rows  []*row
+	pairs []paired // worker mode and the reference in alternating cells
 	parse []benchResult
 	// parses are in-process parses of the 6 MB CSV, each the fastest of
 	// parseTries taken right after the CPUs were seen idle: one set at the
@@ -93,177 +93,6 @@ func (rp *report) reference(pred string) *row {
 		return b
 	}
 	return a
-}
-
-type goal struct {
-	what     string
-	measured string
-	target   string
-	pass     bool
-	missing  bool // a row it needs did not run or failed
-}
-
-func (g goal) result() string {
-	switch {
-	case g.missing:
-		return "**NOT MEASURED**"
-	case g.pass:
-		return "PASS"
-	}
-	return "**MISS**"
-}
-
-// repRange gives the lowest and highest ratio of f between a and b within
-// one repetition (the two stacks ran minutes apart at most), as
-// "; repetitions 0.95–1.30x", or "" with fewer than two repetitions.
-func repRange(a, b *row, f func(sample) float64) string {
-	var xs []float64
-	for i := range min(len(a.samples), len(b.samples)) {
-		sa, sb := a.samples[i], b.samples[i]
-		if sa.Err == nil && sb.Err == nil {
-			xs = append(xs, ratio(f(sa), f(sb)))
-		}
-	}
-	if len(xs) < 2 {
-		return ""
-	}
-	return fmt.Sprintf("; repetitions %.2f–%.2fx", slices.Min(xs), slices.Max(xs))
-}
-
-// cpuPerReq is the server's CPU time per request over the cpuCell cell, in
-// microseconds: front, workers and their sum.
-func cpuPerReq(sm sample) (front, workers, total float64) {
-	n := sm.Closed[cpuCell].Requests
-	if n == 0 {
-		return 0, 0, 0
-	}
-	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
-	return us(sm.CPUFront), us(sm.CPUWorkers), us(sm.CPUFront + sm.CPUWorkers)
-}
-
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
-}
-
-func (rp *report) goals() []goal {
-	var gs []goal
-	have := func(rs ...*row) bool {
-		for _, r := range rs {
-			if r == nil || len(r.ok()) == 0 {
-				return false
-			}
-		}
-		return true
-	}
-	rpsRatio := func(what string, a, b *row, min float64) {
-		g := goal{what: what, target: fmt.Sprintf("≥ %gx", min), missing: !have(a, b)}
-		if !g.missing {
-			x := ratio(a.rps("rows1-c16"), b.rps("rows1-c16"))
-			g.measured = fmt.Sprintf("%.2fx (%s vs %s rps%s)", x, fmtRPS(a.rps("rows1-c16")), fmtRPS(b.rps("rows1-c16")),
-				repRange(a, b, func(sm sample) float64 { return sm.Closed["rows1-c16"].RPS }))
-			g.pass = x >= min
-		}
-		gs = append(gs, g)
-	}
-	bare, goNoop, goTree := rp.row("bare"), rp.row("go-noop"), rp.row("go-tree")
-	wNoop, wTree := rp.row("worker-noop"), rp.row("worker-tree")
-	refNoop, refTree := rp.reference("noop"), rp.reference("tree")
-	rpsRatio("Go handler no-op vs bare net/http, rps", goNoop, bare, 0.8)
-	rpsRatio("Go handler no-op vs no-op reference, rps", goNoop, refNoop, 8)
-	rpsRatio("Go handler tree vs reference tree, rps", goTree, refTree, 20)
-	rpsRatio("worker mode no-op vs no-op reference, rps", wNoop, refNoop, 1.5)
-	rpsRatio("worker mode tree (unchanged predictor.py) vs reference tree, rps", wTree, refTree, 1.15)
-
-	g := goal{what: "worker mode tree vs reference tree, p99 at 1,000 req/s", target: "≤ 0.5x", missing: !have(wTree, refTree)}
-	if !g.missing {
-		a := wTree.med(func(sm sample) float64 { return ms(sm.Open[1000].P99) })
-		b := refTree.med(func(sm sample) float64 { return ms(sm.Open[1000].P99) })
-		g.measured = fmt.Sprintf("%.2fx (%s vs %s ms)", ratio(a, b), fmtMs(a), fmtMs(b))
-		g.pass = ratio(a, b) <= 0.5
-	}
-	gs = append(gs, g)
-
-	for _, r := range []*row{goNoop, goTree, wNoop, wTree} {
-		if r == nil {
-			continue
-		}
-		g := goal{what: r.s.name + ": /ping p99 while /invocations is saturated", target: "< 50 ms", missing: !have(r)}
-		if !g.missing {
-			p := r.med(func(sm sample) float64 { return ms(sm.PingSat.P99) })
-			errs := r.med(func(sm sample) float64 { return float64(sm.PingSat.Errors()) })
-			g.measured = fmtMs(p) + " ms"
-			g.pass = p < 50 && errs == 0
-			if errs > 0 {
-				g.measured += fmt.Sprintf(", %.0f failed pings", errs)
-			}
-		}
-		gs = append(gs, g)
-	}
-	for _, r := range []*row{goNoop, goTree} {
-		if r == nil {
-			continue
-		}
-		g := goal{what: r.s.name + ": start to first 200 /ping", target: "≤ 50 ms", missing: !have(r)}
-		if !g.missing {
-			v := r.med(func(sm sample) float64 { return ms(sm.Start) })
-			g.measured, g.pass = fmtMs(v)+" ms", v <= 50
-		}
-		gs = append(gs, g)
-		g = goal{what: r.s.name + ": idle PSS", target: "≤ 20 MB", missing: !have(r)}
-		if !g.missing {
-			v := r.med(func(sm sample) float64 { return mb(sm.PSSIdle) })
-			g.measured, g.pass = fmt.Sprintf("%.1f MB", v), v <= 20
-		}
-		gs = append(gs, g)
-	}
-	for _, pair := range [][2]*row{{wNoop, refNoop}, {wTree, refTree}} {
-		w, ref := pair[0], pair[1]
-		if w == nil {
-			continue
-		}
-		g := goal{what: w.s.name + ": idle PSS vs the reference", target: "≤ 0.8x", missing: !have(w, ref)}
-		if !g.missing {
-			a := w.med(func(sm sample) float64 { return mb(sm.PSSIdle) })
-			b := ref.med(func(sm sample) float64 { return mb(sm.PSSIdle) })
-			g.measured = fmt.Sprintf("%.2fx (%.1f vs %.1f MB)", ratio(a, b), a, b)
-			g.pass = ratio(a, b) <= 0.8
-		}
-		gs = append(gs, g)
-	}
-	best, median := parseStats(rp.parses)
-	g = goal{what: fmt.Sprintf("6 MB CSV (375,000 rows x 4) parsed to float64s by sdk/payload, best of %d parses spread over the run", parseTries*len(rp.parses)), target: "≤ 20 ms", missing: len(rp.parses) == 0}
-	if !g.missing {
-		v := ms(best)
-		g.measured, g.pass = fmt.Sprintf("%s ms (median of %d sets: %s ms)", fmtMs(v), len(rp.parses), fmtMs(ms(median))), v <= 20
-	}
-	gs = append(gs, g)
-
-	// The Go tree and the unchanged predictor must answer exactly what
-	// sklearn answers.
-	if ref := rp.row("ref-sync-tree"); ref != nil {
-		want := firstBody(ref)
-		for _, r := range []*row{goTree, wTree, rp.row("ref-gevent-tree")} {
-			if r == nil {
-				continue
-			}
-			g := goal{what: r.s.name + ": rows100 answer byte-identical to sklearn's", target: "identical", missing: want == nil || !have(r)}
-			if !g.missing {
-				g.pass = true
-				for _, sm := range r.ok() {
-					g.pass = g.pass && bytes.Equal(sm.Body100, want)
-				}
-				g.measured = "identical"
-				if !g.pass {
-					g.measured = fmt.Sprintf("differs: %q vs %q", shorten(firstBody(r)), shorten(want))
-				}
-			}
-			gs = append(gs, g)
-		}
-	}
-	return gs
 }
 
 func firstBody(r *row) []byte {
@@ -377,6 +206,8 @@ func (rp *report) markdown() string {
 		w(" %s / %s | %.0f |\n", fmtMs(p50), fmtMs(p99), errs)
 	}
 
+	rp.pairedTable(w)
+
 	w("\n### Server CPU time per request\n\n")
 	w("User plus system CPU time of the server's processes over the rows1 c=16 cell (from `/proc/PID/stat`, read before and after the cell), divided by the requests answered in it; median of the repetitions. The front is nginx or sagekit-runtime (or the Go server); the workers are gunicorn's processes or sagekit's Python workers. On 2 CPUs shared with the load generator, requests/s at saturation is about 2 CPU-seconds divided by this cost plus the generator's, so the cost ratio is the throughput ratio the machine converges to, and it moves less than requests/s with other load on a shared machine.\n\n")
 	w("| Stack | front µs | workers µs | total µs | total vs the reference |\n|---|---:|---:|---:|---:|\n")
@@ -395,6 +226,8 @@ func (rp *report) markdown() string {
 		}
 		w("| %s | %.0f | %.0f | %.0f | %s |\n", r.s.name, f, wk, t, vs)
 	}
+
+	rp.frontTable(w)
 
 	w("\n### Latency at fixed rates, /ping under load, start-up, memory, 6 MB payloads\n\n")
 	w("Open loop: a Go generator sends rows1 at a constant rate from at most %d keep-alive connections and measures from each request's scheduled send time. ", openPool)
@@ -510,52 +343,4 @@ func idleNote(c config) string {
 		return "without waiting for idle CPUs (quick mode)"
 	}
 	return fmt.Sprintf("after waiting up to %s for the CPUs to be at least 90%% idle, as each stack does", c.idleWait)
-}
-
-// relativeTable writes the open loops at fractions of the reference's
-// capacity, for the stacks that had a baseline.
-func (rp *report) relativeTable(w func(string, ...any)) {
-	var rows []*row
-	for _, r := range rp.rows {
-		for _, sm := range r.ok() {
-			if len(sm.Rel) == len(relFractions) {
-				rows = append(rows, r)
-				break
-			}
-		}
-	}
-	if len(rows) == 0 {
-		return
-	}
-	w("\n### Latency at fractions of the reference's capacity\n\n")
-	w("Open loop as above, at 0.5x and 0.8x the best closed-loop rows1 requests/s of the sync reference serving the same predictor, measured earlier in the same repetition (perf-anchors' protocol, 5.3): every stack of a predictor gets the same rates, whatever this machine's speed. Rates and latencies are medians over the repetitions.\n\n")
-	w("| Stack | rates req/s | p50 / p99 / p99.9 ms at 0.5x | p50 / p99 / p99.9 ms at 0.8x | errors |\n|---|---:|---:|---:|---:|\n")
-	for _, r := range rows {
-		var ok []sample
-		for _, sm := range r.ok() {
-			if len(sm.Rel) == len(relFractions) {
-				ok = append(ok, sm)
-			}
-		}
-		sub := &row{s: r.s, samples: ok}
-		var rates []string
-		for i := range relFractions {
-			rates = append(rates, fmt.Sprintf("%.0f", sub.med(func(sm sample) float64 { return float64(sm.RelRates[i]) })))
-		}
-		w("| %s | %s |", r.s.name, strings.Join(rates, " / "))
-		for i := range relFractions {
-			p50 := sub.med(func(sm sample) float64 { return ms(sm.Rel[i].P50) })
-			p99 := sub.med(func(sm sample) float64 { return ms(sm.Rel[i].P99) })
-			p999 := sub.med(func(sm sample) float64 { return ms(sm.Rel[i].P999) })
-			w(" %s / %s / %s |", fmtMs(p50), fmtMs(p99), fmtMs(p999))
-		}
-		errs := sub.med(func(sm sample) float64 {
-			n := 0
-			for _, res := range sm.Rel {
-				n += res.Errors()
-			}
-			return float64(n)
-		})
-		w(" %.0f |\n", errs)
-	}
 }

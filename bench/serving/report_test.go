@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sagekit/sagekit/bench/load"
 )
@@ -68,5 +69,47 @@ func TestBaseFor(t *testing.T) {
 	}
 	if got := baseFor([]*row{syncNoop}, worker, 0); got != 0 {
 		t.Errorf("baseFor without a tree baseline = %v, want 0", got)
+	}
+}
+
+func TestGoalsFrontAndPairs(t *testing.T) {
+	// CPU readings of one sample: front and workers over each rows1 cell of
+	// 1,000 requests, so microseconds per request are the milliseconds.
+	sampleWith := func(front, workers time.Duration) sample {
+		sm := sample{Closed: map[string]load.Result{}, CPU: map[string]cpuSplitTimes{}}
+		for _, key := range frontCells {
+			sm.Closed[key] = load.Result{Requests: 1000, RPS: 1000}
+			sm.CPU[key] = cpuSplitTimes{Front: front, Workers: workers}
+		}
+		sm.CPUFront, sm.CPUWorkers = front, workers
+		return sm
+	}
+	worker := &row{s: stack{key: "worker-noop", name: "w", kind: kindWorker, pred: "noop"},
+		samples: []sample{sampleWith(50*time.Millisecond, 200*time.Millisecond)}}
+	ref := &row{s: stack{key: "ref-sync-noop", name: "r", kind: kindRef, class: "sync", pred: "noop"},
+		samples: []sample{sampleWith(60*time.Millisecond, 400*time.Millisecond)}}
+	rp := &report{rows: []*row{ref, worker}, pairs: []paired{{Pred: "noop", Worker: []float64{90, 110, 120, 100, 95}, Ref: []float64{100, 100, 100, 100, 100}}}}
+	results := map[string]string{}
+	for _, g := range rp.goals() {
+		results[g.what] = g.result() + " " + g.measured
+	}
+	want := map[string]string{
+		"w: front CPU per request vs nginx's, c=1":                           "PASS 0.83x (50 vs 60 µs)",
+		"w: front CPU per request vs nginx's, c=64":                          "PASS 0.83x (50 vs 60 µs)",
+		"w vs the sync reference, rps, median of 5 paired alternating cells": "PASS 1.00x (100 vs 100 rps; pairs 0.90–1.20x)",
+	}
+	// 0.54x is under the no-op's 0.7x.
+	want["w: server CPU per request vs the reference"] = "PASS 0.54x (250 vs 460 µs)"
+	for what, w := range want {
+		if got := results[what]; got != w {
+			t.Errorf("goal %q = %q, want %q", what, got, w)
+		}
+	}
+	// A front over nginx's misses.
+	worker.samples[0].CPU["rows1-c16"] = cpuSplitTimes{Front: 70 * time.Millisecond}
+	for _, g := range rp.goals() {
+		if g.what == "w: front CPU per request vs nginx's, c=16" && (g.pass || g.measured != "1.17x (70 vs 60 µs)") {
+			t.Errorf("front at c=16 over nginx's: %s %s, want a miss at 1.17x", g.result(), g.measured)
+		}
 	}
 }

@@ -122,7 +122,26 @@ reps:
 			fmt.Printf("rep %d/%d  %-48s load %-15s %5.1fs  %s\n", rep+1, c.reps, r.s.name, sm.Load, time.Since(t0).Seconds(), status)
 		}
 	}
-	raws := map[string][]sample{}
+	// Paired, alternating cells of worker mode and the reference, for each
+	// predictor both ran.
+	var pairs []paired
+	for _, pred := range []string{"noop", "tree"} {
+		if interrupted || !selected(rows, "worker-"+pred) || !selected(rows, "ref-sync-"+pred) {
+			continue
+		}
+		t0 := time.Now()
+		pr := e.runPaired(ctx, c, pred, p)
+		if ctx.Err() != nil {
+			break
+		}
+		status := "ok"
+		if pr.Err != nil {
+			status = "FAILED: " + pr.Err.Error()
+		}
+		fmt.Printf("paired %-5s worker mode / reference, rows1 c=16: %.2f  %5.1fs  %s\n", pred, median(pr.ratios()), time.Since(t0).Seconds(), status)
+		pairs = append(pairs, pr)
+	}
+	raws := map[string]any{"pairs": pairs}
 	for _, r := range rows {
 		raws[r.s.key] = r.samples
 	}
@@ -133,7 +152,7 @@ reps:
 	if c.reps == 0 {
 		return fmt.Errorf("interrupted before a repetition finished: %w", ctx.Err())
 	}
-	rep := &report{c: c, m: m, rows: rows, parse: parse, parses: parses, workers: e.workers, wrk: e.haveWrk, took: time.Since(started), at: started.UTC(), interrupted: interrupted}
+	rep := &report{c: c, m: m, rows: rows, pairs: pairs, parse: parse, parses: parses, workers: e.workers, wrk: e.haveWrk, took: time.Since(started), at: started.UTC(), interrupted: interrupted}
 	md := rep.markdown()
 	fmt.Println()
 	fmt.Println(md)
@@ -153,6 +172,11 @@ reps:
 		return fmt.Errorf("processes %v survived the benchmark", leftover)
 	}
 	return nil
+}
+
+// selected reports whether the stack key is among the rows of this run.
+func selected(rows []*row, key string) bool {
+	return slices.ContainsFunc(rows, func(r *row) bool { return r.s.key == key })
 }
 
 // baseFor is the capacity the relative open-loop rates of s apply to in

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
+	"github.com/sagekit/sagekit/serving/internal/rawio"
 )
 
 // A worker serves one request at a time, so each process gets one
@@ -25,21 +26,28 @@ type conn struct {
 	c  net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
+
+	interrupt func() // ends the exchange in progress: made once, not per request
+	lastType  string // the last Content-Type answered, reused while it repeats
 }
 
 // past is a deadline already over, to interrupt I/O at once.
 var past = time.Unix(1, 0)
 
 // roundTrip sends one request to pr (req nil: no body) and reads the whole
-// answer. Any error leaves the connection closed, so the next call dials again.
-func (pr *proc) roundTrip(ctx context.Context, method, path string, req *serve.Request, limit int64) (*http.Response, []byte, error) {
+// answer: its status, body, Content-Type and X-Amzn-SageMaker-* headers.
+// Any error leaves the connection closed, so the next call dials again.
+func (pr *proc) roundTrip(ctx context.Context, method, path string, req *serve.Request, limit int64) (*serve.Response, error) {
 	if pr.conn == nil {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "unix", pr.sock)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		pr.conn = &conn{c: c, br: bufio.NewReaderSize(c, 32<<10), bw: bufio.NewWriterSize(c, 32<<10)}
+		c = rawio.Wrap(c)
+		cn := &conn{c: c, br: bufio.NewReaderSize(c, 32<<10), bw: bufio.NewWriterSize(c, 32<<10)}
+		cn.interrupt = func() { c.SetDeadline(past) }
+		pr.conn = cn
 	}
 	cn := pr.conn
 	if dl, ok := ctx.Deadline(); ok {
@@ -47,21 +55,21 @@ func (pr *proc) roundTrip(ctx context.Context, method, path string, req *serve.R
 	} else {
 		cn.c.SetDeadline(time.Time{})
 	}
-	stop := context.AfterFunc(ctx, func() { cn.c.SetDeadline(past) })
-	resp, data, err := cn.exchange(method, path, req, limit)
-	if !stop() || err != nil || resp.Close {
+	stop := context.AfterFunc(ctx, cn.interrupt)
+	resp, closing, err := cn.exchange(method, path, req, limit)
+	if !stop() || err != nil || closing {
 		pr.closeConn()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+			return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return nil, nil, err
+		return nil, err
 	}
-	return resp, data, nil
+	return resp, nil
 }
 
-func (cn *conn) exchange(method, path string, req *serve.Request, limit int64) (*http.Response, []byte, error) {
+func (cn *conn) exchange(method, path string, req *serve.Request, limit int64) (*serve.Response, bool, error) {
 	bw := cn.bw
 	bw.WriteString(method)
 	bw.WriteByte(' ')
@@ -76,22 +84,21 @@ func (cn *conn) exchange(method, path string, req *serve.Request, limit int64) (
 				writeHeader(bw, k, v)
 			}
 		}
-		var n [20]byte
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(n[:0], int64(len(req.Body)), 10))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(req.Body)), 10))
 		bw.WriteString("\r\n\r\n")
 		bw.Write(req.Body)
 	} else {
 		bw.WriteString("\r\n")
 	}
 	if err := bw.Flush(); err != nil {
-		return nil, nil, fmt.Errorf("sending the request: %w", err)
+		return nil, false, fmt.Errorf("sending the request: %w", err)
 	}
-	resp, data, err := readResponse(cn.br, limit)
+	resp, closing, err := readResponse(cn.br, limit, &cn.lastType)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the answer: %w", err)
+		return nil, false, fmt.Errorf("reading the answer: %w", err)
 	}
-	return resp, data, nil
+	return resp, closing, nil
 }
 
 func writeHeader(bw *bufio.Writer, k, v string) {
@@ -112,49 +119,55 @@ func (pr *proc) closeConn() {
 }
 
 // readResponse reads one HTTP/1.x response and its whole body (at most
-// limit bytes). It keeps only what the pool passes on: the status, the
-// Content-Type and X-Amzn-SageMaker-* headers, and whether the connection
-// closes. net/http's ReadResponse parses and allocates every header, which
-// costs more than the rest of the exchange.
-func readResponse(br *bufio.Reader, limit int64) (*http.Response, []byte, error) {
+// limit bytes), and reports whether the connection closes after it. It
+// keeps only what the pool passes on: the status, the Content-Type and the
+// X-Amzn-SageMaker-* headers. net/http's ReadResponse parses and allocates
+// every header, which costs more than the rest of the exchange. lastType
+// is the Content-Type of the previous answer on the connection: a model
+// answers with the same one every time, and the string is reused.
+func readResponse(br *bufio.Reader, limit int64, lastType *string) (*serve.Response, bool, error) {
 	line, err := readLine(br)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	// "HTTP/1.1 200 OK"
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return nil, nil, fmt.Errorf("malformed status line %q", line)
+		return nil, false, fmt.Errorf("malformed status line %q", line)
 	}
-	code, err := strconv.Atoi(string(line[9:12]))
-	if err != nil || code < 100 {
-		return nil, nil, fmt.Errorf("malformed status line %q", line)
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return nil, false, fmt.Errorf("malformed status line %q", line)
+		}
+		code = 10*code + int(c-'0')
 	}
-	resp := &http.Response{
-		Status: string(line[9:]), StatusCode: code, Proto: string(line[:8]), ProtoMajor: 1, ProtoMinor: int(line[7] - '0'),
-		Header: make(http.Header, 2), ContentLength: -1,
+	if code < 100 {
+		return nil, false, fmt.Errorf("malformed status line %q", line)
 	}
-	closing := resp.ProtoMinor == 0
-	chunked := false
+	resp := &serve.Response{Status: code}
+	closing := line[7] == '0'
+	chunked, attrs := false, false
+	length := int64(-1)
 	for {
 		line, err := readLine(br)
 		if err != nil {
-			return nil, nil, err
+			return nil, false, err
 		}
 		if len(line) == 0 {
 			break
 		}
 		k, v, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
-			return nil, nil, fmt.Errorf("malformed header line %q", line)
+			return nil, false, fmt.Errorf("malformed header line %q", line)
 		}
 		v = bytes.TrimSpace(v)
 		switch {
 		case asciiEqualFold(k, "Content-Length"):
 			n, err := strconv.ParseInt(string(v), 10, 64)
 			if err != nil || n < 0 {
-				return nil, nil, fmt.Errorf("bad Content-Length %q", v)
+				return nil, false, fmt.Errorf("bad Content-Length %q", v)
 			}
-			resp.ContentLength = n
+			length = n
 		case asciiEqualFold(k, "Transfer-Encoding"):
 			chunked = bytes.Contains(bytes.ToLower(v), []byte("chunked"))
 		case asciiEqualFold(k, "Connection"):
@@ -165,56 +178,65 @@ func readResponse(br *bufio.Reader, limit int64) (*http.Response, []byte, error)
 				closing = false
 			}
 		case asciiEqualFold(k, "Content-Type"):
-			resp.Header["Content-Type"] = []string{string(v)}
+			if string(v) != *lastType {
+				*lastType = string(v)
+			}
+			resp.ContentType = *lastType
+		case asciiEqualFold(k, optml.HeaderCustomAttributes):
+			if !attrs { // the first, as http.Header.Get
+				resp.CustomAttributes, attrs = string(v), true
+			}
 		case len(k) > len(optml.HeaderPrefix) && asciiEqualFold(k[:len(optml.HeaderPrefix)], optml.HeaderPrefix):
+			if resp.Header == nil {
+				resp.Header = make(http.Header, 1)
+			}
 			key := http.CanonicalHeaderKey(string(k))
 			resp.Header[key] = append(resp.Header[key], string(v))
 		}
 	}
-	resp.Close = closing
 	switch {
 	case code < 200 || code == http.StatusNoContent || code == http.StatusNotModified:
-		return resp, nil, nil
+		return resp, closing, nil
 	case chunked:
-		resp.ContentLength = -1
 		data, err := io.ReadAll(io.LimitReader(httputil.NewChunkedReader(br), limit+1))
 		if err != nil {
-			return nil, nil, err
+			return nil, false, err
 		}
 		if int64(len(data)) > limit {
-			return nil, nil, fmt.Errorf("worker response is over the %d-byte limit", limit)
+			return nil, false, fmt.Errorf("worker response is over the %d-byte limit", limit)
 		}
 		// The trailer, up to its empty line.
 		for {
 			line, err := readLine(br)
 			if err != nil {
-				return nil, nil, err
+				return nil, false, err
 			}
 			if len(line) == 0 {
 				break
 			}
 		}
-		return resp, data, nil
-	case resp.ContentLength >= 0:
-		if resp.ContentLength > limit {
-			return nil, nil, fmt.Errorf("worker response of %d bytes is over the %d-byte limit", resp.ContentLength, limit)
+		resp.Body = data
+		return resp, closing, nil
+	case length >= 0:
+		if length > limit {
+			return nil, false, fmt.Errorf("worker response of %d bytes is over the %d-byte limit", length, limit)
 		}
-		data := make([]byte, resp.ContentLength)
-		if _, err := io.ReadFull(br, data); err != nil {
-			return nil, nil, err
+		resp.Body = make([]byte, length)
+		if _, err := io.ReadFull(br, resp.Body); err != nil {
+			return nil, false, err
 		}
-		return resp, data, nil
+		return resp, closing, nil
 	}
 	// Delimited by the end of the connection.
-	resp.Close = true
 	data, err := io.ReadAll(io.LimitReader(br, limit+1))
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	if int64(len(data)) > limit {
-		return nil, nil, fmt.Errorf("worker response is over the %d-byte limit", limit)
+		return nil, false, fmt.Errorf("worker response is over the %d-byte limit", limit)
 	}
-	return resp, data, nil
+	resp.Body = data
+	return resp, true, nil
 }
 
 // maxLine bounds a status or header line.

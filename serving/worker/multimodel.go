@@ -48,13 +48,13 @@ func (p *Pool) LoadModel(ctx context.Context, name, dir string) error {
 // not the worker's answer, pr is no longer the caller's.
 func (p *Pool) loadOn(ctx context.Context, pr *proc, name, dir string) error {
 	body, _ := json.Marshal(map[string]string{"model_name": name, "url": dir})
-	resp, data, err := pr.roundTrip(ctx, http.MethodPost, "/models", &serve.Request{Body: body, ContentType: "application/json"}, 1<<20)
+	resp, err := pr.roundTrip(ctx, http.MethodPost, "/models", &serve.Request{Body: body, ContentType: "application/json"}, 1<<20)
 	if err != nil {
 		return p.failed(ctx, pr, err)
 	}
-	if resp.StatusCode/100 != 2 {
+	if resp.Status/100 != 2 {
 		p.release(pr)
-		return &serve.Error{Status: resp.StatusCode, Message: fmt.Sprintf("worker %d: %s", pr.id, strings.TrimSpace(string(data)))}
+		return &serve.Error{Status: resp.Status, Message: fmt.Sprintf("worker %d: %s", pr.id, strings.TrimSpace(string(resp.Body)))}
 	}
 	if pr.models == nil {
 		pr.models = make(map[string]struct{})
@@ -110,7 +110,7 @@ func (p *Pool) UnloadModel(ctx context.Context, name string) error {
 			p.release(pr)
 			continue
 		}
-		resp, data, err := pr.roundTrip(ctx, http.MethodDelete, "/models/"+url.PathEscape(name), nil, 1<<20)
+		resp, err := pr.roundTrip(ctx, http.MethodDelete, "/models/"+url.PathEscape(name), nil, 1<<20)
 		if err != nil {
 			ferr := p.failed(ctx, pr, err)
 			if ctx.Err() != nil {
@@ -120,8 +120,8 @@ func (p *Pool) UnloadModel(ctx context.Context, name string) error {
 		}
 		delete(pr.models, name)
 		p.release(pr)
-		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusNotFound {
-			errs = append(errs, &serve.Error{Status: resp.StatusCode, Message: fmt.Sprintf("worker %d: %s", pr.id, strings.TrimSpace(string(data)))})
+		if resp.Status/100 != 2 && resp.Status != http.StatusNotFound {
+			errs = append(errs, &serve.Error{Status: resp.Status, Message: fmt.Sprintf("worker %d: %s", pr.id, strings.TrimSpace(string(resp.Body)))})
 		}
 	}
 	return errors.Join(errs...)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sagekit/sagekit/serving/internal/rawio"
 )
 
 // Worker output is collected by one goroutine that reads every worker's
@@ -174,7 +176,8 @@ func containsPipe(ps []*outputPipe, p *outputPipe) bool {
 // reports whether anything came, and whether the pipe has ended.
 func (p *outputPipe) read(buf []byte) (got, eof bool) {
 	for range 16 { // at most 4 MiB a round, so one chatty worker cannot hold up the rest
-		n, err := syscall.Read(p.fd, buf)
+		// Raw: see rawio.ReadFD.
+		n, err := rawio.ReadFD(p.fd, buf)
 		if n > 0 {
 			got = true
 			p.pass(buf[:n])

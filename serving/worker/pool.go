@@ -10,13 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
 )
 
@@ -376,25 +374,12 @@ func (p *Pool) acquireFor(ctx context.Context) (*proc, context.Context, context.
 
 // forward sends req to pr, which the caller holds, and releases pr.
 func (p *Pool) forward(ctx context.Context, pr *proc, path string, req *serve.Request) (*serve.Response, error) {
-	resp, body, err := pr.roundTrip(ctx, http.MethodPost, path, req, p.o.maxResponse)
+	resp, err := pr.roundTrip(ctx, http.MethodPost, path, req, p.o.maxResponse)
 	if err != nil {
 		return nil, p.failed(ctx, pr, err)
 	}
 	p.release(pr)
-	out := &serve.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}
-	for k, v := range resp.Header {
-		if strings.HasPrefix(k, optml.HeaderPrefix) {
-			if k == http.CanonicalHeaderKey(optml.HeaderCustomAttributes) {
-				out.CustomAttributes = v[0]
-				continue
-			}
-			if out.Header == nil {
-				out.Header = make(http.Header)
-			}
-			out.Header[k] = v
-		}
-	}
-	return out, nil
+	return resp, nil
 }
 
 // failed decides what a failed exchange with pr means.

@@ -78,7 +78,7 @@ type fixture struct {
 }
 
 // startPool serves a pool of the test worker through the serving front.
-func startPool(t *testing.T, n int, frontOpts []serving.Option, opts ...worker.Option) *fixture {
+func startPool(t testing.TB, n int, frontOpts []serving.Option, opts ...worker.Option) *fixture {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {

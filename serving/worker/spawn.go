@@ -116,13 +116,13 @@ func (p *Pool) waitReady(ctx context.Context, pr *proc) error {
 	var last string
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		resp, _, err := pr.roundTrip(pctx, http.MethodGet, "/ping", nil, 1<<20)
+		resp, err := pr.roundTrip(pctx, http.MethodGet, "/ping", nil, 1<<20)
 		if err == nil {
-			if resp.StatusCode == http.StatusOK {
+			if resp.Status == http.StatusOK {
 				cancel()
 				return nil
 			}
-			last = "/ping answered " + resp.Status
+			last = fmt.Sprintf("/ping answered %d", resp.Status)
 		} else {
 			last = err.Error()
 		}
