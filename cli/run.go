@@ -227,7 +227,11 @@ pulls it from its registry instead.`,
 			if handled, err := dispatchTrain(cmd, o); handled {
 				return err
 			}
-			if _, err := o.job(); err != nil {
+			job, err := o.job()
+			if err == nil { // the request's own checks, before anything starts
+				_, err = o.request(job, o.output)
+			}
+			if err != nil {
 				return badFlags(cmd, err)
 			}
 			return runTrain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -393,7 +397,7 @@ func trainOn(ctx context.Context, stdout io.Writer, srv *local.Server, req *sage
 	name := aws.ToString(req.TrainingJobName)
 	log.Info("starting the training job", "image", o.image, "hosts", o.hosts)
 	if _, err := sm.CreateTrainingJob(ctx, req); err != nil {
-		return interrupted(ctx, fmt.Errorf("creating training job %s: %w", name, err))
+		return interrupted(ctx, localRequestError("creating training job "+name, err))
 	}
 	var d *sagemaker.DescribeTrainingJobOutput
 	for {

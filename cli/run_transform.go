@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/local"
@@ -60,7 +61,11 @@ pulls it from its registry instead.`,
 			if handled, err := dispatchTransform(cmd, o); handled {
 				return err
 			}
-			if _, err := o.job(); err != nil {
+			job, err := o.job()
+			if err == nil { // the requests' own checks, before anything starts
+				_, _, err = o.requests(job)
+			}
+			if err != nil {
 				return badFlags(cmd, err)
 			}
 			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -196,12 +201,12 @@ func transformOn(ctx context.Context, stderr io.Writer, srv *local.Server, model
 	sm := localSageMaker(srv)
 	name := aws.ToString(req.TransformJobName)
 	if _, err := sm.CreateModel(ctx, model); err != nil {
-		return interrupted(ctx, fmt.Errorf("creating model %s: %w", name, err))
+		return interrupted(ctx, localRequestError("creating model "+name, err))
 	}
 	log.Info("starting the transform job", "image", o.image, "input", o.input, "output", o.output)
 	start := time.Now()
 	if _, err := sm.CreateTransformJob(ctx, req); err != nil {
-		return interrupted(ctx, fmt.Errorf("creating transform job %s: %w", name, err))
+		return interrupted(ctx, localRequestError("creating transform job "+name, err))
 	}
 	for {
 		d, err := sm.DescribeTransformJob(ctx, &sagemaker.DescribeTransformJobInput{TransformJobName: aws.String(name)})
@@ -236,6 +241,20 @@ func transformOn(ctx context.Context, stderr io.Writer, srv *local.Server, model
 	}
 	if res != nil && len(res.Logs) > 0 && res.Files == nil {
 		fmt.Fprintf(stderr, "--- container logs ---\n%s", tail(res.Logs, 4096))
+	}
+	return err
+}
+
+// localRequestError is err of the local engine's API without the SDK's
+// wrapping; a request it refuses came from bad flags (exit 2).
+func localRequestError(op string, err error) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	err = fmt.Errorf("%s: %s", op, api.ErrorMessage())
+	if api.ErrorCode() == "ValidationException" {
+		return &ExitError{Code: ExitUsage, Err: err}
 	}
 	return err
 }
