@@ -44,12 +44,12 @@ test: build ## go test -race ./... (container tests included when Docker runs)
 
 check: fmt vet tidy-check docs-check deps base test ## everything CI runs: gofmt, vet, tidy, Debian packages and base images (reused when present), tests with -race
 
-docs: ## regenerate the CLI reference (docs/cli/) and docs/exit-codes.md from the commands; go test fails when they are stale
+docs: ## regenerate the CLI reference (docs/cli/) and docs/exit-codes.md from the commands, and the rule reference in docs/conformance.md from the rule declarations; go test fails when they are stale
 	$(GO) run ./internal/clidoc/gendocs docs
 
-docs-check: ## fail if docs/cli or docs/exit-codes.md differ from what the commands generate
+docs-check: ## fail if docs/cli, docs/exit-codes.md or the rule reference in docs/conformance.md differ from what the code generates
 	@tmp=$$(mktemp -d); cp -r docs/. $$tmp/; $(GO) run ./internal/clidoc/gendocs $$tmp; \
-	if ! diff -r docs $$tmp >/dev/null; then diff -r docs $$tmp | head -20; rm -rf $$tmp; echo "docs/cli is stale: run 'make docs' and commit"; exit 1; fi; rm -rf $$tmp
+	if ! diff -r docs $$tmp >/dev/null; then diff -r docs $$tmp | head -20; rm -rf $$tmp; echo "generated docs are stale: run 'make docs' and commit"; exit 1; fi; rm -rf $$tmp
 
 clean:
 	rm -rf bin dist

@@ -2,7 +2,7 @@ package conformance_test
 
 import (
 	"bytes"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,35 +13,26 @@ import (
 	"github.com/sagekit/sagekit/conformance/fixtures"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated part of docs/conformance.md")
-
 // TestDocsCurrent: the rule reference in docs/conformance.md is the one
-// generated from the rule table.
+// generated from the rule declarations (make docs writes it).
 func TestDocsCurrent(t *testing.T) {
 	path := filepath.Join("..", "docs", "conformance.md")
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	begin := bytes.Index(doc, []byte(conformance.DocsBegin))
-	end := bytes.Index(doc, []byte(conformance.DocsEnd))
-	if begin < 0 || end < begin {
-		t.Fatalf("%s lacks the markers %q and %q", path, conformance.DocsBegin, conformance.DocsEnd)
-	}
-	var gen bytes.Buffer
-	if err := conformance.WriteMarkdown(&gen); err != nil {
+	want, err := conformance.UpdateDocs(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	head := doc[:begin+len(conformance.DocsBegin)]
-	want := string(head) + "\n\n" + gen.String() + "\n" + string(doc[end:])
-	if *update {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+	if !bytes.Equal(doc, want) {
+		t.Errorf("%s is out of date with the rule declarations: run make docs", path)
 	}
-	if string(doc) != want {
-		t.Errorf("%s is out of date with the rule table: run go test ./conformance -run TestDocs -update", path)
+}
+
+func TestUpdateDocsNeedsMarkers(t *testing.T) {
+	if _, err := conformance.UpdateDocs([]byte("# no markers\n")); !errors.Is(err, conformance.ErrNoMarkers) {
+		t.Errorf("UpdateDocs without markers = %v, want ErrNoMarkers", err)
 	}
 }
 

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -8,7 +10,7 @@ import (
 
 // Markers around the generated part of docs/conformance.md.
 const (
-	DocsBegin = "<!-- BEGIN GENERATED RULES: go test ./conformance -run TestDocs -update -->"
+	DocsBegin = "<!-- BEGIN GENERATED RULES: make docs -->"
 	DocsEnd   = "<!-- END GENERATED RULES -->"
 )
 
@@ -17,22 +19,9 @@ const (
 // the advice rules with the reason they are not checked.
 func WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	sections := []struct{ title, prefix string }{
-		{"Training (C-TR)", "C-TR-"},
-		{"GPU images (C-GPU, from contract section 7)", "C-GPU-"},
-		{"Training toolkit compatibility (T-TR)", "T-TR-"},
-		{"Real-time inference (C-IN)", "C-IN-"},
-		{"Inference toolkit compatibility (T-IN)", "T-IN-"},
-		{"Batch transform (C-BT)", "C-BT-"},
-		{"Multi-model endpoints (C-MM)", "C-MM-"},
-		{"Image (C-IMG)", "C-IMG-"},
-	}
 	for _, s := range sections {
 		fmt.Fprintf(&b, "### %s\n\n", s.title)
-		for _, r := range rules {
-			if !strings.HasPrefix(r.ID, s.prefix) {
-				continue
-			}
+		for _, r := range s.rules {
 			fmt.Fprintf(&b, "#### %s (%s) %s\n\n", r.ID, r.Level, escape(r.Description))
 			switch {
 			case r.Advice != "":
@@ -60,3 +49,26 @@ func WriteMarkdown(w io.Writer) error {
 }
 
 func escape(s string) string { return strings.ReplaceAll(s, "<", `\<`) }
+
+// ErrNoMarkers is returned by UpdateDocs for a document without the
+// DocsBegin and DocsEnd markers.
+var ErrNoMarkers = errors.New("no generated-rules markers")
+
+// UpdateDocs returns doc (docs/conformance.md) with the part between
+// DocsBegin and DocsEnd replaced by the rule reference WriteMarkdown writes.
+func UpdateDocs(doc []byte) ([]byte, error) {
+	begin := bytes.Index(doc, []byte(DocsBegin))
+	end := bytes.Index(doc, []byte(DocsEnd))
+	if begin < 0 || end < begin {
+		return nil, fmt.Errorf("%w %q and %q", ErrNoMarkers, DocsBegin, DocsEnd)
+	}
+	var b bytes.Buffer
+	b.Write(doc[:begin+len(DocsBegin)])
+	b.WriteString("\n\n")
+	if err := WriteMarkdown(&b); err != nil {
+		return nil, err
+	}
+	b.WriteString("\n")
+	b.Write(doc[end:])
+	return b.Bytes(), nil
+}

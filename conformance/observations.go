@@ -21,8 +21,10 @@ type observations struct {
 	layersErr error
 	files     fileFacts
 
-	train      *platform.Training
-	trainErr   error
+	train    *platform.Training
+	trainErr error
+	// modelFiles are the files the training run left in /opt/ml/model.
+	modelFiles []string
 	failure    *platform.Training
 	failureErr error
 	// provoked are the runs made to fail on purpose (failure is the first).

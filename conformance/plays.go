@@ -59,6 +59,9 @@ func (r *runner) playTrain(ctx context.Context) {
 	j := r.job("train")
 	j.NetworkIsolation = r.opts.networkIsolation
 	r.o.train, r.o.trainErr = r.e.Train(ctx, j)
+	if r.o.train != nil && len(r.o.train.Hosts) > 0 {
+		r.o.modelFiles = listFiles(r.o.train.Hosts[0].Paths.Model())
+	}
 }
 
 // provokedRun is a training run set up to fail, and how.
@@ -76,18 +79,16 @@ const badHyperparameter = "sagekit-not-a-valid-value"
 // validate; the bad-hyperparameter run sets them too.
 var templateHyperparameters = []string{"max_depth", "min_samples_split", "max_leaf_nodes", "epochs"}
 
-// playFailure makes training fail in several ways, one after the other: a
+// playFailure makes training fail in several ways, all at once: a
 // read-only /opt/ml/model (so the model cannot be saved), every
 // hyperparameter set to a value no program accepts, and no input channel
 // at all. A run that still succeeds says nothing; one that fails must leave
 // a failure file (C-TR-04).
 func (r *runner) playFailure(ctx context.Context) {
-	j := r.job("failure")
-	j.ReadOnlyModel = true
-	r.o.failure, r.o.failureErr = r.e.Train(ctx, j)
-	r.o.provoked = append(r.o.provoked, provokedRun{"with /opt/ml/model read-only", r.o.failure, r.o.failureErr})
+	readOnly := r.job("failure")
+	readOnly.ReadOnlyModel = true
 
-	j = r.job("failure-hyperparameter")
+	badHP := r.job("failure-hyperparameter")
 	hps := optml.Hyperparameters{}
 	for k := range r.opts.hyperparameters {
 		hps[k] = badHyperparameter
@@ -95,14 +96,23 @@ func (r *runner) playFailure(ctx context.Context) {
 	for _, k := range templateHyperparameters {
 		hps[k] = badHyperparameter
 	}
-	j.Layout.Hyperparameters = hps
-	tr, err := r.e.Train(ctx, j)
-	r.o.provoked = append(r.o.provoked, provokedRun{"with every hyperparameter set to " + strconv.Quote(badHyperparameter), tr, err})
+	badHP.Layout.Hyperparameters = hps
 
-	j = r.job("failure-channel")
-	j.Layout.Channels, j.Layout.ChannelConfig, j.ChannelDirs = nil, nil, nil
-	tr, err = r.e.Train(ctx, j)
-	r.o.provoked = append(r.o.provoked, provokedRun{"without any input channel", tr, err})
+	noChannel := r.job("failure-channel")
+	noChannel.Layout.Channels, noChannel.Layout.ChannelConfig, noChannel.ChannelDirs = nil, nil, nil
+
+	runs := []provokedRun{
+		{how: "with /opt/ml/model read-only"},
+		{how: "with every hyperparameter set to " + strconv.Quote(badHyperparameter)},
+		{how: "without any input channel"},
+	}
+	var wg sync.WaitGroup
+	for i, j := range []platform.TrainingJob{readOnly, badHP, noChannel} {
+		wg.Go(func() { runs[i].tr, runs[i].err = r.e.Train(ctx, j) })
+	}
+	wg.Wait()
+	r.o.failure, r.o.failureErr = runs[0].tr, runs[0].err
+	r.o.provoked = runs
 }
 
 // failedWithoutReason lists every training run the suite made, set up to
@@ -174,14 +184,10 @@ func (r *runner) playMultiHost(ctx context.Context, layersDone <-chan struct{}) 
 
 // modelDir is the model the training run wrote ("" when it wrote none).
 func (r *runner) modelDir() string {
-	if r.o.train == nil || len(r.o.train.Hosts) == 0 {
+	if len(r.o.modelFiles) == 0 {
 		return ""
 	}
-	d := r.o.train.Hosts[0].Paths.Model()
-	if len(listFiles(d)) == 0 {
-		return ""
-	}
-	return d
+	return r.o.train.Hosts[0].Paths.Model()
 }
 
 func (r *runner) playServe(ctx context.Context) {

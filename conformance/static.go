@@ -12,8 +12,10 @@ import (
 	"sort"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/sagekit/sagekit/internal/extract"
@@ -197,4 +199,55 @@ func driverFile(p string) bool {
 	}
 	return strings.HasPrefix(base, "libcuda.so.") || strings.HasPrefix(base, "libnvidia-ml.so.") ||
 		strings.HasPrefix(base, "libnvidia-ptxjitcompiler.so.") || strings.HasPrefix(base, "libnvidia-glcore.so.")
+}
+
+// mergedFactsOf reads what the cpu profile needs of the image's files,
+// the files under /opt/ml and whether getent is there, from a container
+// created from ref and never started. The engine reads its merged file
+// system, so whiteouts of later layers are applied as in listFilesOf,
+// without exporting every layer of the image.
+func mergedFactsOf(ctx context.Context, dc *client.Client, ref string, labels map[string]string) (fileFacts, error) {
+	var f fileFacts
+	c, err := dc.ContainerCreate(ctx, client.ContainerCreateOptions{
+		// Any entrypoint will do: the container never starts, and an image
+		// with neither ENTRYPOINT nor CMD could not be created otherwise.
+		Config:     &container.Config{Image: ref, Labels: labels, Entrypoint: []string{"/sagekit-conformance-never-started"}},
+		HostConfig: &container.HostConfig{NetworkMode: "none"},
+	})
+	if err != nil {
+		return f, fmt.Errorf("creating a container of %s to read its files: %w", ref, err)
+	}
+	defer dc.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
+	cp, err := dc.CopyFromContainer(ctx, c.ID, client.CopyFromContainerOptions{SourcePath: optml.DefaultRoot})
+	switch {
+	case cerrdefs.IsNotFound(err):
+	case err != nil:
+		return f, fmt.Errorf("reading %s in %s: %w", optml.DefaultRoot, ref, err)
+	default:
+		defer cp.Content.Close()
+		tr := tar.NewReader(cp.Content)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return f, fmt.Errorf("reading %s in %s: %w", optml.DefaultRoot, ref, err)
+			}
+			if h.Typeflag == tar.TypeDir {
+				continue
+			}
+			// The archive's entries start with the directory's own name (ml/).
+			_, rest, _ := strings.Cut(path.Clean(h.Name), "/")
+			f.optML = append(f.optML, path.Join(optml.DefaultRoot, rest))
+		}
+	}
+	for _, p := range []string{"/usr/bin/getent", "/bin/getent"} {
+		if _, err := dc.ContainerStatPath(ctx, c.ID, client.ContainerStatPathOptions{Path: p}); err == nil {
+			f.getent = true
+			break
+		}
+	}
+	sort.Strings(f.optML)
+	return f, nil
 }

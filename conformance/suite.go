@@ -75,7 +75,7 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 
 	need := playsFor(selected, o.profile, obs.claims)
 	var wg sync.WaitGroup
-	run := func(p play, f func(context.Context)) {
+	launch := func(p play, f func(context.Context)) {
 		if !need[p] {
 			return
 		}
@@ -88,14 +88,19 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	}
 	layersDone := make(chan struct{})
 	if need[playLayers] {
-		run(playLayers, func(ctx context.Context) {
+		launch(playLayers, func(ctx context.Context) {
 			defer close(layersDone)
-			obs.files, obs.layersErr = listFilesOf(ctx, e.Client(), image)
+			if o.profile == ProfileGPU {
+				// The GPU rules look for driver and CUDA files anywhere.
+				obs.files, obs.layersErr = listFilesOf(ctx, e.Client(), image)
+				return
+			}
+			obs.files, obs.layersErr = mergedFactsOf(ctx, e.Client(), image, map[string]string{LabelRun: o.runID})
 		})
 	} else {
 		close(layersDone)
 	}
-	run(playTrain, func(ctx context.Context) {
+	launch(playTrain, func(ctx context.Context) {
 		r.playTrain(ctx)
 		var sw sync.WaitGroup
 		for _, p := range []struct {
@@ -113,13 +118,13 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 		}
 		sw.Wait()
 	})
-	run(playFailure, r.playFailure)
-	run(playSigterm, r.playSigterm)
-	run(playIsolated, r.playIsolated)
-	run(playMultiHost, func(ctx context.Context) { r.playMultiHost(ctx, layersDone) })
-	run(playGPU, r.playGPU)
-	run(playToolkitTraining, r.playToolkitTraining)
-	run(playToolkitInference, r.playToolkitInference)
+	launch(playFailure, r.playFailure)
+	launch(playSigterm, r.playSigterm)
+	launch(playIsolated, r.playIsolated)
+	launch(playMultiHost, func(ctx context.Context) { r.playMultiHost(ctx, layersDone) })
+	launch(playGPU, r.playGPU)
+	launch(playToolkitTraining, r.playToolkitTraining)
+	launch(playToolkitInference, r.playToolkitInference)
 	wg.Wait()
 
 	if _, err := e.Sweep(ctx, LabelRun, o.runID); err != nil {

@@ -47,6 +47,23 @@ func listFiles(dir string) []string {
 	return files
 }
 
+// fileModes maps each file under dir (slash-separated, relative) to its
+// permission bits.
+func fileModes(dir string) map[string]os.FileMode {
+	m := map[string]os.FileMode{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			rel, _ := filepath.Rel(dir, p)
+			m[filepath.ToSlash(rel)] = fi.Mode().Perm()
+		}
+		return nil
+	})
+	return m
+}
+
 func copyDir(src, dst string) (string, error) {
 	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
