@@ -9,18 +9,25 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/internal/extract"
+	"github.com/sagekit/sagekit/local"
+	"github.com/sagekit/sagekit/local/training"
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/remote"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
@@ -220,7 +227,11 @@ pulls it from its registry instead.`,
 			if handled, err := dispatchTrain(cmd, o); handled {
 				return err
 			}
-			if _, err := o.job(); err != nil {
+			job, err := o.job()
+			if err == nil { // the request's own checks, before anything starts
+				_, err = o.request(job, o.output)
+			}
+			if err != nil {
 				return badFlags(cmd, err)
 			}
 			return runTrain(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -299,66 +310,125 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	if err != nil {
 		return err
 	}
-	log := o.logger(stderr)
-	e, done, err := runEngine(ctx, o.labels)
+	labels, err := parseLabels(o.labels)
 	if err != nil {
 		return err
 	}
-	defer done()
-	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
-		return interrupted(ctx, err)
+	log := o.logger(stderr)
+	if err := ensureRunImages(ctx, o.labels, []string{o.image}, o.pull, log); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(o.output, 0o755); err != nil {
 		return fmt.Errorf("creating --output: %w", err)
 	}
+	// The engine writes OutputPath/JOB/output/*.tar.gz: a folder inside
+	// --output, so the artifacts are renamed into place.
+	upload, err := os.MkdirTemp(o.output, ".sagekit-train-")
+	if err != nil {
+		return fmt.Errorf("creating --output: %w", err)
+	}
+	defer os.RemoveAll(upload)
+	req, err := o.request(job, upload)
+	if err != nil {
+		return err
+	}
+	state, err := os.MkdirTemp("", "sagekit-train-")
+	if err != nil {
+		return fmt.Errorf("creating the training job's state directory: %w", err)
+	}
+	defer os.RemoveAll(state)
+	obs := &trainWatcher{stdout: stdout, stderr: stderr, prefix: o.hosts > 1, streamed: map[string]bool{}}
+	srv, err := local.New(ctx, state, local.WithLogger(log), local.WithLabels(labels), local.WithGPU(o.gpu),
+		local.WithTrainingObserver(obs), local.WithShutdownWait(0))
+	if err != nil {
+		return err
+	}
+	result := trainOn(ctx, stdout, srv, req, obs, o, upload, log)
+	if err := srv.Close(); err != nil {
+		result = errors.Join(result, fmt.Errorf("removing the training job's containers: %w", err))
+	}
+	if ctx.Err() != nil {
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted; containers and networks removed")}
+	}
+	return result
+}
 
-	// Follow each host's logs while it runs, prefixed by the host name
-	// when there are several.
-	var follow sync.WaitGroup
-	var outMu sync.Mutex
-	streamed := map[string]bool{}
-	job.WhileRunning = func(ctx context.Context, hosts []*platform.Container) {
-		for i, c := range hosts {
-			host := c.Label(platform.LabelHost)
-			if host == "" {
-				host = fmt.Sprintf("algo-%d", i+1)
-			}
-			var w io.Writer = &lockedWriter{mu: &outMu, w: stdout}
-			ew := io.Writer(&lockedWriter{mu: &outMu, w: stderr})
-			if o.hosts > 1 {
-				w = &prefixWriter{prefix: host + " | ", w: w}
-				ew = &prefixWriter{prefix: host + " | ", w: ew}
-			}
-			outMu.Lock()
-			streamed[host] = true
-			outMu.Unlock()
-			follow.Add(1)
-			go func() {
-				defer follow.Done()
-				if err := c.FollowLogs(ctx, w, ew); err != nil {
-					outMu.Lock()
-					streamed[host] = false
-					outMu.Unlock()
-				}
-			}()
+// request is the CreateTrainingJob request of the flags: channels and
+// OutputPath as file:// URIs.
+func (o runTrainOptions) request(job platform.TrainingJob, output string) (*sagemaker.CreateTrainingJobInput, error) {
+	rj := remote.TrainingJob{
+		Name:            remote.JobName(o.image, time.Now()),
+		Image:           o.image,
+		Role:            localRole,
+		InstanceCount:   o.hosts,
+		Hyperparameters: job.Layout.Hyperparameters,
+		Env:             job.Env,
+		MaxRun:          o.maxRuntime,
+		// --network-isolation leaves the hosts on their own network.
+		NetworkIsolation: o.networkIsolation,
+		LocalFiles:       true,
+	}
+	var err error
+	if rj.Output, err = dataURI("--output", output, true); err != nil {
+		return nil, err
+	}
+	chans := slices.Sorted(maps.Keys(job.ChannelDirs))
+	for _, ch := range chans {
+		uri, err := dataURI("--data "+ch, job.ChannelDirs[ch], true)
+		if err != nil {
+			return nil, err
+		}
+		rj.Channels = append(rj.Channels, remote.Channel{Name: ch, S3URI: uri})
+	}
+	in, err := rj.Input()
+	if err != nil {
+		return nil, err
+	}
+	if o.maxRuntime == 0 { // no limit, unlike SageMaker's default
+		in.StoppingCondition = nil
+	}
+	return in, nil
+}
+
+// trainOn runs the training job on srv, through its API, and renders it
+// as 'sagekit run train' always has.
+func trainOn(ctx context.Context, stdout io.Writer, srv *local.Server, req *sagemaker.CreateTrainingJobInput, obs *trainWatcher, o runTrainOptions, upload string, log *slog.Logger) error {
+	sm := localSageMaker(srv)
+	name := aws.ToString(req.TrainingJobName)
+	log.Info("starting the training job", "image", o.image, "hosts", o.hosts)
+	if _, err := sm.CreateTrainingJob(ctx, req); err != nil {
+		return interrupted(ctx, localRequestError("creating training job "+name, err))
+	}
+	var d *sagemaker.DescribeTrainingJobOutput
+	for {
+		var err error
+		d, err = sm.DescribeTrainingJob(ctx, &sagemaker.DescribeTrainingJobInput{TrainingJobName: aws.String(name)})
+		if err != nil {
+			return interrupted(ctx, fmt.Errorf("describing training job %s: %w", name, err))
+		}
+		if remote.TrainingDone(d.TrainingJobStatus) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	log.Info("starting the training job", "image", o.image, "hosts", job.Hosts)
-	tr, err := e.Train(ctx, job)
-	follow.Wait()
-	if tr != nil {
-		defer tr.Remove()
-	}
-	if err != nil {
-		return interrupted(ctx, err)
+	tr := obs.result()
+	if tr == nil { // the job ended before its hosts ran
+		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s failed: %s", name, aws.ToString(d.FailureReason))}
 	}
 	for _, h := range tr.Hosts {
-		if !streamed[h.Host] && len(h.Logs) > 0 {
+		if !obs.wasStreamed(h.Host) && len(h.Logs) > 0 {
 			fmt.Fprintf(stdout, "--- %s logs ---\n%s", h.Host, h.Logs)
 		}
 	}
-	if err := tr.Pack(o.output); err != nil {
-		return err
+	uploaded := filepath.Join(upload, name, "output")
+	for _, f := range []string{"model.tar.gz", "output.tar.gz"} {
+		if err := os.Rename(filepath.Join(uploaded, f), filepath.Join(o.output, f)); err != nil {
+			return fmt.Errorf("moving %s into --output: %w (the job ended %s: %s)", f, err, d.TrainingJobStatus, aws.ToString(d.FailureReason))
+		}
 	}
 	model := filepath.Join(o.output, "model.tar.gz")
 	failurePath := filepath.Join(o.output, optml.FailureFile)
@@ -380,10 +450,55 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 		log.Info("host finished", "host", h.Host, "status", status, "took", h.Duration.Round(10*time.Millisecond))
 	}
 	if reason != "" {
-		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s failed: %s", tr.Job.Name, reason)}
+		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s failed: %s", name, reason)}
 	}
-	log.Info("training job completed", "job", tr.Job.Name, "model", model)
+	log.Info("training job completed", "job", name, "model", model)
 	return nil
+}
+
+// trainWatcher sees the engine's training job from inside: each host's
+// output, printed as it comes (prefixed by the host when there are
+// several), and the hosts' result.
+type trainWatcher struct {
+	stdout, stderr io.Writer
+	prefix         bool
+
+	mu       sync.Mutex
+	streamed map[string]bool
+	tr       *platform.Training
+}
+
+var _ training.Observer = (*trainWatcher)(nil)
+
+func (w *trainWatcher) HostOutput(_, host string) (io.Writer, io.Writer) {
+	w.mu.Lock()
+	w.streamed[host] = true
+	w.mu.Unlock()
+	var out io.Writer = &lockedWriter{mu: &w.mu, w: w.stdout}
+	var errw io.Writer = &lockedWriter{mu: &w.mu, w: w.stderr}
+	if w.prefix {
+		out = &prefixWriter{prefix: host + " | ", w: out}
+		errw = &prefixWriter{prefix: host + " | ", w: errw}
+	}
+	return out, errw
+}
+
+func (w *trainWatcher) Ended(_ string, tr *platform.Training) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tr = tr
+}
+
+func (w *trainWatcher) result() *platform.Training {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.tr
+}
+
+func (w *trainWatcher) wasStreamed(host string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.streamed[host]
 }
 
 // failureReason is what SageMaker would report as FailureReason ("" when

@@ -162,7 +162,7 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 		return fmt.Errorf("listening on %s port %d (use --port to pick another): %w", o.listen, o.port, err)
 	}
 	defer ln.Close()
-	if err := ensureImages(ctx, o, images, log); err != nil {
+	if err := ensureRunImages(ctx, o.labels, images, o.pull, log); err != nil {
 		return err
 	}
 	state, err := os.MkdirTemp("", "sagekit-endpoint-")
@@ -185,10 +185,10 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	return result
 }
 
-// ensureImages checks that every image is in the Docker Engine (pulling it
-// with --pull).
-func ensureImages(ctx context.Context, o runEndpointOptions, images []string, log *slog.Logger) error {
-	e, done, err := runEngine(ctx, o.labels)
+// ensureRunImages checks that every image is in the Docker Engine
+// (pulling it with pull).
+func ensureRunImages(ctx context.Context, labels, images []string, pull bool, log *slog.Logger) error {
+	e, done, err := runEngine(ctx, labels)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func ensureImages(ctx context.Context, o runEndpointOptions, images []string, lo
 			continue
 		}
 		seen[img] = true
-		if err := ensureImage(ctx, e, img, o.pull, log); err != nil {
+		if err := ensureImage(ctx, e, img, pull, log); err != nil {
 			return interrupted(ctx, err)
 		}
 	}

@@ -298,6 +298,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{"train bad hyperparameter", []string{"train", "img", "--hyperparameter", "epochs"}, "want KEY=VALUE"},
 		{"train bad env", []string{"train", "img", "--env", "1X=2"}, "want NAME=VALUE"},
 		{"train hosts", []string{"train", "img", "--hosts", "0"}, "--hosts 0"},
+		{"train channel name", []string{"train", "img", "--data", "a b=" + in}, `channel "a b": use letters, digits`},
 		{"endpoint without model", []string{"endpoint", "img"}, `"model" not set`},
 		{"transform split type", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--split-type", "RecordIO"}, `split type "RecordIO" is not supported`},
 		{"transform payload", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-payload-mb", "101"}, "MaxPayloadInMB 101 is over the limit of 100"},
@@ -314,6 +315,9 @@ func TestRunFlagErrors(t *testing.T) {
 			code := execRun(t.Context(), &stdout, &stderr, tt.args...)
 			if code == 0 || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("sagekit run %v: exit %d, stderr %q; want an error mentioning %q", tt.args, code, stderr.String(), tt.want)
+			}
+			if strings.HasPrefix(tt.name, "train") && code != ExitUsage {
+				t.Errorf("sagekit run %v: exit %d, want %d (usage)", tt.args, code, ExitUsage)
 			}
 		})
 	}

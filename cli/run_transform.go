@@ -5,12 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
+	"github.com/sagekit/sagekit/local"
+	"github.com/sagekit/sagekit/local/batch"
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/remote"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
@@ -52,7 +61,11 @@ pulls it from its registry instead.`,
 			if handled, err := dispatchTransform(cmd, o); handled {
 				return err
 			}
-			if _, err := o.job(); err != nil {
+			job, err := o.job()
+			if err == nil { // the requests' own checks, before anything starts
+				_, _, err = o.requests(job)
+			}
+			if err != nil {
 				return badFlags(cmd, err)
 			}
 			return runTransform(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -125,25 +138,94 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 	if err != nil {
 		return err
 	}
-	job.OnFile = func(f platform.FileResult) {
-		if f.Err != nil {
-			fmt.Fprintf(stdout, "FAIL %v\n", f.Err) // the error names the file
-			return
-		}
-		fmt.Fprintf(stdout, "ok   %s -> %s (%s, %s)\n", f.Input, f.Output, plural(f.Records, "record"), plural(f.Requests, "request"))
-	}
-	log := o.logger(stderr)
-	e, done, err := runEngine(ctx, o.labels)
+	labels, err := parseLabels(o.labels)
 	if err != nil {
 		return err
 	}
-	defer done()
-	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
-		return interrupted(ctx, err)
+	model, req, err := o.requests(job)
+	if err != nil {
+		return err
+	}
+	log := o.logger(stderr)
+	if err := ensureRunImages(ctx, o.labels, []string{o.image}, o.pull, log); err != nil {
+		return err
+	}
+	state, err := os.MkdirTemp("", "sagekit-transform-")
+	if err != nil {
+		return fmt.Errorf("creating the transform job's state directory: %w", err)
+	}
+	defer os.RemoveAll(state)
+	obs := &transformWatcher{stdout: stdout}
+	srv, err := local.New(ctx, state, local.WithLogger(log), local.WithLabels(labels), local.WithGPU(o.gpu),
+		local.WithHealthTimeout(job.StartupTimeout), local.WithModelLimits(job.ModelLimits), local.WithTransformObserver(obs))
+	if err != nil {
+		return err
+	}
+	result := transformOn(ctx, stderr, srv, model, req, obs, o, log)
+	if err := srv.Close(); err != nil {
+		result = errors.Join(result, fmt.Errorf("removing the transform job's container: %w", err))
+	}
+	if ctx.Err() != nil {
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted; containers and networks removed")}
+	}
+	return result
+}
+
+// requests are the CreateModel and CreateTransformJob requests of the
+// flags, with file:// URIs.
+func (o runTransformOptions) requests(job platform.TransformJob) (*sagemaker.CreateModelInput, *sagemaker.CreateTransformJobInput, error) {
+	rj := remote.TransformJob{
+		Name: remote.JobName(o.image, time.Now()), Image: o.image, Role: localRole,
+		InstanceType: localInstanceType, InstanceCount: 1,
+		ContentType: o.contentType, Accept: o.accept,
+		SplitType: o.splitType, AssembleWith: o.assembleWith, BatchStrategy: string(job.BatchStrategy),
+		MaxPayloadMB: o.maxPayloadMB, MaxConcurrent: o.maxConcurrent,
+		InvocationTimeout: o.invocationTimeout, MaxRetries: &o.maxRetries,
+		Env: job.Env, LocalFiles: true,
+	}
+	var err error
+	for _, u := range []struct {
+		flag, v string
+		dst     *string
+	}{{"--model", o.model, &rj.Model}, {"--input", o.input, &rj.Input}, {"--output", o.output, &rj.Output}} {
+		if *u.dst, err = dataURI(u.flag, u.v, true); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rj.Inputs()
+}
+
+// transformOn runs the transform job on srv, through its API, and renders
+// it as 'sagekit run transform' always has.
+func transformOn(ctx context.Context, stderr io.Writer, srv *local.Server, model *sagemaker.CreateModelInput, req *sagemaker.CreateTransformJobInput, obs *transformWatcher, o runTransformOptions, log *slog.Logger) error {
+	sm := localSageMaker(srv)
+	name := aws.ToString(req.TransformJobName)
+	if _, err := sm.CreateModel(ctx, model); err != nil {
+		return interrupted(ctx, localRequestError("creating model "+name, err))
 	}
 	log.Info("starting the transform job", "image", o.image, "input", o.input, "output", o.output)
 	start := time.Now()
-	res, err := e.Transform(ctx, job)
+	if _, err := sm.CreateTransformJob(ctx, req); err != nil {
+		return interrupted(ctx, localRequestError("creating transform job "+name, err))
+	}
+	for {
+		d, err := sm.DescribeTransformJob(ctx, &sagemaker.DescribeTransformJobInput{TransformJobName: aws.String(name)})
+		if err != nil {
+			return interrupted(ctx, fmt.Errorf("describing transform job %s: %w", name, err))
+		}
+		if s := d.TransformJobStatus; s == "Completed" || s == "Failed" || s == "Stopped" {
+			if !obs.ended() {
+				return &ExitError{Code: 1, Err: fmt.Errorf("transform job %s %s: %s", name, s, aws.ToString(d.FailureReason))}
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res, err := obs.result()
 	if res != nil && res.Files != nil {
 		p := res.Params
 		log.Info(fmt.Sprintf("BatchStrategy %s, MaxPayloadInMB %d, MaxConcurrentTransforms %d; %s in %s",
@@ -161,6 +243,70 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 		fmt.Fprintf(stderr, "--- container logs ---\n%s", tail(res.Logs, 4096))
 	}
 	return err
+}
+
+// localRequestError is err of the local engine's API without the SDK's
+// wrapping; a request it refuses came from bad flags (exit 2).
+func localRequestError(op string, err error) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	err = fmt.Errorf("%s: %s", op, api.ErrorMessage())
+	if api.ErrorCode() == "ValidationException" {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	return err
+}
+
+// localSageMaker is a SageMaker client of srv, in-process.
+func localSageMaker(srv *local.Server) *sagemaker.Client {
+	return sagemaker.NewFromConfig(aws.Config{
+		Region:      "local",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient:  handlerClient{srv.Handler()},
+	}, func(so *sagemaker.Options) { so.BaseEndpoint = aws.String("http://sagekit.local") })
+}
+
+// transformWatcher sees the engine's transform job from inside: each file
+// as it finishes, printed as an ok or FAIL line, and the result.
+type transformWatcher struct {
+	stdout io.Writer
+
+	mu   sync.Mutex
+	done bool
+	res  *platform.TransformResult
+	err  error
+}
+
+var _ batch.Observer = (*transformWatcher)(nil)
+
+func (w *transformWatcher) File(_ string, f platform.FileResult) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if f.Err != nil {
+		fmt.Fprintf(w.stdout, "FAIL %v\n", f.Err) // the error names the file
+		return
+	}
+	fmt.Fprintf(w.stdout, "ok   %s -> %s (%s, %s)\n", f.Input, f.Output, plural(f.Records, "record"), plural(f.Requests, "request"))
+}
+
+func (w *transformWatcher) Ended(_ string, res *platform.TransformResult, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done, w.res, w.err = true, res, err
+}
+
+func (w *transformWatcher) ended() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done
+}
+
+func (w *transformWatcher) result() (*platform.TransformResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.res, w.err
 }
 
 func plural(n int, noun string) string {

@@ -64,6 +64,10 @@ type options struct {
 	labels        map[string]string
 	scalePeriod   time.Duration
 	scaleWindow   time.Duration
+	gpu           bool
+	observer      training.Observer
+	batchObserver batch.Observer
+	modelLimits   platform.ExtractLimits
 }
 
 // Option configures a Server.
@@ -72,8 +76,9 @@ type Option func(*options)
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
-// WithHealthTimeout sets how long an endpoint instance has to answer
-// /ping (default 4 minutes, as on SageMaker).
+// WithHealthTimeout sets how long an endpoint instance, or a transform
+// job's container, has to answer /ping (default 4 minutes, as on
+// SageMaker).
 func WithHealthTimeout(d time.Duration) Option { return func(o *options) { o.healthTimeout = d } }
 
 // WithStopGrace sets StopTrainingJob's SIGTERM→SIGKILL window (default
@@ -90,6 +95,28 @@ func WithShutdownWait(d time.Duration) Option { return func(o *options) { o.shut
 func WithScalingPeriod(period, window time.Duration) Option {
 	return func(o *options) { o.scalePeriod, o.scaleWindow = period, window }
 }
+
+// WithGPU attaches every GPU of the engine to each training job's hosts
+// and each transform job's container (default none).
+func WithGPU(on bool) Option { return func(o *options) { o.gpu = on } }
+
+// WithTrainingObserver lets o see each training job's output as it is
+// written and its hosts' result (default none): for a client in the same
+// process, as 'sagekit run train'.
+func WithTrainingObserver(obs training.Observer) Option {
+	return func(o *options) { o.observer = obs }
+}
+
+// WithTransformObserver lets o see each transform job's files as they
+// finish and its result (default none): for a client in the same process,
+// as 'sagekit run transform'.
+func WithTransformObserver(obs batch.Observer) Option {
+	return func(o *options) { o.batchObserver = obs }
+}
+
+// WithModelLimits bounds what unpacking a transform job's model.tar.gz may
+// write (default: platform's limits).
+func WithModelLimits(l platform.ExtractLimits) Option { return func(o *options) { o.modelLimits = l } }
 
 // WithLabels adds labels to every container and network (default none).
 func WithLabels(l map[string]string) Option { return func(o *options) { o.labels = l } }
@@ -142,12 +169,13 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 		s.st.Close()
 		return nil, err
 	}
-	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs})
+	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs, GPU: o.gpu, Observer: o.observer})
 	if err == nil {
 		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs})
 	}
 	if err == nil {
-		s.batch, err = batch.New(batch.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Hosting: s.hosting, Logs: s.logs, Dir: filepath.Join(abs, "transform"), Log: o.log})
+		s.batch, err = batch.New(batch.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Hosting: s.hosting, Logs: s.logs, Dir: filepath.Join(abs, "transform"), Log: o.log,
+			GPU: o.gpu, StartupTimeout: o.healthTimeout, ModelLimits: o.modelLimits, Observer: o.batchObserver})
 	}
 	if err == nil {
 		s.scaler, err = scaling.New(s.hosting, s.st, o.scalePeriod, o.scaleWindow, o.log)

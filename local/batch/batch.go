@@ -88,6 +88,12 @@ type Manager struct {
 	logs    *logs.Store
 	dir     string
 	log     *slog.Logger
+	// gpu, startup, limits and observer are Options' GPU,
+	// StartupTimeout, ModelLimits and Observer.
+	gpu      bool
+	startup  time.Duration
+	limits   platform.ExtractLimits
+	observer Observer
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
@@ -105,6 +111,29 @@ type Options struct {
 	Logs    *logs.Store
 	Dir     string
 	Log     *slog.Logger
+	// GPU attaches every GPU of the engine to each job's container
+	// (default none).
+	GPU bool
+	// StartupTimeout is the deadline for the container's first 200 on
+	// /ping (default platform.DefaultStartupTimeout).
+	StartupTimeout time.Duration
+	// ModelLimits bound what unpacking a model.tar.gz may write (default:
+	// platform's).
+	ModelLimits platform.ExtractLimits
+	// Observer sees each job's files as they finish and its result
+	// (default none).
+	Observer Observer
+}
+
+// Observer follows transform jobs from inside the engine, for a client in
+// the same process (sagekit run transform) that renders them as they
+// happen.
+type Observer interface {
+	// File is called as each input file of job finishes.
+	File(job string, f platform.FileResult)
+	// Ended is given the container's result and error once it has
+	// stopped, before the job's status becomes final.
+	Ended(job string, res *platform.TransformResult, err error)
 }
 
 const interrupted = "sagekit local stopped while the job ran; its container was removed"
@@ -115,7 +144,7 @@ func New(o Options) (*Manager, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{ctx: o.Context, st: o.Store, engine: o.Engine, mover: o.Mover, hosting: o.Hosting, logs: o.Logs, dir: o.Dir, log: o.Log, running: map[string]context.CancelFunc{}}
+	m := &Manager{ctx: o.Context, st: o.Store, engine: o.Engine, mover: o.Mover, hosting: o.Hosting, logs: o.Logs, dir: o.Dir, log: o.Log, gpu: o.GPU, startup: o.StartupTimeout, limits: o.ModelLimits, observer: o.Observer, running: map[string]context.CancelFunc{}}
 	var orphans []Job
 	err := o.Store.Each(store.TransformJobs, func(_ string, raw []byte) bool {
 		var j Job
@@ -338,6 +367,10 @@ func (m *Manager) transform(ctx context.Context, j Job, mdl *hosting.Model, work
 		SplitType: platform.SplitType(orDefault(j.TransformInput.SplitType, "None")), BatchStrategy: optml.BatchStrategy(j.BatchStrategy),
 		MaxPayloadInMB: j.MaxPayloadInMB, MaxConcurrentTransforms: j.MaxConcurrentTransforms,
 		AssembleWith: platform.AssembleWith(orDefault(j.TransformOutput.AssembleWith, "None")), Env: env,
+		GPU: m.gpu, StartupTimeout: m.startup, ModelLimits: m.limits,
+	}
+	if m.observer != nil {
+		job.OnFile = func(f platform.FileResult) { m.observer.File(j.TransformJobName, f) }
 	}
 	if c := j.ModelClientConfig; c != nil {
 		job.InvocationsTimeout = time.Duration(c.InvocationsTimeoutInSeconds) * time.Second
@@ -349,6 +382,9 @@ func (m *Manager) transform(ctx context.Context, j Job, mdl *hosting.Model, work
 		}
 	}
 	res, err := m.engine.Transform(ctx, job)
+	if m.observer != nil {
+		m.observer.Ended(j.TransformJobName, res, err)
+	}
 	if res != nil && len(res.Logs) > 0 {
 		m.logs.PutText(logs.GroupTransform, j.TransformJobName+"/i-local-"+strconv.FormatInt(time.Now().Unix(), 10), time.Now(), res.Logs)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -52,6 +53,10 @@ type Manager struct {
 	grace time.Duration
 	// logs receives each host's output as it is written.
 	logs *logs.Store
+	// gpu attaches every GPU of the engine to each host.
+	gpu bool
+	// observer, when not nil, sees each host's output and each result.
+	observer Observer
 
 	// closing is set by StopAll: jobs it stops end Failed, not Stopped.
 	closing atomic.Bool
@@ -81,6 +86,22 @@ type Options struct {
 	// Logs receives each host's output, in /aws/sagemaker/TrainingJobs,
 	// stream JOB/algo-N-<epoch seconds> (default: a store of its own).
 	Logs *logs.Store
+	// GPU attaches every GPU of the engine to each host (default none).
+	GPU bool
+	// Observer sees each job's hosts as they run and their result
+	// (default none).
+	Observer Observer
+}
+
+// Observer follows training jobs from inside the engine, for a client in
+// the same process (sagekit run train) that renders them as they happen.
+type Observer interface {
+	// HostOutput returns where a host's stdout and stderr go besides the
+	// job's log stream; a nil writer sends that stream nowhere else.
+	HostOutput(job, host string) (stdout, stderr io.Writer)
+	// Ended is given the hosts' result once they have ended, before the
+	// job's status becomes final; the result's files are removed after.
+	Ended(job string, tr *platform.Training)
 }
 
 // New returns a Manager. Jobs a previous process left InProgress or
@@ -95,7 +116,7 @@ func New(o Options) (*Manager, error) {
 	if o.Logs == nil {
 		o.Logs = logs.New()
 	}
-	m := &Manager{ctx: o.Context, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, grace: o.StopGrace, logs: o.Logs, running: map[string]*run{}}
+	m := &Manager{ctx: o.Context, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, grace: o.StopGrace, logs: o.Logs, gpu: o.GPU, observer: o.Observer, running: map[string]*run{}}
 	var orphans []Job
 	err := o.Store.Each(store.TrainingJobs, func(_ string, raw []byte) bool {
 		var j Job
@@ -328,6 +349,7 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 		CheckpointPath:   in.checkpointPath,
 		Env:              r.Environment,
 		NetworkIsolation: r.EnableNetworkIsolation,
+		GPU:              m.gpu,
 		StopGrace:        m.grace,
 		MaxRuntime:       time.Duration(r.StoppingCondition.MaxRuntimeInSeconds) * time.Second,
 		Stop:             rn.stop,
@@ -349,8 +371,18 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 			for _, c := range hosts {
 				host := c.Label(platform.LabelHost)
 				w := m.logs.Writer(logs.GroupTraining, name+"/"+host+"-"+epoch)
+				var out, errw io.Writer = w, w
+				if m.observer != nil {
+					o, e := m.observer.HostOutput(name, host)
+					if o != nil {
+						out = io.MultiWriter(w, o)
+					}
+					if e != nil {
+						errw = io.MultiWriter(w, e)
+					}
+				}
 				following.Go(func() {
-					c.FollowLogs(ctx, w, w)
+					c.FollowLogs(ctx, out, errw)
 					w.Flush()
 				})
 			}
@@ -360,6 +392,9 @@ func (m *Manager) run(ctx context.Context, j *Job, r CreateRequest, rn *run) {
 	tr, err := m.engine.Train(ctx, job)
 	close(done)
 	following.Wait()
+	if tr != nil && m.observer != nil {
+		m.observer.Ended(name, tr)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			fail(interrupted)
