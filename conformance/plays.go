@@ -55,9 +55,17 @@ func (r *runner) job(name string) platform.TrainingJob {
 	}
 }
 
+// criticalShares is the CPU weight of the containers on the run's longest
+// chain, the training run and then the serving container on its model
+// (the engine's default is 1024). The other plays run beside them and
+// take what CPU is left: on a busy machine the run ends sooner, and on an
+// idle one nothing changes. Weights never change what a container does.
+const criticalShares = 4096
+
 func (r *runner) playTrain(ctx context.Context) {
 	j := r.job("train")
 	j.NetworkIsolation = r.opts.networkIsolation
+	j.CPUShares = criticalShares
 	r.o.train, r.o.trainErr = r.e.Train(ctx, j)
 	if r.o.train != nil && len(r.o.train.Hosts) > 0 {
 		r.o.modelFiles = listFiles(r.o.train.Hosts[0].Paths.Model())
@@ -193,7 +201,7 @@ func (r *runner) modelDir() string {
 func (r *runner) playServe(ctx context.Context) {
 	s := &serveObs{noModel: r.modelDir() == ""}
 	r.o.serve = s
-	spec := platform.EndpointSpec{Image: r.o.image.Ref, ModelDir: r.modelDir()}
+	spec := platform.EndpointSpec{Image: r.o.image.Ref, ModelDir: r.modelDir(), CPUShares: criticalShares}
 	ep, err := r.e.Serve(ctx, spec)
 	if err != nil {
 		s.err = err

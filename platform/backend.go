@@ -74,6 +74,10 @@ type ContainerSpec struct {
 	Network *Attachment
 	// ExtraHosts are "name:address" lines added to /etc/hosts.
 	ExtraHosts []string
+	// CPUShares is the container's CPU weight against other containers
+	// when the CPUs are busy (Docker's --cpu-shares); 0 is the engine's
+	// default, 1024. It limits nothing on an idle machine.
+	CPUShares int64
 }
 
 // Mount is a bind mount of Source on the engine host at Target in the

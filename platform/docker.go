@@ -85,6 +85,9 @@ func (d *DockerBackend) Create(ctx context.Context, s ContainerSpec) (string, er
 	if s.GPU {
 		hc.DeviceRequests = []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}
 	}
+	if s.CPUShares > 0 {
+		hc.CPUShares = s.CPUShares
+	}
 	if s.NoNetwork {
 		hc.NetworkMode = "none"
 	}

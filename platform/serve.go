@@ -44,6 +44,9 @@ type EndpointSpec struct {
 	GPU bool
 	// Role labels the container (default "serve").
 	Role string
+	// CPUShares is the container's CPU weight against other containers
+	// when the CPUs are busy (0: the engine's default); see ContainerSpec.
+	CPUShares int64
 }
 
 // Endpoint is a started hosting container.
@@ -92,13 +95,14 @@ func (e *Engine) Serve(ctx context.Context, s EndpointSpec) (*Endpoint, error) {
 	}
 	tcp := strconv.Itoa(port) + "/tcp"
 	c, err := e.run(ctx, ContainerSpec{
-		Image:  s.Image,
-		Cmd:    []string{optml.CommandServe},
-		Env:    env,
-		Labels: map[string]string{LabelRole: role},
-		Ports:  []string{tcp},
-		GPU:    s.GPU,
-		Mounts: mounts,
+		Image:     s.Image,
+		Cmd:       []string{optml.CommandServe},
+		Env:       env,
+		Labels:    map[string]string{LabelRole: role},
+		Ports:     []string{tcp},
+		GPU:       s.GPU,
+		Mounts:    mounts,
+		CPUShares: s.CPUShares,
 	})
 	if err != nil {
 		ep.cleanTmp()

@@ -57,6 +57,9 @@ type TrainingJob struct {
 	// NetworkIsolation runs with no outbound network: no network at all for
 	// one host, an internal network (peers only) for several.
 	NetworkIsolation bool
+	// CPUShares is each host's CPU weight against other containers when
+	// the CPUs are busy (0: the engine's default); see ContainerSpec.
+	CPUShares int64
 	// GPU attaches every GPU of the engine.
 	GPU bool
 	// ReadOnlyModel mounts /opt/ml/model read-only, which makes a program
@@ -277,12 +280,13 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 	start := func(i int, h string) {
 		p := t.Hosts[i].Paths
 		spec := ContainerSpec{
-			Image:    job.Image,
-			Cmd:      []string{optml.CommandTrain},
-			Env:      env,
-			Labels:   map[string]string{LabelRole: "train", LabelHost: h},
-			Hostname: h,
-			GPU:      job.GPU,
+			Image:     job.Image,
+			Cmd:       []string{optml.CommandTrain},
+			Env:       env,
+			Labels:    map[string]string{LabelRole: "train", LabelHost: h},
+			Hostname:  h,
+			GPU:       job.GPU,
+			CPUShares: job.CPUShares,
 			Mounts: append([]Mount{
 				{Source: p.Input(), Target: inContainer.Input()},
 				{Source: p.Model(), Target: inContainer.Model(), ReadOnly: job.ReadOnlyModel},

@@ -139,6 +139,9 @@ func (b *Backend) Create(ctx context.Context, s platform.ContainerSpec) (string,
 				if s.GPU {
 					h.DeviceRequests = []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}
 				}
+				if s.CPUShares > 0 {
+					h.CPUShares = s.CPUShares
+				}
 				switch {
 				case s.NoNetwork:
 					h.NetworkMode = "none"
