@@ -60,8 +60,16 @@ end = time.time() + 90
 while count() != 1:
     assert time.time() < end, "still %d instances 90 s after the load" % count()
     time.sleep(0.5)
-acts = aas.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=rid)["ScalingActivities"]
-assert acts[0]["Description"] == "Setting desired instance count to 1." and acts[0]["StatusCode"] == "Successful", acts
+# The scale-in activity is listed from its start (InProgress) and
+# Successful once the fleet has changed.
+end = time.time() + 30
+while True:
+    acts = aas.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=rid)["ScalingActivities"]
+    assert acts and acts[0]["Description"] == "Setting desired instance count to 1.", acts
+    if acts[0]["StatusCode"] != "InProgress" or time.time() > end:
+        break
+    time.sleep(0.2)
+assert acts[0]["StatusCode"] == "Successful", acts
 assert any(a["Description"] == "Setting desired instance count to 3." for a in acts), acts
 c, m = code(lambda: aas.register_scalable_target(ServiceNamespace="ecs", ResourceId="service/x/y", ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=2))
 assert c == "ValidationException", (c, m)

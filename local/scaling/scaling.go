@@ -419,10 +419,18 @@ func (s *Scaler) apply(now time.Time, t *Target, p *Policy) {
 	a := Activity{ActivityId: randHex(), ServiceNamespace: Namespace, ResourceId: t.ResourceId, ScalableDimension: Dimension,
 		Description: fmt.Sprintf("Setting desired instance count to %d.", desired),
 		Cause:       fmt.Sprintf("monitor alarm for policy %s: %s at %.1f per instance per minute, target %g: desired instance count %d (from %d)", p.PolicyName, Metric, perMinute, c.TargetValue, desired, n),
-		StartTime:   wire.Now(), StatusCode: "Successful"}
+		StartTime:   wire.Now(), StatusCode: "InProgress"}
+	// The activity is listed, InProgress, before the fleet changes, as
+	// Application Auto Scaling lists it: a caller that sees the new
+	// instance count also sees the activity that made it.
+	s.mu.Lock()
+	s.activities = append(s.activities, a)
+	s.save()
+	s.mu.Unlock()
 	if err := s.fleet.Resize(ep, v, desired); err != nil {
 		a.StatusCode, a.StatusMessage = "Failed", err.Error()
 	} else {
+		a.StatusCode = "Successful"
 		a.StatusMessage = fmt.Sprintf("Successfully set desired instance count to %d. Change successfully fulfilled by sagemaker.", desired)
 	}
 	a.EndTime = wire.Now()
@@ -435,7 +443,12 @@ func (s *Scaler) apply(now time.Time, t *Target, p *Policy) {
 	}
 	// The window restarts: the new fleet's load is measured afresh.
 	s.samples[t.ResourceId] = nil
-	s.activities = append(s.activities, a)
+	// Found by id: saving may have trimmed the oldest activities.
+	if i := slices.IndexFunc(s.activities, func(x Activity) bool { return x.ActivityId == a.ActivityId }); i >= 0 {
+		s.activities[i] = a
+	} else {
+		s.activities = append(s.activities, a)
+	}
 	s.save()
 	s.mu.Unlock()
 }
