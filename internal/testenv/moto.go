@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,67 +25,91 @@ import (
 type Moto struct {
 	URL  string
 	file string
+	srv  *motoServer
 }
 
 // MotoRegion is the region the tests use.
 const MotoRegion = "us-east-1"
 
-// NewMoto starts moto_server for t and points the AWS SDKs' credential
-// chain at fake keys. A missing moto_server fails the test: it is part of
-// what the tests need.
+// motoServer is the one moto_server of a test binary. Starting one costs
+// seconds of Python imports, so every test shares it and starts from a
+// reset: the first NewMoto starts it, MotoMain stops it.
+type motoServer struct {
+	url, dir, file string
+	proc           *ownedProcess
+	logs           SyncBuffer
+
+	pyMu sync.Mutex
+	py   *pythonRunner // runs Boto3 programs; nil after it failed, until the next
+}
+
+var moto struct {
+	mu   sync.Mutex
+	main bool // MotoMain runs the tests
+	srv  *motoServer
+}
+
+// MotoMain runs a package's tests and then stops the moto_server they
+// shared. A package whose tests call NewMoto calls it from TestMain:
+//
+//	func TestMain(m *testing.M) { testenv.MotoMain(m) }
+func MotoMain(m *testing.M) {
+	moto.mu.Lock()
+	moto.main = true
+	moto.mu.Unlock()
+	code := m.Run()
+	moto.mu.Lock()
+	if moto.srv != nil {
+		moto.srv.stop()
+		moto.srv = nil
+	}
+	moto.mu.Unlock()
+	os.Exit(code)
+}
+
+// NewMoto returns the test binary's moto_server, reset to an empty state
+// with an empty recording, and points the AWS SDKs' credential chain at
+// fake keys until t ends. A missing moto_server fails the test: it is part
+// of what the tests need.
+//
+// Tests that call NewMoto set environment variables, so they never run in
+// parallel: each has the server to itself from its NewMoto to its end.
 func NewMoto(t testing.TB) *Moto {
 	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Fatalf("moto_server is not on PATH: install it with pip install 'moto[server]' (moto 5), for the Python on PATH")
+	moto.mu.Lock()
+	defer moto.mu.Unlock()
+	if !moto.main {
+		t.Fatal("NewMoto shares one moto_server per test binary: call testenv.MotoMain from the package's TestMain")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if moto.srv != nil && moto.srv.proc.done() {
+		t.Logf("moto_server exited; starting another. Its log:\n%s", tail(moto.srv.logs.String(), 8000))
+		moto.srv.stop()
+		moto.srv = nil
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	m := &Moto{URL: "http://127.0.0.1:" + strconv.Itoa(port), file: filepath.Join(dir, "recording")}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+m.file)
-	var logs SyncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting moto_server: %v", err)
+	if moto.srv == nil {
+		srv, err := startMoto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		moto.srv = srv
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	srv := moto.srv
+	m := &Moto{URL: srv.url, file: srv.file, srv: srv}
+	// Every backend emptied (buckets, jobs, repositories, queued
+	// results), and the recording started afresh.
+	m.post(t, "/moto-api/reset", nil)
+	m.post(t, "/moto-api/recorder/reset-recording", nil)
+	m.post(t, "/moto-api/recorder/start-recording", nil)
+	logStart := len(srv.logs.String())
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
 		if t.Failed() {
-			t.Logf("moto_server's log:\n%s", tail(logs.String(), 8000))
+			t.Logf("moto_server's log during the test:\n%s", tail(srv.logs.String()[logStart:], 8000))
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(m.URL + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("moto_server exited: %s", logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer within 60s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	m.post(t, "/moto-api/recorder/start-recording", nil)
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 		"AWS_REGION": MotoRegion, "AWS_DEFAULT_REGION": MotoRegion,
-		"AWS_CONFIG_FILE": filepath.Join(dir, "no-config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-credentials"),
+		"AWS_CONFIG_FILE": filepath.Join(srv.dir, "no-config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(srv.dir, "no-credentials"),
 		"AWS_EC2_METADATA_DISABLED": "true",
 	} {
 		t.Setenv(k, v)
@@ -93,6 +119,68 @@ func NewMoto(t testing.TB) *Moto {
 		unsetenv(t, k)
 	}
 	return m
+}
+
+// startMoto starts moto_server on a free loopback port and waits until it
+// answers.
+func startMoto() (*motoServer, error) {
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		return nil, errors.New("moto_server is not on PATH: install it with pip install 'moto[server]' (moto 5), for the Python on PATH")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir, err := os.MkdirTemp("", "sagekit-moto-")
+	if err != nil {
+		return nil, err
+	}
+	s := &motoServer{url: "http://127.0.0.1:" + strconv.Itoa(port), dir: dir, file: filepath.Join(dir, "recording")}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+s.file)
+	cmd.Stdout, cmd.Stderr = &s.logs, &s.logs
+	if s.proc, err = startOwned(cmd); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("starting moto_server: %w", err)
+	}
+	// The boto3 runner imports boto3 while moto imports itself.
+	if s.py, err = startBoto3Runner(s.url, filepath.Join(dir, "no-config")); err != nil {
+		s.stop()
+		return nil, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		if s.proc.done() {
+			s.stop()
+			return nil, fmt.Errorf("moto_server exited: %s", s.logs.String())
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("moto_server did not answer within 60s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends the server and its boto3 runner and removes their files.
+func (s *motoServer) stop() {
+	s.pyMu.Lock()
+	if s.py != nil {
+		s.py.stop()
+		s.py = nil
+	}
+	s.pyMu.Unlock()
+	s.proc.kill()
+	os.RemoveAll(s.dir)
 }
 
 // unsetenv removes k from the environment until t ends.
@@ -201,30 +289,6 @@ func (m *Moto) Request(t testing.TB, target string) map[string]any {
 		t.Fatalf("moto recorded %d %s requests, want 1", len(found), target)
 	}
 	return found[0]
-}
-
-// Boto3 runs a Python program with boto3 clients at hand (sm, runtime,
-// logs, s3, all pointed at moto) and returns what it printed as JSON,
-// decoded into out when out is not nil. The program gets args as
-// sys.argv[1:].
-func (m *Moto) Boto3(t testing.TB, program string, out any, args ...string) {
-	t.Helper()
-	prelude := `import boto3, json, sys
-def _c(n): return boto3.client(n, endpoint_url=` + strconv.Quote(m.URL) + `, region_name=` + strconv.Quote(MotoRegion) + `, aws_access_key_id="testing", aws_secret_access_key="testing")
-sm, runtime, logs, s3 = _c("sagemaker"), _c("sagemaker-runtime"), _c("logs"), _c("s3")
-def emit(v): print(json.dumps(v, default=str))
-`
-	cmd := exec.Command("python3", append([]string{"-c", prelude + program}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("boto3 program: %v\n%s\n%s", err, stderr.String(), program)
-	}
-	if out != nil {
-		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-			t.Fatalf("boto3 program printed %q: %v", stdout.String(), err)
-		}
-	}
 }
 
 // String names the server, for logs.

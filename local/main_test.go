@@ -1,0 +1,10 @@
+package local_test
+
+import (
+	"testing"
+
+	"github.com/sagekit/sagekit/internal/testenv"
+)
+
+// The S3 tests share one moto_server, stopped when they end.
+func TestMain(m *testing.M) { testenv.MotoMain(m) }
