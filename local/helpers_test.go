@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,15 +197,25 @@ func awsEnv(url string) []string {
 // SAGEKIT_REQUIRE_PYTHON=1 (as CI runs), saying how to install them.
 func requireTools(t *testing.T) {
 	t.Helper()
+	if why := toolsMissing(); why != "" {
+		missingTool(t, why)
+	}
+}
+
+// toolsMissing says which of python3 with boto3 and the AWS CLI is not
+// there, or "". It looks once per test binary: importing boto3 takes
+// seconds, and every test here asks.
+var toolsMissing = sync.OnceValue(func() string {
 	for _, tool := range []string{"python3", "aws"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			missingTool(t, tool+" is not on PATH")
+			return tool + " is not on PATH"
 		}
 	}
 	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		missingTool(t, "python3 has no boto3")
+		return "python3 has no boto3"
 	}
-}
+	return ""
+})
 
 // missingTool skips, or fails under SAGEKIT_REQUIRE_PYTHON=1.
 func missingTool(t *testing.T, why string) {
