@@ -88,6 +88,7 @@ func closedLoop(ctx context.Context, url, body string, clients int, want int64, 
 // worker is killed and the workers stay busy: at least 90% of their
 // capacity of 4 requests a second is served.
 func TestOverloadKillsNoWorker(t *testing.T) {
+	t.Parallel()
 	const workers, clients = 2, 40
 	const work = 500 * time.Millisecond
 	// A timeout well below the 10 s a request waits in the queue.
@@ -116,6 +117,7 @@ func TestOverloadKillsNoWorker(t *testing.T) {
 // those keep at least 90% of the throughput they have without the slow
 // senders.
 func TestSlowSendersHoldNoSlot(t *testing.T) {
+	t.Parallel()
 	const workers, clients = 2, 4
 	const slow = 200
 	f := startPool(t, workers, nil)
@@ -197,6 +199,7 @@ func metricValue(text, name string) int {
 // worker's time, so the new worker gets the whole timeout and is not
 // killed.
 func TestWaitForRestartingWorkerIsNotItsTime(t *testing.T) {
+	t.Parallel()
 	f := startPool(t, 1, []serving.Option{serving.WithTimeout(time.Second)}, worker.WithBackoff(600*time.Millisecond, time.Second))
 	if code, _, body := f.invoke(t, "crash"); code != http.StatusBadGateway {
 		t.Fatalf("crash: %d %q, want 502", code, body)

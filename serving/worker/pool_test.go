@@ -235,6 +235,7 @@ func TestHungWorkerKilled(t *testing.T) {
 }
 
 func TestPingWhileEveryWorkerIsBusy(t *testing.T) {
+	t.Parallel()
 	f := startPool(t, 2, nil)
 	waitWorkers(t, f, 2)
 	var wg sync.WaitGroup
