@@ -234,7 +234,8 @@ func mergedFactsOf(ctx context.Context, dc *client.Client, ref string, labels ma
 		return f, fmt.Errorf("reading %s in %s: %w", optml.DefaultRoot, ref, err)
 	default:
 		defer cp.Content.Close()
-		tr := tar.NewReader(cp.Content)
+		tr := extract.NewReader(cp.Content)
+		defer tr.Close()
 		for {
 			h, err := tr.Next()
 			if err == io.EOF {
