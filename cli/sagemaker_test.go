@@ -487,3 +487,21 @@ func TestRunTrainLocalPathsOnOtherServersMoto(t *testing.T) {
 		t.Errorf("sent channel %v and output %v; want file:// URIs of %s and %s", ch, sent["OutputDataConfig"], data, out)
 	}
 }
+
+// A finished training job's billable seconds, with managed spot training's
+// savings (BillableTimeInSeconds against TrainingTimeInSeconds).
+func TestBilling(t *testing.T) {
+	for _, tc := range []struct {
+		billable, trained int32
+		spot              bool
+		want              string
+	}{
+		{120, 120, false, "billable seconds: 120 (training seconds: 120)"},
+		{30, 120, true, "billable seconds: 30 (training seconds: 120, managed spot savings 75%)"},
+		{0, 0, true, "billable seconds: 0 (training seconds: 0)"},
+	} {
+		if got := billing(tc.billable, tc.trained, tc.spot); got != tc.want {
+			t.Errorf("billing(%d, %d, %v) = %q, want %q", tc.billable, tc.trained, tc.spot, got, tc.want)
+		}
+	}
+}
