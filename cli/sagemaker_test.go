@@ -301,6 +301,23 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 		t.Errorf("InvokeEndpoint requests recorded: %+v", inv)
 	}
 
+	// The endpoint's logs: its group, one stream per variant and instance.
+	moto.Boto3(t, `
+import time
+g = "/aws/sagemaker/Endpoints/churn"
+logs.create_log_group(logGroupName=g)
+now = int(time.time() * 1000) - 60000
+for i, (s, m) in enumerate((("current/i-0aaa", "model loaded"), ("candidate/i-0bbb", "model loaded"), ("current/i-0aaa", "GET /ping 200"))):
+    if i < 2:
+        logs.create_log_stream(logGroupName=g, logStreamName=s)
+    logs.put_log_events(logGroupName=g, logStreamName=s, logEvents=[{"timestamp": now + i, "message": m}])
+`, nil)
+	const epLogs = "current/i-0aaa | model loaded\ncandidate/i-0bbb | model loaded\ncurrent/i-0aaa | GET /ping 200\n"
+	code, stdout, stderr = execSageMaker(t.Context(), "", "logs", "churn", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != epLogs {
+		t.Errorf("sagekit logs churn: exit %d, stdout %q, want %q; stderr %s", code, stdout, epLogs, stderr)
+	}
+
 	code, _, stderr = execSageMaker(t.Context(), "", "stop", "churn", "--endpoint-url", moto.URL)
 	if code == 0 || !strings.Contains(stderr, "churn is an endpoint: endpoints are deleted, not stopped ('sagekit delete churn')") {
 		t.Errorf("stop of an endpoint: exit %d, %s", code, stderr)
@@ -333,6 +350,15 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 func TestRunTransformOnSageMakerMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
 	pushToMotoECR(t, moto)
+	moto.Boto3(t, `
+import time
+g = "/aws/sagemaker/TransformJobs"
+logs.create_log_group(logGroupName=g)
+now = int(time.time() * 1000) - 60000
+for i, (s, m) in enumerate((("score-1/i-0abc-1764745200", "serving on 8080"), ("score-1/i-0abc-1764745200/data-log", "records 1-100 done"))):
+    logs.create_log_stream(logGroupName=g, logStreamName=s)
+    logs.put_log_events(logGroupName=g, logStreamName=s, logEvents=[{"timestamp": now + i, "message": m}])
+`, nil)
 	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "transform", testImage, "--instance-type", "ml.c5.xlarge", "--instance-count", "2",
 		"--role", testRole, "--name", "score-1", "--model", "s3://bkt/m/model.tar.gz", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/",
 		"--content-type", "text/csv", "--accept", "text/csv", "--split-type", "Line", "--strategy", "MultiRecord", "--assemble-with", "Line",
@@ -364,6 +390,15 @@ emit({"job": {k: d[k] for k in ("ModelName", "TransformInput", "TransformOutput"
 	}
 	if !strings.Contains(stderr, "transform job score-1 completed: s3://bkt/out/") {
 		t.Errorf("stderr:\n%s", stderr)
+	}
+	// --wait streamed the job's logs, each line prefixed by its instance.
+	const tjLogs = "i-0abc | serving on 8080\ni-0abc/data-log | records 1-100 done\n"
+	if stdout != tjLogs {
+		t.Errorf("run transform's stdout %q, want the logs %q", stdout, tjLogs)
+	}
+	code, stdout, stderr = execSageMaker(t.Context(), "", "logs", "score-1", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != tjLogs {
+		t.Errorf("sagekit logs score-1: exit %d, stdout %q, want %q; stderr %s", code, stdout, tjLogs, stderr)
 	}
 }
 
