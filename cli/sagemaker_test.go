@@ -345,6 +345,34 @@ for i, (s, m) in enumerate((("current/i-0aaa", "model loaded"), ("candidate/i-0b
 	}
 }
 
+// Without endpoint.yaml an endpoint has one variant, AllTraffic, of the
+// flags' instance type and count; --detach returns once it is created,
+// saying how to follow and delete it.
+func TestRunEndpointDetachMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "endpoint", testImage, "--model", "s3://bkt/m/model.tar.gz",
+		"--instance-type", "ml.c5.large", "--instance-count", "2", "--role", testRole, "--name", "quick", "--env", "K=V",
+		"--detach", "--endpoint-url", moto.URL)
+	want := "endpoint quick created; follow it with 'sagekit logs quick --follow', see it in 'sagekit ls', end it with 'sagekit delete quick'"
+	if code != 0 || stdout != "quick\n" || !strings.Contains(stderr, want) || strings.Contains(stderr, "InService") {
+		t.Fatalf("run endpoint --detach: exit %d, stdout %q, stderr:\n%s\nwant %q and no wait", code, stdout, stderr, want)
+	}
+	var got map[string]any
+	moto.Boto3(t, `
+c = sm.describe_endpoint_config(EndpointConfigName="quick")
+m = sm.describe_model(ModelName=c["ProductionVariants"][0]["ModelName"])
+emit({"variants": c["ProductionVariants"], "container": m["PrimaryContainer"], "role": m["ExecutionRoleArn"]})
+`, &got)
+	if d := cmp.Diff(jsonOf(t, map[string]any{
+		"variants":  []any{map[string]any{"VariantName": "AllTraffic", "ModelName": "quick-AllTraffic", "InitialInstanceCount": 2, "InstanceType": "ml.c5.large", "InitialVariantWeight": 1}},
+		"container": map[string]any{"Image": testImage, "ModelDataUrl": "s3://bkt/m/model.tar.gz", "Environment": map[string]any{"K": "V"}},
+		"role":      testRole,
+	}), jsonOf(t, got)); d != "" {
+		t.Errorf("read back with boto3 (-want +got):\n%s", d)
+	}
+}
+
 // A transform job against moto, read back with boto3: the local run's
 // flags land in CreateTransformJob.
 func TestRunTransformOnSageMakerMoto(t *testing.T) {
