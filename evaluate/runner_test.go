@@ -52,6 +52,7 @@ type fakeRunner struct {
 	asked, jobs           int
 	inFlight, maxInFlight int
 	names                 []string
+	depth                 map[string]string // the job's "depth" hyperparameter
 }
 
 func (f *fakeRunner) Check(context.Context, []string) error { return nil }
@@ -66,6 +67,7 @@ func (f *fakeRunner) Fold(ctx context.Context, j FoldJob, transforming func()) e
 	f.inFlight++
 	f.maxInFlight = max(f.maxInFlight, f.inFlight)
 	f.names = append(f.names, j.Name)
+	f.depth[j.Name] = j.Hyperparameters["depth"]
 	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
@@ -127,7 +129,7 @@ func TestFoldsRunAtMostParallel(t *testing.T) {
 	for i := range 24 {
 		fmt.Fprintf(&data, "%s,%d\n", []string{"a", "b"}[i%2], i)
 	}
-	fr := &fakeRunner{limit: 2}
+	fr := &fakeRunner{limit: 2, depth: map[string]string{}}
 	var notes []string
 	rep, err := RunOn(t.Context(), fr, Options{
 		Image: "algo:1", Compare: "algo:1", CompareHyperparameters: map[string]string{"depth": "2"},
@@ -153,6 +155,16 @@ func TestFoldsRunAtMostParallel(t *testing.T) {
 	slices.Sort(fr.names)
 	if want := []string{"fold-1-a", "fold-1-b", "fold-2-a", "fold-2-b", "fold-3-a", "fold-3-b", "fold-4-a", "fold-4-b"}; !slices.Equal(fr.names, want) {
 		t.Errorf("jobs %v, want %v", fr.names, want)
+	}
+	// Two models of one image: B alone gets its hyperparameter.
+	if fr.depth["fold-3-a"] != "" || fr.depth["fold-3-b"] != "2" {
+		t.Errorf("depth of fold 3's jobs: a %q, b %q; want none and 2", fr.depth["fold-3-a"], fr.depth["fold-3-b"])
+	}
+	if len(rep.Models) != 2 || rep.Models[0].Name != "algo:1 (A)" || rep.Models[1].Name != "algo:1 (B)" || rep.Models[1].Hyperparameters["depth"] != "2" {
+		t.Fatalf("%d models, want algo:1 (A) and algo:1 (B) with depth 2", len(rep.Models))
+	}
+	if len(rep.Comparison) == 0 || len(rep.Comparison[0].Folds) != 4 {
+		t.Errorf("comparison %+v, want the paired test over 4 folds", rep.Comparison)
 	}
 	for _, m := range rep.Models {
 		for _, f := range m.Folds {
