@@ -286,7 +286,7 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 	}
 	moto.QueueInvokeResult(t, "0.93\n", "text/csv", "candidate")
 	code, stdout, stderr = execSageMaker(t.Context(), "4,5,6\n", "invoke", "churn", "--body", "-", "--content-type", "text/csv",
-		"--accept", "text/csv", "--variant", "candidate", "--endpoint-url", moto.URL)
+		"--accept", "text/csv", "--variant", "candidate", "--target-model", "m2.tar.gz", "--custom-attributes", "trace=1", "--endpoint-url", moto.URL)
 	if code != 0 || stdout != "0.93\n" || stderr != "variant: candidate\n" {
 		t.Errorf("invoke: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
@@ -297,7 +297,9 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 		}
 	}
 	if len(inv) != 2 || string(inv[1].Body) != "4,5,6\n" || inv[1].Headers["Content-Type"] != "text/csv" ||
-		inv[1].Headers["Accept"] != "text/csv" || inv[1].Headers["X-Amzn-Sagemaker-Target-Variant"]+inv[1].Headers["X-Amzn-SageMaker-Target-Variant"] != "candidate" {
+		inv[1].Headers["Accept"] != "text/csv" || inv[1].Headers["X-Amzn-Sagemaker-Target-Variant"]+inv[1].Headers["X-Amzn-SageMaker-Target-Variant"] != "candidate" ||
+		inv[1].Headers["X-Amzn-Sagemaker-Target-Model"]+inv[1].Headers["X-Amzn-SageMaker-Target-Model"] != "m2.tar.gz" ||
+		inv[1].Headers["X-Amzn-Sagemaker-Custom-Attributes"]+inv[1].Headers["X-Amzn-SageMaker-Custom-Attributes"] != "trace=1" {
 		t.Errorf("InvokeEndpoint requests recorded: %+v", inv)
 	}
 
