@@ -375,6 +375,65 @@ emit({"variants": c["ProductionVariants"], "container": m["PrimaryContainer"], "
 	}
 }
 
+// endpoint.yaml's inference pipeline and multi-model variants, as sent to
+// moto: a model with Containers[] in Serial mode, and one whose
+// PrimaryContainer is in MultiModel mode over an S3 prefix.
+func TestRunEndpointPipelineAndMultiModelMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
+	cfg := filepath.Join(t.TempDir(), "endpoint.yaml")
+	os.WriteFile(cfg, []byte(`name: pipes
+variants:
+  - name: pipeline
+    containers:
+      - image: `+testImage+`
+        model: s3://bkt/pre/model.tar.gz
+      - image: `+testImage+`
+        model: s3://bkt/m1/model.tar.gz
+  - name: many
+    multi-model: true
+    weight: 2
+    model: s3://bkt/models/
+`), 0o644)
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "endpoint", testImage, "--instance-type", "ml.m5.large",
+		"--model", "s3://bkt/unused/model.tar.gz", "--role", testRole, "--config", cfg, "--detach", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != "pipes\n" {
+		t.Fatalf("run endpoint: exit %d, stdout %q\nstderr:\n%s", code, stdout, stderr)
+	}
+	models := map[string]any{}
+	for _, r := range moto.Requests(t) {
+		if r.Target() != "SageMaker.CreateModel" {
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal(r.Body, &v); err != nil {
+			t.Fatal(err)
+		}
+		delete(v, "Tags")
+		models[v["ModelName"].(string)] = v
+	}
+	want := jsonOf(t, map[string]any{
+		"pipes-pipeline": map[string]any{"ModelName": "pipes-pipeline", "ExecutionRoleArn": testRole,
+			"Containers": []any{
+				map[string]any{"ContainerHostname": "step-1", "Image": testImage, "ModelDataUrl": "s3://bkt/pre/model.tar.gz"},
+				map[string]any{"ContainerHostname": "step-2", "Image": testImage, "ModelDataUrl": "s3://bkt/m1/model.tar.gz"},
+			},
+			"InferenceExecutionConfig": map[string]any{"Mode": "Serial"}},
+		"pipes-many": map[string]any{"ModelName": "pipes-many", "ExecutionRoleArn": testRole,
+			"PrimaryContainer": map[string]any{"Image": testImage, "ModelDataUrl": "s3://bkt/models/", "Mode": "MultiModel"}},
+	})
+	if d := cmp.Diff(want, jsonOf(t, models)); d != "" {
+		t.Errorf("CreateModel as sent (-want +got):\n%s", d)
+	}
+	sent := moto.Request(t, "SageMaker.CreateEndpointConfig")
+	if d := cmp.Diff(jsonOf(t, []any{
+		map[string]any{"VariantName": "pipeline", "ModelName": "pipes-pipeline", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large", "InitialVariantWeight": 1},
+		map[string]any{"VariantName": "many", "ModelName": "pipes-many", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large", "InitialVariantWeight": 2},
+	}), sent["ProductionVariants"]); d != "" {
+		t.Errorf("ProductionVariants as sent (-want +got):\n%s", d)
+	}
+}
+
 // A transform job against moto, read back with boto3: the local run's
 // flags land in CreateTransformJob.
 func TestRunTransformOnSageMakerMoto(t *testing.T) {
