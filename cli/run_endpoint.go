@@ -62,9 +62,13 @@ Ctrl-C sends SIGTERM and SIGKILL %d s later, as SageMaker does, removes the
 container and exits 130. IMAGE must be in the local Docker Engine (sagekit
 build makes it); --pull pulls it from its registry instead.
 
+The endpoint runs on the engine of 'sagekit local', in-process: an endpoint of
+one variant (AllTraffic) of one instance, named after the image, created with
+CreateModel, CreateEndpointConfig and CreateEndpoint.
+
 With --config endpoint.yaml (docs/sagemaker.md) it runs the endpoint the file
 describes, production variants and inference pipelines, each instance a
-container, through the engine of 'sagekit local', and serves SageMaker
+container, through the same engine, and serves SageMaker
 Runtime's POST /endpoints/NAME/invocations on http://LISTEN:PORT: 'sagekit
 invoke NAME --endpoint-url http://LISTEN:PORT [--variant V]' reaches it. Shadow
 variants and multi-model mode are refused locally. Ctrl-C stops and removes
