@@ -67,6 +67,7 @@ type options struct {
 	gpu           bool
 	observer      training.Observer
 	batchObserver batch.Observer
+	hostObserver  hosting.Observer
 	modelLimits   platform.ExtractLimits
 }
 
@@ -96,8 +97,9 @@ func WithScalingPeriod(period, window time.Duration) Option {
 	return func(o *options) { o.scalePeriod, o.scaleWindow = period, window }
 }
 
-// WithGPU attaches every GPU of the engine to each training job's hosts
-// and each transform job's container (default none).
+// WithGPU attaches every GPU of the engine to each training job's hosts,
+// each endpoint instance's containers and each transform job's container
+// (default none).
 func WithGPU(on bool) Option { return func(o *options) { o.gpu = on } }
 
 // WithTrainingObserver lets o see each training job's output as it is
@@ -114,8 +116,15 @@ func WithTransformObserver(obs batch.Observer) Option {
 	return func(o *options) { o.batchObserver = obs }
 }
 
-// WithModelLimits bounds what unpacking a model.tar.gz may write, for
-// endpoints and transform jobs alike (default: platform's limits).
+// WithEndpointObserver lets o see each endpoint container's output as it
+// is written, its /ping result and how it stopped (default none): for a
+// client in the same process, as 'sagekit run endpoint'.
+func WithEndpointObserver(obs hosting.Observer) Option {
+	return func(o *options) { o.hostObserver = obs }
+}
+
+// WithModelLimits bounds what unpacking an endpoint's or a transform job's
+// model.tar.gz may write (default: platform's limits).
 func WithModelLimits(l platform.ExtractLimits) Option { return func(o *options) { o.modelLimits = l } }
 
 // WithLabels adds labels to every container and network (default none).
@@ -171,7 +180,8 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	}
 	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs, GPU: o.gpu, Observer: o.observer})
 	if err == nil {
-		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, ModelLimits: o.modelLimits, Logs: s.logs})
+		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs,
+			GPU: o.gpu, ModelLimits: o.modelLimits, Observer: o.hostObserver})
 	}
 	if err == nil {
 		s.batch, err = batch.New(batch.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Hosting: s.hosting, Logs: s.logs, Dir: filepath.Join(abs, "transform"), Log: o.log,
