@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/version"
 )
 
@@ -76,6 +77,10 @@ func Execute(ctx context.Context, args []string) int {
 }
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// The SAGEKIT_MAX_EXTRACT_* variables, which an archive's refusal
+	// names, bound every archive a command reads (push's OCI archives, base
+	// and image layers); the run commands' --max-extract-* flags win.
+	extract.SetDefaultLimits(extract.LimitsFromEnv(os.Getenv))
 	root := NewRoot()
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -108,6 +108,10 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	if err != nil {
 		return err
 	}
+	limits, err := o.limits()
+	if err != nil {
+		return err
+	}
 	s, err := spec.Load(o.remote.config)
 	if err != nil {
 		return err
@@ -171,7 +175,7 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	}
 	defer os.RemoveAll(state)
 	srv, err := local.New(ctx, state, local.WithLogger(log), local.WithLabels(labels),
-		local.WithHealthTimeout(o.startupTimeout))
+		local.WithHealthTimeout(o.startupTimeout), local.WithModelLimits(limits))
 	if err != nil {
 		return err
 	}

@@ -114,8 +114,8 @@ func WithTransformObserver(obs batch.Observer) Option {
 	return func(o *options) { o.batchObserver = obs }
 }
 
-// WithModelLimits bounds what unpacking a transform job's model.tar.gz may
-// write (default: platform's limits).
+// WithModelLimits bounds what unpacking a model.tar.gz may write, for
+// endpoints and transform jobs alike (default: platform's limits).
 func WithModelLimits(l platform.ExtractLimits) Option { return func(o *options) { o.modelLimits = l } }
 
 // WithLabels adds labels to every container and network (default none).
@@ -171,7 +171,7 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	}
 	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs, GPU: o.gpu, Observer: o.observer})
 	if err == nil {
-		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs})
+		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, ModelLimits: o.modelLimits, Logs: s.logs})
 	}
 	if err == nil {
 		s.batch, err = batch.New(batch.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Hosting: s.hosting, Logs: s.logs, Dir: filepath.Join(abs, "transform"), Log: o.log,

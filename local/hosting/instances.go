@@ -35,7 +35,7 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 			if err := os.MkdirAll(v.modelsDir, 0o755); err != nil {
 				return fmt.Errorf("creating the models directory: %w", err)
 			}
-			v.models = &modelCache{prefix: loc, dir: v.modelsDir, fetched: map[string]*fetch{}}
+			v.models = &modelCache{prefix: loc, dir: v.modelsDir, limits: m.limits, fetched: map[string]*fetch{}}
 			continue
 		}
 		if loc.Scheme == "file" {
@@ -50,7 +50,7 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 			return fmt.Errorf("Could not access model data at %s: %w", c.ModelDataUrl, err)
 		}
 		dir := filepath.Join(base, "model")
-		if err := platform.UnpackModel(ctx, archive, dir, platform.ExtractLimits{}); err != nil {
+		if err := platform.UnpackModel(ctx, archive, dir, m.limits); err != nil {
 			return err
 		}
 		if err := os.Chmod(dir, 0o755); err != nil {

@@ -57,6 +57,7 @@ type Manager struct {
 	dir     string
 	log     *slog.Logger
 	health  time.Duration
+	limits  platform.ExtractLimits
 	client  *http.Client
 	logs    *logs.Store
 	metrics *metrics
@@ -82,6 +83,9 @@ type Options struct {
 	// HealthTimeout is how long a new instance has to answer /ping
 	// (default 4 minutes, SageMaker's).
 	HealthTimeout time.Duration
+	// ModelLimits bound what unpacking a model.tar.gz may write, a
+	// multi-model endpoint's included (zero: platform's defaults).
+	ModelLimits platform.ExtractLimits
 	// Logs receives each instance's output, in
 	// /aws/sagemaker/Endpoints/NAME, stream VARIANT/i-<container id>
 	// (default: a store of its own).
