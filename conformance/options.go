@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/platform"
 )
 
 // Windows are the time limits the suite applies. The defaults are
@@ -24,9 +26,14 @@ type Windows struct {
 	HostingGrace time.Duration
 	// TrainingTimeout stops a training run that takes longer (default 15 min).
 	TrainingTimeout time.Duration
-	// SigtermAfter is when the SIGTERM run is stopped (default 100 ms, so
-	// that even quick training programs are still running).
+	// SigtermAfter is when the SIGTERM run is stopped, counted from the
+	// program's first output (default 100 ms, so that even quick training
+	// programs are still running). Counted from the start, SIGTERM could
+	// reach PID 1 before it handles the signal, and the kernel drops it.
 	SigtermAfter time.Duration
+	// SigtermSilent is when the SIGTERM run of a program that has printed
+	// nothing is stopped, counted from the start (default 5 s).
+	SigtermSilent time.Duration
 	// PeerDelay is how much later algo-2 starts than algo-1 (default 2 s).
 	PeerDelay time.Duration
 }
@@ -41,6 +48,7 @@ func DefaultWindows() Windows {
 		HostingGrace:      30 * time.Second,
 		TrainingTimeout:   15 * time.Minute,
 		SigtermAfter:      100 * time.Millisecond,
+		SigtermSilent:     platform.DefaultStopSilent,
 		PeerDelay:         2 * time.Second,
 	}
 }

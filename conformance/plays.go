@@ -150,6 +150,7 @@ func (o *observations) failedWithoutReason() []string {
 func (r *runner) playSigterm(ctx context.Context) {
 	j := r.job("sigterm")
 	j.StopAfter = r.opts.windows.SigtermAfter
+	j.StopSilent = r.opts.windows.SigtermSilent
 	r.o.sigterm, r.o.sigtermErr = r.e.Train(ctx, j)
 }
 
