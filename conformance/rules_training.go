@@ -149,6 +149,16 @@ var trainingRules = ruleSection{
 			How:         "Starts a second training run, sends SIGTERM shortly after start and expects the container to exit within the grace period (120 s) rather than be killed.",
 			plays:       []play{playSigterm},
 			deps:        []string{"C-TR-01"},
+			evidence: func(o *observations) (outcome, bool) {
+				// A run killed after SIGTERM breaks the rule whatever made
+				// C-TR-01 fail.
+				if o.sigterm != nil && len(o.sigterm.Hosts) > 0 {
+					if h := o.sigterm.Hosts[0]; h.Stop != nil && h.Stop.Killed {
+						return fail("still running %s after SIGTERM: killed with SIGKILL", o.opts.windows.TrainingGrace), true
+					}
+				}
+				return outcome{}, false
+			},
 			check: func(o *observations) outcome {
 				if o.sigterm == nil || len(o.sigterm.Hosts) == 0 {
 					return skip("the SIGTERM run did not happen: %v", o.sigtermErr)
