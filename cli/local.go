@@ -24,6 +24,7 @@ type localOptions struct {
 	state  string
 	extractFlags
 	modelLimits platform.ExtractLimits // from extractFlags, read by RunE
+	backend     containerBackend       // SAGEKIT_CONTAINER_BACKEND, read by RunE
 }
 
 func newLocalCmd() *cobra.Command {
@@ -47,6 +48,9 @@ container it started. docs/local.md lists every supported operation.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if o.modelLimits, err = o.limits(); err != nil {
+				return badFlags(cmd, err)
+			}
+			if o.backend, err = containerBackendFromEnv(os.Getenv); err != nil {
 				return badFlags(cmd, err)
 			}
 			return runLocal(cmd.Context(), cmd.ErrOrStderr(), o)
@@ -73,11 +77,12 @@ func runLocal(ctx context.Context, stderr io.Writer, o localOptions) error {
 		return fmt.Errorf("listening on --listen %s: %w", o.listen, err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := local.New(ctx, o.state, local.WithLogger(log), local.WithModelLimits(o.modelLimits))
+	srv, closeEngine, err := localServer(ctx, o.backend, o.state, log, local.WithModelLimits(o.modelLimits))
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer closeEngine()
 	fmt.Fprintf(stderr, "sagekit local: listening on http://%s (state %s)\n", ln.Addr(), o.state)
 	serr := srv.Serve(ctx, ln)
 	fmt.Fprintln(stderr, "sagekit local: stopping every container it started")

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/version"
@@ -73,6 +74,12 @@ lists them for each command.`,
 // 0, 1 when the command failed, 2 for a usage error, 130 when ctx was
 // cancelled (Ctrl-C or SIGTERM) and the command has cleaned up.
 func Execute(ctx context.Context, args []string) int {
+	// testcontainers-go prints what it says outside a request (its
+	// connection banner, its reaper's start) to stderr through a
+	// process-wide logger; the process is ours here, so it is quiet. What
+	// it says about each request goes to the command's logger (see
+	// openEngine).
+	tclog.SetDefault(tclog.NewNoopLogger())
 	return execute(ctx, args, os.Stdout, os.Stderr)
 }
 

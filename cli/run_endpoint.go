@@ -158,11 +158,12 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	}
 	defer os.RemoveAll(state)
 	w := &endpointWatcher{stderr: stderr, healthy: make(chan struct{})}
-	srv, err := local.New(ctx, state, local.WithLogger(log), local.WithLabels(labels), local.WithGPU(o.gpu),
+	srv, closeEngine, err := localServer(ctx, o.backend, state, log, local.WithLabels(labels), local.WithGPU(o.gpu),
 		local.WithHealthTimeout(o.startupTimeout), local.WithModelLimits(limits), local.WithEndpointObserver(w))
 	if err != nil {
 		return err
 	}
+	defer closeEngine()
 	p := &endpointProxy{ln: ln, errLog: redact.Logger(stderr, "sagekit run endpoint: ", 0)}
 	serving, result := serveEndpoint(ctx, stdout, srv, plan, w, p, o, log)
 	if serving && ctx.Err() != nil {

@@ -69,6 +69,7 @@ type options struct {
 	events           func(Event)
 	log              *slog.Logger
 	client           *client.Client
+	engine           []platform.Option
 	runID            string
 }
 
@@ -182,6 +183,14 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithClient uses dc to reach the container engine (default: from the
 // environment, as docker does).
 func WithClient(dc *client.Client) Option { return func(o *options) { o.client = dc } }
+
+// WithEngineOptions configures the container engine the suite runs on
+// (default: a DockerBackend over the client of WithClient): for example
+// platform.WithBackend for another container backend. The client of
+// WithClient, or one from the environment, still inspects the image.
+func WithEngineOptions(opts ...platform.Option) Option {
+	return func(o *options) { o.engine = append(o.engine, opts...) }
+}
 
 // WithRunID sets the run id that labels every container and network of the
 // run (default: random).

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/sagekit/sagekit/local/batch"
@@ -69,6 +70,7 @@ type options struct {
 	batchObserver batch.Observer
 	hostObserver  hosting.Observer
 	modelLimits   platform.ExtractLimits
+	engine        []platform.Option
 }
 
 // Option configures a Server.
@@ -130,6 +132,16 @@ func WithModelLimits(l platform.ExtractLimits) Option { return func(o *options) 
 // WithLabels adds labels to every container and network (default none).
 func WithLabels(l map[string]string) Option { return func(o *options) { o.labels = l } }
 
+// WithEngineOptions configures the container engine the server makes
+// (default: a Docker Engine client from the environment, a DockerBackend):
+// a caller passes its client with platform.WithClient and another
+// container backend with platform.WithBackend (with a client: the server
+// inspects images through it). The server's labels and logger are set
+// after them.
+func WithEngineOptions(opts ...platform.Option) Option {
+	return func(o *options) { o.engine = append(o.engine, opts...) }
+}
+
 // New opens the state directory (created if missing), removes containers
 // a previous server on it left behind, marks its interrupted training
 // jobs Failed and re-creates its endpoints.
@@ -158,7 +170,11 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	for k, v := range o.labels {
 		labels[k] = v
 	}
-	s.engine, err = platform.New(ctx, platform.WithLabels(labels), platform.WithLogger(o.log))
+	s.engine, err = platform.New(ctx, append(slices.Clone(o.engine), platform.WithLabels(labels), platform.WithLogger(o.log))...)
+	if err == nil && s.engine.Client() == nil {
+		s.engine.Close()
+		err = errors.New("the container engine has no Docker client: pass platform.WithClient with platform.WithBackend")
+	}
 	if err != nil {
 		s.st.Close()
 		return nil, err
