@@ -102,7 +102,7 @@ stress-flaky: build ## the once-flaky container tests STRESS_N (5) times in a ro
 	for i in $$(seq $(or $(STRESS_N),5)); do \
 	  echo "run $$i (load $$(cut -d' ' -f1 /proc/loadavg))"; \
 	  $(GO) test -race -count=1 -run 'TestDirectMatchesBuildKit|TestRunScratchImage' ./image/build/ || exit 1; \
-	  $(GO) test -race -count=1 -run 'TestStopAfterGraceKills' ./platform/ || exit 1; \
+	  $(GO) test -race -count=1 -run 'TestStopAfterGraceKills|TestStopAfterLateHandler' ./platform/ || exit 1; \
 	  $(GO) test -race -count=1 -run 'TestRunEndpoint$$$$|TestInterrupt' ./cli/ || exit 1; \
 	  $(GO) test -race -count=1 -run 'TestGoodFixturePasses|TestFixturesFailOnlyTheirRule/C-TR-10' ./conformance/ || exit 1; \
 	done; echo "$(or $(STRESS_N),5) runs green"

@@ -57,6 +57,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no template", []string{"init", "x"}, []string{"no template: pass --template"}},
 		{"template typo", []string{"init", "x", "--template", "pyhton"}, []string{`unknown template "pyhton": did you mean python?`}},
 		{"bad listen", []string{"run", "endpoint", "img", "--model", ".", "--listen", "everywhere"}, []string{"--listen everywhere"}},
+		{"bad extract limit of local", []string{"local", "--listen", "127.0.0.1:0", "--max-extract-bytes", "lots"}, []string{`--max-extract-bytes "lots": want a non-negative number of bytes`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -33,7 +34,8 @@ type evaluateOptions struct {
 	client             *remote.Client // with --on ml.*
 	reports            reportFlags
 	progress           progressFlag
-	mode               string // progress, resolved
+	mode               string           // progress, resolved
+	backend            containerBackend // SAGEKIT_CONTAINER_BACKEND, resolved
 }
 
 func newEvaluateCmd() *cobra.Command {
@@ -79,6 +81,9 @@ the details.`,
 			}
 			o.mode = mode
 			if err := o.resolve(cmd); err != nil {
+				return badFlags(cmd, err)
+			}
+			if o.backend, err = containerBackendFromEnv(os.Getenv); err != nil {
 				return badFlags(cmd, err)
 			}
 			if o.on != "local" {
@@ -257,7 +262,7 @@ func runEvaluate(ctx context.Context, stdout, stderr io.Writer, o evaluateOption
 	var runErr error
 	stopped := "containers removed"
 	if o.on == "local" {
-		e, done, err := runEngine(ctx, nil)
+		e, done, err := runEngine(ctx, o.backend, nil, progressLogger(o.mode, stderr))
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/local"
+	"github.com/sagekit/sagekit/platform"
 )
 
 func init() { register(newLocalCmd) }
@@ -21,6 +22,9 @@ func init() { register(newLocalCmd) }
 type localOptions struct {
 	listen string
 	state  string
+	extractFlags
+	modelLimits platform.ExtractLimits // from extractFlags, read by RunE
+	backend     containerBackend       // SAGEKIT_CONTAINER_BACKEND, read by RunE
 }
 
 func newLocalCmd() *cobra.Command {
@@ -42,12 +46,20 @@ container it started. docs/local.md lists every supported operation.`,
   sagekit local --listen 127.0.0.1:0 --state /tmp/sagekit-local`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.modelLimits, err = o.limits(); err != nil {
+				return badFlags(cmd, err)
+			}
+			if o.backend, err = containerBackendFromEnv(os.Getenv); err != nil {
+				return badFlags(cmd, err)
+			}
 			return runLocal(cmd.Context(), cmd.ErrOrStderr(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8787", "address to listen on, HOST:PORT (port 0 picks a free one)")
 	f.StringVar(&o.state, "state", defaultState(), "directory holding the records and the jobs' files")
+	o.extractFlags.flags(cmd)
 	documentExit(cmd, "the address could not be bound, the state could not be opened, or the Docker Engine is missing")
 	return cmd
 }
@@ -65,11 +77,12 @@ func runLocal(ctx context.Context, stderr io.Writer, o localOptions) error {
 		return fmt.Errorf("listening on --listen %s: %w", o.listen, err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := local.New(ctx, o.state, local.WithLogger(log))
+	srv, closeEngine, err := localServer(ctx, o.backend, o.state, log, local.WithModelLimits(o.modelLimits))
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer closeEngine()
 	fmt.Fprintf(stderr, "sagekit local: listening on http://%s (state %s)\n", ln.Addr(), o.state)
 	serr := srv.Serve(ctx, ln)
 	fmt.Fprintln(stderr, "sagekit local: stopping every container it started")

@@ -6,6 +6,7 @@ package cli
 // reaches it through AWS_ENDPOINT_URL, its standard endpoint override.
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -256,5 +257,36 @@ func TestPushBuilt(t *testing.T) {
 	d, _ := img.Digest()
 	if want := reg.Host + "/built@" + d.String(); uri != want || !strings.Contains(stdout.String(), want) {
 		t.Errorf("uri = %q, stdout %q; want %q", uri, stdout.String(), want)
+	}
+}
+
+// TestPushArchiveLimitsFromEnv: the SAGEKIT_MAX_EXTRACT_* variable that a
+// refused archive names bounds push's OCI archives too, and a malformed
+// one is named.
+func TestPushArchiveLimitsFromEnv(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct{ name, body string }{{"oci-layout", `{"imageLayoutVersion":"1.0.0"}`}, {"index.json", `{"schemaVersion":2,"manifests":[]}`}, {"blobs/", ""}} {
+		typ := byte(tar.TypeReg)
+		if strings.HasSuffix(f.name, "/") {
+			typ = tar.TypeDir
+		}
+		tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: typ, Mode: 0o644, Size: int64(len(f.body))})
+		tw.Write([]byte(f.body))
+	}
+	tw.Close()
+	archive := filepath.Join(t.TempDir(), "oci.tar")
+	if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ entries, want string }{
+		{"2", "holds more than 2 entries (raise the limit with SAGEKIT_MAX_EXTRACT_ENTRIES; 0 removes it)"},
+		{"many", `SAGEKIT_MAX_EXTRACT_ENTRIES="many": want a non-negative integer`},
+	} {
+		t.Setenv("SAGEKIT_MAX_EXTRACT_ENTRIES", tt.entries)
+		code, _, stderr := execCLI(t, "push", archive, "127.0.0.1:1/team/model:v1", "--progress", "plain")
+		if code != 1 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("SAGEKIT_MAX_EXTRACT_ENTRIES=%s sagekit push: exit %d, stderr %q; want 1 and %q", tt.entries, code, stderr, tt.want)
+		}
 	}
 }

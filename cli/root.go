@@ -8,7 +8,9 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
+	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/version"
 )
 
@@ -72,10 +74,20 @@ lists them for each command.`,
 // 0, 1 when the command failed, 2 for a usage error, 130 when ctx was
 // cancelled (Ctrl-C or SIGTERM) and the command has cleaned up.
 func Execute(ctx context.Context, args []string) int {
+	// testcontainers-go prints what it says outside a request (its
+	// connection banner, its reaper's start) to stderr through a
+	// process-wide logger; the process is ours here, so it is quiet. What
+	// it says about each request goes to the command's logger (see
+	// openEngine).
+	tclog.SetDefault(tclog.NewNoopLogger())
 	return execute(ctx, args, os.Stdout, os.Stderr)
 }
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// The SAGEKIT_MAX_EXTRACT_* variables, which an archive's refusal
+	// names, bound every archive a command reads (push's OCI archives, base
+	// and image layers); the run commands' --max-extract-* flags win.
+	extract.SetDefaultLimits(extract.LimitsFromEnv(os.Getenv))
 	root := NewRoot()
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -51,7 +51,8 @@ type commonRunOptions struct {
 	gpu      bool
 	pull     bool
 	progress progressFlag
-	mode     string // progress, resolved
+	mode     string           // progress, resolved
+	backend  containerBackend // SAGEKIT_CONTAINER_BACKEND, resolved
 }
 
 func (o *commonRunOptions) flags(cmd *cobra.Command) {
@@ -72,6 +73,9 @@ func (o *commonRunOptions) resolve(cmd *cobra.Command, args []string) error {
 		return badFlags(cmd, err)
 	}
 	o.mode = mode
+	if o.backend, err = containerBackendFromEnv(os.Getenv); err != nil {
+		return badFlags(cmd, err)
+	}
 	return nil
 }
 
@@ -140,10 +144,10 @@ func (o extractFlags) limits() (platform.ExtractLimits, error) {
 	return l, nil
 }
 
-// runEngine connects to the engine with a label unique to this run; the
-// returned function removes whatever still carries it and closes the
-// engine.
-func runEngine(ctx context.Context, labels []string) (*platform.Engine, func(), error) {
+// runEngine connects to the engine, its containers created by backend
+// (which reports to log), with a label unique to this run; the returned
+// function removes whatever still carries it and closes the engine.
+func runEngine(ctx context.Context, backend containerBackend, labels []string, log *slog.Logger) (*platform.Engine, func(), error) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
@@ -151,19 +155,19 @@ func runEngine(ctx context.Context, labels []string) (*platform.Engine, func(), 
 	if err := parseKV("--label", labels, l); err != nil {
 		return nil, nil, err
 	}
-	dc, err := engineClient()
+	c, err := openEngine(ctx, backend, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := platform.New(ctx, platform.WithClient(dc), platform.WithLabels(l))
+	e, err := platform.New(ctx, append(c.options(), platform.WithLabels(l))...)
 	if err != nil {
-		dc.Close()
+		c.Close()
 		return nil, nil, err
 	}
 	return e, func() {
 		e.Sweep(context.WithoutCancel(ctx), LabelRun, id)
 		e.Close()
-		dc.Close()
+		c.Close()
 	}, nil
 }
 

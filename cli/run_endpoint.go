@@ -5,19 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/internal/redact"
+	"github.com/sagekit/sagekit/local"
+	"github.com/sagekit/sagekit/local/hosting"
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/remote"
+	"github.com/sagekit/sagekit/remote/spec"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
@@ -52,9 +62,13 @@ Ctrl-C sends SIGTERM and SIGKILL %d s later, as SageMaker does, removes the
 container and exits 130. IMAGE must be in the local Docker Engine (sagekit
 build makes it); --pull pulls it from its registry instead.
 
+The endpoint runs on the engine of 'sagekit local', in-process: an endpoint of
+one variant (AllTraffic) of one instance, named after the image, created with
+CreateModel, CreateEndpointConfig and CreateEndpoint.
+
 With --config endpoint.yaml (docs/sagemaker.md) it runs the endpoint the file
 describes, production variants and inference pipelines, each instance a
-container, through the engine of 'sagekit local', and serves SageMaker
+container, through the same engine, and serves SageMaker
 Runtime's POST /endpoints/NAME/invocations on http://LISTEN:PORT: 'sagekit
 invoke NAME --endpoint-url http://LISTEN:PORT [--variant V]' reaches it. Shadow
 variants and multi-model mode are refused locally. Ctrl-C stops and removes
@@ -116,6 +130,10 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	if err != nil {
 		return err
 	}
+	labels, err := parseLabels(o.labels)
+	if err != nil {
+		return err
+	}
 	log := o.logger(stderr)
 	// Listen first, so a port in use is reported before anything starts.
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.listen, strconv.Itoa(o.port)))
@@ -127,100 +145,242 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	if err != nil {
 		return err
 	}
-	dir, cleanup, err := platform.ModelDir(ctx, o.model, limits)
+	plan, err := o.plan(env)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	e, done, err := runEngine(ctx, o.labels)
+	if err := ensureRunImages(ctx, o.labels, []string{o.image}, o.pull, log); err != nil {
+		return err
+	}
+	state, err := os.MkdirTemp("", "sagekit-endpoint-")
+	if err != nil {
+		return fmt.Errorf("creating the endpoint's state directory: %w", err)
+	}
+	defer os.RemoveAll(state)
+	w := &endpointWatcher{stderr: stderr, healthy: make(chan struct{})}
+	srv, closeEngine, err := localServer(ctx, o.backend, state, log, local.WithLabels(labels), local.WithGPU(o.gpu),
+		local.WithHealthTimeout(o.startupTimeout), local.WithModelLimits(limits), local.WithEndpointObserver(w))
 	if err != nil {
 		return err
 	}
-	defer done()
-	if err := ensureImage(ctx, e, o.image, o.pull, log); err != nil {
-		return interrupted(ctx, err)
-	}
-	log.Info("starting the endpoint container", "image", o.image, "model", o.model)
-	ep, err := e.Serve(ctx, platform.EndpointSpec{Image: o.image, ModelDir: dir, Env: env, GPU: o.gpu})
-	if err != nil {
-		return interrupted(ctx, err)
-	}
-	defer ep.Remove(ctx)
-	logsDone := make(chan struct{})
-	go func() {
-		defer close(logsDone)
-		ep.FollowLogs(context.WithoutCancel(ctx), stderr, stderr)
-	}()
-	log.Info("waiting for GET /ping to answer 200", "every", pingEvery, "timeout", o.startupTimeout)
-	h := waitHealthy(ctx, ep, o.startupTimeout, log)
-	if !h.Healthy {
-		if ctx.Err() != nil {
-			return interrupted(ctx, ctx.Err())
-		}
-		return fmt.Errorf("%s did not become healthy: %s", o.image, describeHealth(h, o.startupTimeout))
-	}
-	target, err := url.Parse(ep.URL)
-	if err != nil {
-		return err
-	}
-	errLog := redact.Logger(stderr, "sagekit run endpoint: ", 0)
-	proxy := &httputil.ReverseProxy{
-		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
-		FlushInterval: -1, // streaming responses go out as they come
-		ErrorLog:      errLog,
-	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
-	go srv.Serve(ln)
-	local := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, local, h.Elapsed.Round(10*time.Millisecond))
-	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @%s\n", local, optml.RouteInvocations, samplePayload())
-
-	var result error
-	select {
-	case <-ctx.Done():
+	defer closeEngine()
+	p := &endpointProxy{ln: ln, errLog: redact.Logger(stderr, "sagekit run endpoint: ", 0)}
+	serving, result := serveEndpoint(ctx, stdout, srv, plan, w, p, o, log)
+	if serving && ctx.Err() != nil {
 		log.Info("stopping: SIGTERM, then SIGKILL", "after", time.Duration(optml.HostingStopGraceSeconds)*time.Second)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), (optml.HostingStopGraceSeconds+10)*time.Second)
-		st, err := ep.Stop(sctx, optml.HostingStopGraceSeconds*time.Second)
-		cancel()
-		switch {
-		case err != nil:
-			result = err
-		case st.Killed:
-			result = &ExitError{Code: 1, Err: fmt.Errorf("the container ignored SIGTERM for %ds and was killed: handle SIGTERM by finishing requests and exiting", optml.HostingStopGraceSeconds)}
-		default:
-			log.Info("stopped", "after", st.Elapsed.Round(10*time.Millisecond), "exit", st.ExitCode)
-		}
-	case <-ep.Done():
-		_, code := ep.Exited()
-		result = &ExitError{Code: 1, Err: fmt.Errorf("the container exited with code %d while serving", code)}
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	srv.Shutdown(sctx)
-	cancel()
-	select {
-	case <-logsDone:
-	case <-time.After(2 * time.Second):
+	if err := srv.Close(); err != nil {
+		result = errors.Join(result, fmt.Errorf("removing the endpoint's container: %w", err))
+	}
+	p.shutdown(ctx)
+	if serving && ctx.Err() != nil && result == nil {
+		result = w.stopResult(log)
 	}
 	return result
 }
 
-// waitHealthy polls /ping as ep.WaitHealthy does and reports every 2 s
-// how long it has waited.
-func waitHealthy(ctx context.Context, ep *platform.Endpoint, deadline time.Duration, log *slog.Logger) platform.Health {
-	res := make(chan platform.Health, 1)
-	go func() { res <- ep.WaitHealthy(ctx, deadline, optml.PingTimeoutSeconds*time.Second) }()
+// plan is the CreateModel, CreateEndpointConfig and CreateEndpoint
+// requests of the flags: one variant, AllTraffic, of one instance, its
+// model a file:// URI. The endpoint is named by --name, else by the
+// image's repository.
+func (o runEndpointOptions) plan(env map[string]string) (*remote.EndpointPlan, error) {
+	if _, err := os.Stat(o.model); err != nil {
+		return nil, fmt.Errorf("finding the model: %w", err)
+	}
+	model, err := dataURI("--model", o.model, true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Single().Resolve(spec.Defaults{Image: o.image, Model: model, InstanceType: localInstanceType, Env: env})
+	if err != nil {
+		return nil, err
+	}
+	name := o.remote.name
+	if name == "" {
+		name = localEndpointName(o.image)
+	}
+	return remote.Endpoint{Name: name, Role: localRole, Spec: s, LocalFiles: true}.Plan()
+}
+
+// serveEndpoint creates the endpoint on srv, through its API, waits until
+// its container answers /ping and serves the container's port on p until
+// ctx ends or the container exits; serving says whether it got that far.
+func serveEndpoint(ctx context.Context, stdout io.Writer, srv *local.Server, plan *remote.EndpointPlan, w *endpointWatcher, p *endpointProxy, o runEndpointOptions, log *slog.Logger) (serving bool, err error) {
+	sm := localSageMaker(srv)
+	name := aws.ToString(plan.Endpoint.EndpointName)
+	log.Info("starting the endpoint container", "image", o.image, "model", o.model)
+	for _, m := range plan.Models {
+		if _, err := sm.CreateModel(ctx, m); err != nil {
+			return false, interrupted(ctx, localRequestError("creating model "+aws.ToString(m.ModelName), err))
+		}
+	}
+	if _, err := sm.CreateEndpointConfig(ctx, plan.Config); err != nil {
+		return false, interrupted(ctx, localRequestError("creating endpoint config "+name, err))
+	}
+	if _, err := sm.CreateEndpoint(ctx, plan.Endpoint); err != nil {
+		return false, interrupted(ctx, localRequestError("creating endpoint "+name, err))
+	}
+	log.Info("waiting for GET /ping to answer 200", "every", pingEvery, "timeout", o.startupTimeout)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	healthy := w.healthy // nil once seen, as InService follows at once
 	for {
-		select {
-		case h := <-res:
-			return h
-		case <-tick.C:
-			log.Info("still waiting for /ping", "waited", time.Since(ep.Started).Round(time.Second), "timeout", deadline)
+		d, err := sm.DescribeEndpoint(ctx, &sagemaker.DescribeEndpointInput{EndpointName: aws.String(name)})
+		if ctx.Err() != nil {
+			return false, interrupted(ctx, ctx.Err())
 		}
+		if err != nil {
+			return false, fmt.Errorf("describing endpoint %s: %w", name, err)
+		}
+		if d.EndpointStatus == types.EndpointStatusInService {
+			break
+		}
+		if d.EndpointStatus == types.EndpointStatusFailed {
+			if h, ok := w.health(); ok && !h.Healthy {
+				return false, fmt.Errorf("%s did not become healthy: %s", o.image, describeHealth(h, o.startupTimeout))
+			}
+			return false, fmt.Errorf("endpoint %s failed: %s", name, aws.ToString(d.FailureReason))
+		}
+		select {
+		case <-ctx.Done():
+			return false, interrupted(ctx, ctx.Err())
+		case <-tick.C:
+			if waited := w.waited(); waited > 0 {
+				log.Info("still waiting for /ping", "waited", waited.Round(time.Second), "timeout", o.startupTimeout)
+			}
+		case <-healthy:
+			healthy = nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	c := w.container()
+	h, _ := w.health()
+	target, err := url.Parse(c.URL)
+	if err != nil {
+		return false, err
+	}
+	addr := p.serve(target)
+	fmt.Fprintf(stdout, "%s is serving at %s (healthy after %s); Ctrl-C stops it\n", o.image, addr, h.Elapsed.Round(10*time.Millisecond))
+	fmt.Fprintf(stdout, "  curl -X POST %s%s -H 'Content-Type: text/csv' --data-binary @%s\n", addr, optml.RouteInvocations, samplePayload())
+	select {
+	case <-ctx.Done():
+		return true, nil
+	case <-c.Done():
+		_, code := c.Exited()
+		return true, &ExitError{Code: 1, Err: fmt.Errorf("the container exited with code %d while serving", code)}
 	}
 }
 
+// endpointProxy serves the container's port on --listen: requests and
+// responses, streaming ones included, pass through unchanged.
+type endpointProxy struct {
+	ln     net.Listener
+	errLog *stdlog.Logger
+	srv    *http.Server
+}
+
+func (p *endpointProxy) serve(target *url.URL) string {
+	proxy := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		FlushInterval: -1, // streaming responses go out as they come
+		ErrorLog:      p.errLog,
+	}
+	p.srv = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: p.errLog}
+	go p.srv.Serve(p.ln)
+	return "http://" + p.ln.Addr().String()
+}
+
+func (p *endpointProxy) shutdown(ctx context.Context) {
+	if p.srv == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	p.srv.Shutdown(sctx)
+}
+
+// endpointWatcher sees the endpoint's container from inside the engine:
+// its output, printed on stderr as it comes, its /ping result and URL,
+// and how it stopped.
+type endpointWatcher struct {
+	stderr  io.Writer
+	healthy chan struct{} // closed on the first 200 from /ping
+
+	mu      sync.Mutex
+	started time.Time
+	c       *platform.Endpoint
+	h       *platform.Health
+	stop    *platform.StopResult
+	stopErr error
+}
+
+var _ hosting.Observer = (*endpointWatcher)(nil)
+
+func (w *endpointWatcher) ContainerOutput(_, _ string, c *platform.Endpoint) (io.Writer, io.Writer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.started = c.Started
+	return w.stderr, w.stderr
+}
+
+func (w *endpointWatcher) ContainerHealth(_, _ string, c *platform.Endpoint, h platform.Health) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.c, w.h = c, &h
+	if h.Healthy {
+		close(w.healthy)
+	}
+}
+
+func (w *endpointWatcher) ContainerStopped(_, _ string, _ *platform.Endpoint, st platform.StopResult, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stop, w.stopErr = &st, err
+}
+
+func (w *endpointWatcher) health() (platform.Health, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.h == nil {
+		return platform.Health{}, false
+	}
+	return *w.h, true
+}
+
+func (w *endpointWatcher) container() *platform.Endpoint {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.c
+}
+
+// waited is how long the container has run (0 before it runs).
+func (w *endpointWatcher) waited() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started.IsZero() {
+		return 0
+	}
+	return time.Since(w.started)
+}
+
+// stopResult says how the container took Ctrl-C: nil when it exited
+// within the grace period, an error when it was killed.
+func (w *endpointWatcher) stopResult(log *slog.Logger) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.stopErr != nil:
+		return w.stopErr
+	case w.stop == nil:
+		return errors.New("the engine did not say how the container stopped")
+	case w.stop.Killed:
+		return &ExitError{Code: 1, Err: fmt.Errorf("the container ignored SIGTERM for %ds and was killed: handle SIGTERM by finishing requests and exiting", optml.HostingStopGraceSeconds)}
+	}
+	log.Info("stopped", "after", w.stop.Elapsed.Round(10*time.Millisecond), "exit", w.stop.ExitCode)
+	return nil
+}
+
+// describeHealth says why /ping never answered 200.
 func describeHealth(h platform.Health, deadline time.Duration) string {
 	switch {
 	case h.Exited:

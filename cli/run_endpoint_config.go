@@ -108,6 +108,10 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	if err != nil {
 		return err
 	}
+	limits, err := o.limits()
+	if err != nil {
+		return err
+	}
 	s, err := spec.Load(o.remote.config)
 	if err != nil {
 		return err
@@ -170,11 +174,12 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 		return fmt.Errorf("creating the endpoint's state directory: %w", err)
 	}
 	defer os.RemoveAll(state)
-	srv, err := local.New(ctx, state, local.WithLogger(log), local.WithLabels(labels),
-		local.WithHealthTimeout(o.startupTimeout))
+	srv, closeEngine, err := localServer(ctx, o.backend, state, log, local.WithLabels(labels),
+		local.WithHealthTimeout(o.startupTimeout), local.WithModelLimits(limits))
 	if err != nil {
 		return err
 	}
+	defer closeEngine()
 	result := serveEndpointConfig(ctx, stdout, stderr, o, srv, ln, name, plan, log)
 	log.Info("stopping: SIGTERM to every container, then removal")
 	start := time.Now()
@@ -188,7 +193,9 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 // ensureRunImages checks that every image is in the Docker Engine
 // (pulling it with pull).
 func ensureRunImages(ctx context.Context, labels, images []string, pull bool, log *slog.Logger) error {
-	e, done, err := runEngine(ctx, labels)
+	// Images only: no container, so Docker's backend whatever
+	// SAGEKIT_CONTAINER_BACKEND says.
+	e, done, err := runEngine(ctx, backendDocker, labels, log)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
 
+	"github.com/sagekit/sagekit/conformance/fixtures"
 	"github.com/sagekit/sagekit/internal/testenv"
 )
 
@@ -117,5 +118,46 @@ func TestRunTrainInterrupt(t *testing.T) {
 		if !strings.Contains(lines.String(), h+" | sleeper: training until SIGTERM") {
 			t.Errorf("stdout has no line of %s:\n%s", h, lines.String())
 		}
+	}
+}
+
+// TestRunEndpointIgnoresSIGTERM: on Ctrl-C a container that ignores
+// SIGTERM is killed after SageMaker's 30 s, removed, and named in the
+// error.
+func TestRunEndpointIgnoresSIGTERM(t *testing.T) {
+	dc := testenv.Docker(t)
+	fx := testenv.Binary(t, fixtures.Program, runtime.GOARCH)
+	img, err := fixtures.Build(t.Context(), dc, fixtures.Fixture{Break: "C-IN-13"}, fx, "sagekit-cli-sigterm-"+randomID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dc.ImageRemove(context.Background(), img, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr testenv.SyncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- execRun(ctx, &stdout, &stderr, "endpoint", img, testLabelFlag(t, dc), "--model", t.TempDir(), "--port", "0")
+	}()
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(stdout.String(), "is serving at"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never served\nstderr:\n%s", stderr.String())
+		}
+	}
+	cancel()
+	start := time.Now()
+	select {
+	case c := <-code:
+		const want = "the container ignored SIGTERM for 30s and was killed"
+		if c != 1 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("exit %d, want 1 and %q\nstderr:\n%s", c, want, stderr.String())
+		}
+		if took := time.Since(start); took < 30*time.Second {
+			t.Errorf("stopped after %s, want SIGKILL no sooner than 30s after SIGTERM", took)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("the endpoint did not stop within 90s of Ctrl-C")
 	}
 }

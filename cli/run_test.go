@@ -367,10 +367,53 @@ func TestRunMissingImage(t *testing.T) {
 	} {
 		t.Run(args[0], func(t *testing.T) {
 			var stdout, stderr testenv.SyncBuffer
-			code := execRun(t.Context(), &stdout, &stderr, args...)
+			// A run that serves would never end: the timeout makes it fail.
+			ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+			defer cancel()
+			code := execRun(ctx, &stdout, &stderr, args...)
 			want := "image " + img + " is not in the Docker Engine: build it with `sagekit build -t " + img
 			if code != 1 || !strings.Contains(stderr.String(), want) || strings.Contains(stderr.String(), "registry-1.docker.io") {
 				t.Errorf("run %v = %d, stderr %q; want 1 and %q", args, code, stderr.String(), want)
+			}
+		})
+	}
+}
+
+// TestRunEndpointFails: a container that never answers /ping, and a
+// model.tar.gz over a limit, end the run with exit 1 and a message that
+// says why; nothing is left behind.
+func TestRunEndpointFails(t *testing.T) {
+	dc := testenv.Docker(t)
+	modelDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(modelDir, "model.json"), []byte(`{"weights": [1, 2, 3]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "model.tar.gz")
+	if err := platform.PackDirs(model, modelDir); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		image string
+		args  []string
+		want  string
+	}{
+		{"exits", sleeperImage(t, dc), []string{"--startup-timeout", "1m"}, " did not become healthy: the container exited with code 1"},
+		{"archive limit", fixtureImage(t, dc), []string{"--max-extract-bytes", "10"}, "unpacks to more than 10 bytes (raise the limit with --max-extract-bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr testenv.SyncBuffer
+			args := append([]string{"endpoint", tt.image, testLabelFlag(t, dc), "--model", model, "--port", "0"}, tt.args...)
+			// A run that serves would never end: the timeout makes it fail.
+			ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+			defer cancel()
+			code := execRun(ctx, &stdout, &stderr, args...)
+			if code != 1 || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("run %v = %d, stderr:\n%s\nwant 1 and %q", args, code, stderr.String(), tt.want)
+			}
+			if strings.Contains(stdout.String(), "serving at") {
+				t.Errorf("stdout = %q, want no URL", stdout.String())
 			}
 		})
 	}

@@ -175,11 +175,12 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	}
 	defer os.RemoveAll(state)
 	obs := &trainWatcher{stdout: stdout, stderr: stderr, prefix: o.hosts > 1, streamed: map[string]bool{}}
-	srv, err := local.New(ctx, state, local.WithLogger(log), local.WithLabels(labels), local.WithGPU(o.gpu),
+	srv, closeEngine, err := localServer(ctx, o.backend, state, log, local.WithLabels(labels), local.WithGPU(o.gpu),
 		local.WithTrainingObserver(obs), local.WithShutdownWait(0))
 	if err != nil {
 		return err
 	}
+	defer closeEngine()
 	result := trainOn(ctx, stdout, srv, req, obs, o, upload, log)
 	if err := srv.Close(); err != nil {
 		result = errors.Join(result, fmt.Errorf("removing the training job's containers: %w", err))

@@ -156,11 +156,12 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 	}
 	defer os.RemoveAll(state)
 	obs := &transformWatcher{stdout: stdout}
-	srv, err := local.New(ctx, state, local.WithLogger(log), local.WithLabels(labels), local.WithGPU(o.gpu),
+	srv, closeEngine, err := localServer(ctx, o.backend, state, log, local.WithLabels(labels), local.WithGPU(o.gpu),
 		local.WithHealthTimeout(job.StartupTimeout), local.WithModelLimits(job.ModelLimits), local.WithTransformObserver(obs))
 	if err != nil {
 		return err
 	}
+	defer closeEngine()
 	result := transformOn(ctx, stderr, srv, model, req, obs, o, log)
 	if err := srv.Close(); err != nil {
 		result = errors.Join(result, fmt.Errorf("removing the transform job's container: %w", err))

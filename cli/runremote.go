@@ -180,12 +180,7 @@ func runTrainRemote(cmd *cobra.Command, o runTrainOptions) error {
 		fmt.Fprintf(stderr, "metric %s = %g\n", aws.ToString(m.MetricName), aws.ToFloat32(m.Value))
 	}
 	if d.BillableTimeInSeconds != nil {
-		billable, trained := aws.ToInt32(d.BillableTimeInSeconds), aws.ToInt32(d.TrainingTimeInSeconds)
-		line := fmt.Sprintf("billable seconds: %d (training seconds: %d", billable, trained)
-		if job.Spot && trained > 0 {
-			line += fmt.Sprintf(", managed spot savings %.0f%%", 100*(1-float64(billable)/float64(trained)))
-		}
-		fmt.Fprintln(stderr, line+")")
+		fmt.Fprintln(stderr, billing(aws.ToInt32(d.BillableTimeInSeconds), aws.ToInt32(d.TrainingTimeInSeconds), job.Spot))
 	}
 	if d.TrainingJobStatus != types.TrainingJobStatusCompleted {
 		return &ExitError{Code: 1, Err: fmt.Errorf("training job %s %s%s", job.Name, strings.ToLower(string(d.TrainingJobStatus)), reason(d.FailureReason))}
@@ -429,4 +424,14 @@ func runTransformRemote(cmd *cobra.Command, o runTransformOptions) error {
 	}
 	fmt.Fprintf(stderr, "transform job %s completed: %s\n", j.Name, j.Output)
 	return nil
+}
+
+// billing is the line on a finished training job's billable time, with
+// what managed spot training saved.
+func billing(billable, trained int32, spot bool) string {
+	line := fmt.Sprintf("billable seconds: %d (training seconds: %d", billable, trained)
+	if spot && trained > 0 {
+		line += fmt.Sprintf(", managed spot savings %.0f%%", 100*(1-float64(billable)/float64(trained)))
+	}
+	return line + ")"
 }

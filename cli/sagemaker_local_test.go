@@ -20,8 +20,9 @@ import (
 
 // The commands that drive SageMaker, end to end against 'sagekit local' on
 // the Docker Engine (S3 on moto's server): a two-instance training job
-// reaching Completed with the logs of both hosts, an endpoint of two
-// variants from endpoint.yaml, invoke, ls and delete.
+// reaching Completed with the logs of both hosts, its final metric and
+// billable seconds, an endpoint of two variants from endpoint.yaml, invoke,
+// ls and delete.
 func TestSageMakerCommandsOnSagekitLocal(t *testing.T) {
 	dc := testenv.Docker(t)
 	img := fixtureImage(t, dc)
@@ -53,7 +54,7 @@ s3.put_object(Bucket="bkt", Key="train/part-1.csv", Body=b"1,2\n3,4\n5,6\n")
 		t.Fatalf("run train: exit %d", code)
 	}
 	for _, s := range []string{"Training: Training image download completed", "metric loss = 0.42",
-		"training job e2e-train completed: s3://bkt/out/e2e-train/output/model.tar.gz", "downloaded "} {
+		"training job e2e-train completed: s3://bkt/out/e2e-train/output/model.tar.gz", "downloaded ", "billable seconds: "} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("run train's stderr lacks %q", s)
 		}

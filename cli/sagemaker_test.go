@@ -286,7 +286,7 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 	}
 	moto.QueueInvokeResult(t, "0.93\n", "text/csv", "candidate")
 	code, stdout, stderr = execSageMaker(t.Context(), "4,5,6\n", "invoke", "churn", "--body", "-", "--content-type", "text/csv",
-		"--accept", "text/csv", "--variant", "candidate", "--endpoint-url", moto.URL)
+		"--accept", "text/csv", "--variant", "candidate", "--target-model", "m2.tar.gz", "--custom-attributes", "trace=1", "--endpoint-url", moto.URL)
 	if code != 0 || stdout != "0.93\n" || stderr != "variant: candidate\n" {
 		t.Errorf("invoke: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
@@ -297,8 +297,27 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 		}
 	}
 	if len(inv) != 2 || string(inv[1].Body) != "4,5,6\n" || inv[1].Headers["Content-Type"] != "text/csv" ||
-		inv[1].Headers["Accept"] != "text/csv" || inv[1].Headers["X-Amzn-Sagemaker-Target-Variant"]+inv[1].Headers["X-Amzn-SageMaker-Target-Variant"] != "candidate" {
+		inv[1].Headers["Accept"] != "text/csv" || inv[1].Headers["X-Amzn-Sagemaker-Target-Variant"]+inv[1].Headers["X-Amzn-SageMaker-Target-Variant"] != "candidate" ||
+		inv[1].Headers["X-Amzn-Sagemaker-Target-Model"]+inv[1].Headers["X-Amzn-SageMaker-Target-Model"] != "m2.tar.gz" ||
+		inv[1].Headers["X-Amzn-Sagemaker-Custom-Attributes"]+inv[1].Headers["X-Amzn-SageMaker-Custom-Attributes"] != "trace=1" {
 		t.Errorf("InvokeEndpoint requests recorded: %+v", inv)
+	}
+
+	// The endpoint's logs: its group, one stream per variant and instance.
+	moto.Boto3(t, `
+import time
+g = "/aws/sagemaker/Endpoints/churn"
+logs.create_log_group(logGroupName=g)
+now = int(time.time() * 1000) - 60000
+for i, (s, m) in enumerate((("current/i-0aaa", "model loaded"), ("candidate/i-0bbb", "model loaded"), ("current/i-0aaa", "GET /ping 200"))):
+    if i < 2:
+        logs.create_log_stream(logGroupName=g, logStreamName=s)
+    logs.put_log_events(logGroupName=g, logStreamName=s, logEvents=[{"timestamp": now + i, "message": m}])
+`, nil)
+	const epLogs = "current/i-0aaa | model loaded\ncandidate/i-0bbb | model loaded\ncurrent/i-0aaa | GET /ping 200\n"
+	code, stdout, stderr = execSageMaker(t.Context(), "", "logs", "churn", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != epLogs {
+		t.Errorf("sagekit logs churn: exit %d, stdout %q, want %q; stderr %s", code, stdout, epLogs, stderr)
 	}
 
 	code, _, stderr = execSageMaker(t.Context(), "", "stop", "churn", "--endpoint-url", moto.URL)
@@ -328,11 +347,107 @@ emit({"variants": c["ProductionVariants"], "status": e["EndpointStatus"], "confi
 	}
 }
 
+// Without endpoint.yaml an endpoint has one variant, AllTraffic, of the
+// flags' instance type and count; --detach returns once it is created,
+// saying how to follow and delete it.
+func TestRunEndpointDetachMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "endpoint", testImage, "--model", "s3://bkt/m/model.tar.gz",
+		"--instance-type", "ml.c5.large", "--instance-count", "2", "--role", testRole, "--name", "quick", "--env", "K=V",
+		"--detach", "--endpoint-url", moto.URL)
+	want := "endpoint quick created; follow it with 'sagekit logs quick --follow', see it in 'sagekit ls', end it with 'sagekit delete quick'"
+	if code != 0 || stdout != "quick\n" || !strings.Contains(stderr, want) || strings.Contains(stderr, "InService") {
+		t.Fatalf("run endpoint --detach: exit %d, stdout %q, stderr:\n%s\nwant %q and no wait", code, stdout, stderr, want)
+	}
+	var got map[string]any
+	moto.Boto3(t, `
+c = sm.describe_endpoint_config(EndpointConfigName="quick")
+m = sm.describe_model(ModelName=c["ProductionVariants"][0]["ModelName"])
+emit({"variants": c["ProductionVariants"], "container": m["PrimaryContainer"], "role": m["ExecutionRoleArn"]})
+`, &got)
+	if d := cmp.Diff(jsonOf(t, map[string]any{
+		"variants":  []any{map[string]any{"VariantName": "AllTraffic", "ModelName": "quick-AllTraffic", "InitialInstanceCount": 2, "InstanceType": "ml.c5.large", "InitialVariantWeight": 1}},
+		"container": map[string]any{"Image": testImage, "ModelDataUrl": "s3://bkt/m/model.tar.gz", "Environment": map[string]any{"K": "V"}},
+		"role":      testRole,
+	}), jsonOf(t, got)); d != "" {
+		t.Errorf("read back with boto3 (-want +got):\n%s", d)
+	}
+}
+
+// endpoint.yaml's inference pipeline and multi-model variants, as sent to
+// moto: a model with Containers[] in Serial mode, and one whose
+// PrimaryContainer is in MultiModel mode over an S3 prefix.
+func TestRunEndpointPipelineAndMultiModelMoto(t *testing.T) {
+	moto := testenv.NewMoto(t)
+	pushToMotoECR(t, moto)
+	cfg := filepath.Join(t.TempDir(), "endpoint.yaml")
+	os.WriteFile(cfg, []byte(`name: pipes
+variants:
+  - name: pipeline
+    containers:
+      - image: `+testImage+`
+        model: s3://bkt/pre/model.tar.gz
+      - image: `+testImage+`
+        model: s3://bkt/m1/model.tar.gz
+  - name: many
+    multi-model: true
+    weight: 2
+    model: s3://bkt/models/
+`), 0o644)
+	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "endpoint", testImage, "--instance-type", "ml.m5.large",
+		"--model", "s3://bkt/unused/model.tar.gz", "--role", testRole, "--config", cfg, "--detach", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != "pipes\n" {
+		t.Fatalf("run endpoint: exit %d, stdout %q\nstderr:\n%s", code, stdout, stderr)
+	}
+	models := map[string]any{}
+	for _, r := range moto.Requests(t) {
+		if r.Target() != "SageMaker.CreateModel" {
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal(r.Body, &v); err != nil {
+			t.Fatal(err)
+		}
+		delete(v, "Tags")
+		models[v["ModelName"].(string)] = v
+	}
+	want := jsonOf(t, map[string]any{
+		"pipes-pipeline": map[string]any{"ModelName": "pipes-pipeline", "ExecutionRoleArn": testRole,
+			"Containers": []any{
+				map[string]any{"ContainerHostname": "step-1", "Image": testImage, "ModelDataUrl": "s3://bkt/pre/model.tar.gz"},
+				map[string]any{"ContainerHostname": "step-2", "Image": testImage, "ModelDataUrl": "s3://bkt/m1/model.tar.gz"},
+			},
+			"InferenceExecutionConfig": map[string]any{"Mode": "Serial"}},
+		"pipes-many": map[string]any{"ModelName": "pipes-many", "ExecutionRoleArn": testRole,
+			"PrimaryContainer": map[string]any{"Image": testImage, "ModelDataUrl": "s3://bkt/models/", "Mode": "MultiModel"}},
+	})
+	if d := cmp.Diff(want, jsonOf(t, models)); d != "" {
+		t.Errorf("CreateModel as sent (-want +got):\n%s", d)
+	}
+	sent := moto.Request(t, "SageMaker.CreateEndpointConfig")
+	if d := cmp.Diff(jsonOf(t, []any{
+		map[string]any{"VariantName": "pipeline", "ModelName": "pipes-pipeline", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large", "InitialVariantWeight": 1},
+		map[string]any{"VariantName": "many", "ModelName": "pipes-many", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large", "InitialVariantWeight": 2},
+	}), sent["ProductionVariants"]); d != "" {
+		t.Errorf("ProductionVariants as sent (-want +got):\n%s", d)
+	}
+}
+
 // A transform job against moto, read back with boto3: the local run's
 // flags land in CreateTransformJob.
 func TestRunTransformOnSageMakerMoto(t *testing.T) {
 	moto := testenv.NewMoto(t)
 	pushToMotoECR(t, moto)
+	moto.Boto3(t, `
+import time
+g = "/aws/sagemaker/TransformJobs"
+logs.create_log_group(logGroupName=g)
+now = int(time.time() * 1000) - 60000
+for i, (s, m) in enumerate((("score-1/i-0abc-1764745200", "serving on 8080"), ("score-1/i-0abc-1764745200/data-log", "records 1-100 done"))):
+    logs.create_log_stream(logGroupName=g, logStreamName=s)
+    logs.put_log_events(logGroupName=g, logStreamName=s, logEvents=[{"timestamp": now + i, "message": m}])
+`, nil)
 	code, stdout, stderr := execSageMaker(t.Context(), "", "run", "transform", testImage, "--instance-type", "ml.c5.xlarge", "--instance-count", "2",
 		"--role", testRole, "--name", "score-1", "--model", "s3://bkt/m/model.tar.gz", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/",
 		"--content-type", "text/csv", "--accept", "text/csv", "--split-type", "Line", "--strategy", "MultiRecord", "--assemble-with", "Line",
@@ -364,6 +479,15 @@ emit({"job": {k: d[k] for k in ("ModelName", "TransformInput", "TransformOutput"
 	}
 	if !strings.Contains(stderr, "transform job score-1 completed: s3://bkt/out/") {
 		t.Errorf("stderr:\n%s", stderr)
+	}
+	// --wait streamed the job's logs, each line prefixed by its instance.
+	const tjLogs = "i-0abc | serving on 8080\ni-0abc/data-log | records 1-100 done\n"
+	if stdout != tjLogs {
+		t.Errorf("run transform's stdout %q, want the logs %q", stdout, tjLogs)
+	}
+	code, stdout, stderr = execSageMaker(t.Context(), "", "logs", "score-1", "--endpoint-url", moto.URL)
+	if code != 0 || stdout != tjLogs {
+		t.Errorf("sagekit logs score-1: exit %d, stdout %q, want %q; stderr %s", code, stdout, tjLogs, stderr)
 	}
 }
 
@@ -485,5 +609,23 @@ func TestRunTrainLocalPathsOnOtherServersMoto(t *testing.T) {
 	ch := sent["InputDataConfig"].([]any)[0].(map[string]any)["DataSource"].(map[string]any)["S3DataSource"].(map[string]any)["S3Uri"]
 	if ch != "file://"+data || sent["OutputDataConfig"].(map[string]any)["S3OutputPath"] != "file://"+out {
 		t.Errorf("sent channel %v and output %v; want file:// URIs of %s and %s", ch, sent["OutputDataConfig"], data, out)
+	}
+}
+
+// A finished training job's billable seconds, with managed spot training's
+// savings (BillableTimeInSeconds against TrainingTimeInSeconds).
+func TestBilling(t *testing.T) {
+	for _, tc := range []struct {
+		billable, trained int32
+		spot              bool
+		want              string
+	}{
+		{120, 120, false, "billable seconds: 120 (training seconds: 120)"},
+		{30, 120, true, "billable seconds: 30 (training seconds: 120, managed spot savings 75%)"},
+		{0, 0, true, "billable seconds: 0 (training seconds: 0)"},
+	} {
+		if got := billing(tc.billable, tc.trained, tc.spot); got != tc.want {
+			t.Errorf("billing(%d, %d, %v) = %q, want %q", tc.billable, tc.trained, tc.spot, got, tc.want)
+		}
 	}
 }

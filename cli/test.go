@@ -119,6 +119,10 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, o testOptions) error
 	if err != nil {
 		return &UsageError{Command: "sagekit test", Err: err}
 	}
+	backend, err := containerBackendFromEnv(os.Getenv)
+	if err != nil {
+		return &UsageError{Command: "sagekit test", Err: err}
+	}
 	switch mode {
 	case progressQuiet:
 	case progressRawJSON:
@@ -128,12 +132,12 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, o testOptions) error
 		fmt.Fprintf(stderr, "sagekit test %s\n", o.image)
 		opts = append(opts, conformance.WithEvents(conformance.Progress(stderr)))
 	}
-	dc, err := engineClient()
+	eng, err := openEngine(ctx, backend, progressLogger(mode, stderr))
 	if err != nil {
 		return err
 	}
-	defer dc.Close()
-	rep, err := conformance.Check(ctx, o.image, append(opts, conformance.WithClient(dc))...)
+	defer eng.Close()
+	rep, err := conformance.Check(ctx, o.image, append(opts, conformance.WithClient(eng.dc), conformance.WithEngineOptions(eng.options()...))...)
 	if errors.Is(err, conformance.ErrUnknownRule) {
 		return &UsageError{Command: "sagekit test", Err: err}
 	}

@@ -32,7 +32,8 @@ var testWindows = conformance.Windows{
 	TrainingGrace:     5 * time.Second,
 	HostingGrace:      5 * time.Second,
 	TrainingTimeout:   2 * time.Minute,
-	SigtermAfter:      time.Second,
+	SigtermAfter:      100 * time.Millisecond,
+	SigtermSilent:     5 * time.Second,
 	PeerDelay:         2 * time.Second,
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/sagekit/sagekit/platform"
 )
 
 // Windows are the time limits the suite applies. The defaults are
@@ -24,9 +26,14 @@ type Windows struct {
 	HostingGrace time.Duration
 	// TrainingTimeout stops a training run that takes longer (default 15 min).
 	TrainingTimeout time.Duration
-	// SigtermAfter is when the SIGTERM run is stopped (default 100 ms, so
-	// that even quick training programs are still running).
+	// SigtermAfter is when the SIGTERM run is stopped, counted from the
+	// program's first output (default 100 ms, so that even quick training
+	// programs are still running). Counted from the start, SIGTERM could
+	// reach PID 1 before it handles the signal, and the kernel drops it.
 	SigtermAfter time.Duration
+	// SigtermSilent is when the SIGTERM run of a program that has printed
+	// nothing is stopped, counted from the start (default 5 s).
+	SigtermSilent time.Duration
 	// PeerDelay is how much later algo-2 starts than algo-1 (default 2 s).
 	PeerDelay time.Duration
 }
@@ -41,6 +48,7 @@ func DefaultWindows() Windows {
 		HostingGrace:      30 * time.Second,
 		TrainingTimeout:   15 * time.Minute,
 		SigtermAfter:      100 * time.Millisecond,
+		SigtermSilent:     platform.DefaultStopSilent,
 		PeerDelay:         2 * time.Second,
 	}
 }
@@ -61,6 +69,7 @@ type options struct {
 	events           func(Event)
 	log              *slog.Logger
 	client           *client.Client
+	engine           []platform.Option
 	runID            string
 }
 
@@ -174,6 +183,14 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithClient uses dc to reach the container engine (default: from the
 // environment, as docker does).
 func WithClient(dc *client.Client) Option { return func(o *options) { o.client = dc } }
+
+// WithEngineOptions configures the container engine the suite runs on
+// (default: a DockerBackend over the client of WithClient): for example
+// platform.WithBackend for another container backend. The client of
+// WithClient, or one from the environment, still inspects the image.
+func WithEngineOptions(opts ...platform.Option) Option {
+	return func(o *options) { o.engine = append(o.engine, opts...) }
+}
 
 // WithRunID sets the run id that labels every container and network of the
 // run (default: random).

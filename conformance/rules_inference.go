@@ -151,6 +151,15 @@ var inferenceRules = ruleSection{
 			How:         "Sends the sample again with extra headers (X-Amzn-SageMaker-Inference-Id, X-Amzn-SageMaker-Custom-Attributes, X-Sagekit-Conformance-Probe) and expects the same status as without.",
 			plays:       []play{playServe},
 			deps:        []string{"C-IN-07"},
+			evidence: func(o *observations) (outcome, bool) {
+				// The same request answered differently with extra
+				// headers, whether or not the sample's answer was right.
+				if s := o.serve; s != nil && s.sample != nil && s.sample.err == nil && s.headers != nil &&
+					(s.headers.err != nil || s.headers.status != s.sample.status) {
+					return fail("with extra headers the sample got %s instead of %d", s.headers.describe(), s.sample.status), true
+				}
+				return outcome{}, false
+			},
 			check: func(o *observations) outcome {
 				h := o.serve.headers
 				if h == nil {
@@ -235,6 +244,14 @@ var inferenceRules = ruleSection{
 			How:         "Sends SIGTERM to the serving container after the other checks and expects it to exit within 30 s (SIGKILL follows, as on SageMaker).",
 			plays:       []play{playServe},
 			deps:        []string{"C-IN-01"},
+			evidence: func(o *observations) (outcome, bool) {
+				// Outliving SIGTERM breaks the rule whether or not the
+				// container ever answered on 8080.
+				if s := o.serve; s != nil && s.stopErr == nil && s.stop.Killed {
+					return fail("still running %s after SIGTERM: killed", o.opts.windows.HostingGrace), true
+				}
+				return outcome{}, false
+			},
 			check: func(o *observations) outcome {
 				st := o.serve.stop
 				switch {

@@ -82,6 +82,14 @@ var multiModelRules = ruleSection{
 			How:         "GET /models/<loaded> must return its modelName; GET /models/<unknown> must return 404.",
 			plays:       []play{playMultiModel},
 			deps:        []string{"C-MM-02"},
+			evidence: func(o *observations) (outcome, bool) {
+				// A model that was never loaded is found: wrong whether or
+				// not loading worked.
+				if m := o.mm; m != nil && m.getUnknown != nil && m.getUnknown.err == nil && is2xx(m.getUnknown.status) {
+					return fail("GET /models/<unknown> got %s, want 404", m.getUnknown.describe()), true
+				}
+				return outcome{}, false
+			},
 			check: func(o *observations) outcome {
 				m := o.mm
 				var v struct {
@@ -123,6 +131,14 @@ var multiModelRules = ruleSection{
 			How:         "Invokes the loaded model with the sample (2xx expected) and an unknown one (404 expected).",
 			plays:       []play{playMultiModel},
 			deps:        []string{"C-MM-02", "C-IN-05"},
+			evidence: func(o *observations) (outcome, bool) {
+				// A model that was never loaded answers: wrong whether or
+				// not loading worked.
+				if m := o.mm; m != nil && m.invokeUnknown != nil && m.invokeUnknown.err == nil && is2xx(m.invokeUnknown.status) {
+					return fail("invoking an unknown model got %s, want 404", m.invokeUnknown.describe()), true
+				}
+				return outcome{}, false
+			},
 			check: func(o *observations) outcome {
 				m := o.mm
 				if !m.invoke.ok(o.opts) {

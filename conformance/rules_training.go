@@ -145,10 +145,20 @@ var trainingRules = ruleSection{
 		{
 			ID: "C-TR-08", Level: Should,
 			Description: "On SIGTERM it saves what it can within 120 s",
-			Hint:        "Handle SIGTERM in the training program: save a checkpoint and exit before SIGKILL comes 120 s later.",
-			How:         "Starts a second training run, sends SIGTERM shortly after start and expects the container to exit within the grace period (120 s) rather than be killed.",
+			Hint:        "Handle SIGTERM in the training program, installing the handler first thing: save a checkpoint and exit before SIGKILL comes 120 s later.",
+			How:         "Starts a second training run, sends SIGTERM 100 ms after its first output (5 s after the start if it prints nothing), once the program runs and can handle the signal: the kernel drops a SIGTERM that reaches PID 1 before it has a handler. Expects the container to exit within the grace period (120 s) rather than be killed.",
 			plays:       []play{playSigterm},
 			deps:        []string{"C-TR-01"},
+			evidence: func(o *observations) (outcome, bool) {
+				// A run killed after SIGTERM breaks the rule whatever made
+				// C-TR-01 fail.
+				if o.sigterm != nil && len(o.sigterm.Hosts) > 0 {
+					if h := o.sigterm.Hosts[0]; h.Stop != nil && h.Stop.Killed {
+						return fail("still running %s after SIGTERM: killed with SIGKILL", o.opts.windows.TrainingGrace), true
+					}
+				}
+				return outcome{}, false
+			},
 			check: func(o *observations) outcome {
 				if o.sigterm == nil || len(o.sigterm.Hosts) == 0 {
 					return skip("the SIGTERM run did not happen: %v", o.sigtermErr)
@@ -158,7 +168,7 @@ var trainingRules = ruleSection{
 				case h.StartErr != nil:
 					return skip("the SIGTERM run could not start: %v", h.StartErr)
 				case h.Stop == nil:
-					return skip("training ended before SIGTERM was sent %s after the start (it ran %s): nothing to observe", o.opts.windows.SigtermAfter, h.Duration.Round(time.Millisecond))
+					return skip("training ended before SIGTERM was sent (%s after its first output, %s after the start if silent; it ran %s): nothing to observe", o.opts.windows.SigtermAfter, o.opts.windows.SigtermSilent, h.Duration.Round(time.Millisecond))
 				case h.Stop.Killed:
 					return fail("still running %s after SIGTERM: killed with SIGKILL", o.opts.windows.TrainingGrace)
 				}

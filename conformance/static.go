@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/sagekit/sagekit/internal/extract"
+	"github.com/sagekit/sagekit/internal/owner"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
 
@@ -208,6 +210,13 @@ func driverFile(p string) bool {
 // without exporting every layer of the image.
 func mergedFactsOf(ctx context.Context, dc *client.Client, ref string, labels map[string]string) (fileFacts, error) {
 	var f fileFacts
+	// With its owner, as every container sagekit creates: a suite killed
+	// before the removal below has it removed by the next command.
+	labels = maps.Clone(labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, owner.Labels())
 	c, err := dc.ContainerCreate(ctx, client.ContainerCreateOptions{
 		// Any entrypoint will do: the container never starts, and an image
 		// with neither ENTRYPOINT nor CMD could not be created otherwise.
@@ -225,7 +234,8 @@ func mergedFactsOf(ctx context.Context, dc *client.Client, ref string, labels ma
 		return f, fmt.Errorf("reading %s in %s: %w", optml.DefaultRoot, ref, err)
 	default:
 		defer cp.Content.Close()
-		tr := tar.NewReader(cp.Content)
+		tr := extract.NewReader(cp.Content)
+		defer tr.Close()
 		for {
 			h, err := tr.Next()
 			if err == io.EOF {

@@ -48,11 +48,14 @@ func Check(ctx context.Context, image string, opts ...Option) (*Report, error) {
 	if o.client != nil {
 		engOpts = append(engOpts, platform.WithClient(o.client))
 	}
-	e, err := platform.New(ctx, engOpts...)
+	e, err := platform.New(ctx, append(engOpts, o.engine...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer e.Close()
+	if e.Client() == nil {
+		return nil, errors.New("the container engine has no Docker client to inspect the image: pass WithClient with a backend of WithEngineOptions")
+	}
 
 	obs := &observations{opts: o, claims: map[Claim]bool{}}
 	em := &emitter{f: o.events, started: rep.Started, phases: map[play]*Phase{}}
@@ -151,7 +154,7 @@ func Sweep(ctx context.Context, runID string, opts ...Option) (int, error) {
 	if o.client != nil {
 		engOpts = append(engOpts, platform.WithClient(o.client))
 	}
-	e, err := platform.New(ctx, engOpts...)
+	e, err := platform.New(ctx, append(engOpts, o.engine...)...)
 	if err != nil {
 		return 0, err
 	}

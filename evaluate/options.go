@@ -244,18 +244,31 @@ func checkRegressionLabels(t *split.Table, col int, labels []string) error {
 // bound is the parallelism the engine allows: its CPUs, and its memory at
 // MemoryPerJob a job.
 func bound(ctx context.Context, e *platform.Engine, asked, jobs int) (int, string) {
-	limit, why := jobs, ""
 	info, err := e.Client().Info(ctx, clientInfoOptions())
-	if err == nil {
-		cpus := info.Info.NCPU
-		mem := int(info.Info.MemTotal / MemoryPerJob)
-		limit = min(limit, max(cpus, 1), max(mem, 1))
-		why = fmt.Sprintf("the engine has %d CPUs and %.0f GiB of memory", cpus, float64(info.Info.MemTotal)/(1<<30))
+	if err != nil {
+		// An engine that does not say what it has bounds nothing.
+		return limitParallel(asked, jobs, 0, 0)
+	}
+	return limitParallel(asked, jobs, info.Info.NCPU, info.Info.MemTotal)
+}
+
+// limitParallel is the parallelism asked (0: the most allowed) within
+// jobs, an engine's cpus and its memory at MemoryPerJob a job, with a note
+// when it lowers what was asked. cpus 0 means the engine's size is unknown:
+// then only jobs bounds it.
+func limitParallel(asked, jobs, cpus int, memTotal int64) (int, string) {
+	limit, why := jobs, ""
+	if cpus > 0 {
+		mem := int(memTotal / MemoryPerJob)
+		limit = min(limit, cpus, max(mem, 1))
+		why = fmt.Sprintf("the engine has %d CPUs and %.0f GiB of memory", cpus, float64(memTotal)/(1<<30))
 	}
 	if asked > 0 && asked < limit {
 		return asked, ""
 	}
-	if asked > limit && why != "" {
+	// Asking for more than there are jobs lowers nothing worth a note; the
+	// engine lowering it below both is.
+	if asked > limit && limit < jobs && why != "" {
 		return limit, fmt.Sprintf("--parallel %d lowered to %d: %s", asked, limit, why)
 	}
 	return max(limit, 1), ""

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/sagekit/sagekit/local/batch"
@@ -67,7 +68,9 @@ type options struct {
 	gpu           bool
 	observer      training.Observer
 	batchObserver batch.Observer
+	hostObserver  hosting.Observer
 	modelLimits   platform.ExtractLimits
+	engine        []platform.Option
 }
 
 // Option configures a Server.
@@ -96,8 +99,9 @@ func WithScalingPeriod(period, window time.Duration) Option {
 	return func(o *options) { o.scalePeriod, o.scaleWindow = period, window }
 }
 
-// WithGPU attaches every GPU of the engine to each training job's hosts
-// and each transform job's container (default none).
+// WithGPU attaches every GPU of the engine to each training job's hosts,
+// each endpoint instance's containers and each transform job's container
+// (default none).
 func WithGPU(on bool) Option { return func(o *options) { o.gpu = on } }
 
 // WithTrainingObserver lets o see each training job's output as it is
@@ -114,12 +118,29 @@ func WithTransformObserver(obs batch.Observer) Option {
 	return func(o *options) { o.batchObserver = obs }
 }
 
-// WithModelLimits bounds what unpacking a transform job's model.tar.gz may
-// write (default: platform's limits).
+// WithEndpointObserver lets o see each endpoint container's output as it
+// is written, its /ping result and how it stopped (default none): for a
+// client in the same process, as 'sagekit run endpoint'.
+func WithEndpointObserver(obs hosting.Observer) Option {
+	return func(o *options) { o.hostObserver = obs }
+}
+
+// WithModelLimits bounds what unpacking an endpoint's or a transform job's
+// model.tar.gz may write (default: platform's limits).
 func WithModelLimits(l platform.ExtractLimits) Option { return func(o *options) { o.modelLimits = l } }
 
 // WithLabels adds labels to every container and network (default none).
 func WithLabels(l map[string]string) Option { return func(o *options) { o.labels = l } }
+
+// WithEngineOptions configures the container engine the server makes
+// (default: a Docker Engine client from the environment, a DockerBackend):
+// a caller passes its client with platform.WithClient and another
+// container backend with platform.WithBackend (with a client: the server
+// inspects images through it). The server's labels and logger are set
+// after them.
+func WithEngineOptions(opts ...platform.Option) Option {
+	return func(o *options) { o.engine = append(o.engine, opts...) }
+}
 
 // New opens the state directory (created if missing), removes containers
 // a previous server on it left behind, marks its interrupted training
@@ -149,7 +170,11 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	for k, v := range o.labels {
 		labels[k] = v
 	}
-	s.engine, err = platform.New(ctx, platform.WithLabels(labels), platform.WithLogger(o.log))
+	s.engine, err = platform.New(ctx, append(slices.Clone(o.engine), platform.WithLabels(labels), platform.WithLogger(o.log))...)
+	if err == nil && s.engine.Client() == nil {
+		s.engine.Close()
+		err = errors.New("the container engine has no Docker client: pass platform.WithClient with platform.WithBackend")
+	}
 	if err != nil {
 		s.st.Close()
 		return nil, err
@@ -171,7 +196,8 @@ func New(ctx context.Context, stateDir string, opts ...Option) (*Server, error) 
 	}
 	s.training, err = training.New(training.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "training"), Log: o.log, StopGrace: o.stopGrace, Logs: s.logs, GPU: o.gpu, Observer: o.observer})
 	if err == nil {
-		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs})
+		s.hosting, err = hosting.New(life, hosting.Options{Store: s.st, Engine: s.engine, Mover: mover, Dir: filepath.Join(abs, "models"), Log: o.log, HealthTimeout: o.healthTimeout, Logs: s.logs,
+			GPU: o.gpu, ModelLimits: o.modelLimits, Observer: o.hostObserver})
 	}
 	if err == nil {
 		s.batch, err = batch.New(batch.Options{Context: life, Store: s.st, Engine: s.engine, Mover: mover, Hosting: s.hosting, Logs: s.logs, Dir: filepath.Join(abs, "transform"), Log: o.log,

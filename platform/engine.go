@@ -65,14 +65,17 @@ func WithClient(dc *client.Client) Option { return func(o *options) { o.dc = dc 
 // else 127.0.0.1).
 func WithHost(h string) Option { return func(o *options) { o.host = h } }
 
-// WithBackend runs containers on b instead of the Docker Engine (default: a
-// DockerBackend over the client of WithClient or the environment). New
-// then neither connects to Docker nor removes what dead processes left, and
-// Client returns nil.
+// WithBackend runs containers on b instead of a DockerBackend (default: a
+// DockerBackend over the client of WithClient or the environment). With
+// WithClient too, that client still serves images and Info (Client returns
+// it) and removes what dead processes left, as without WithBackend; with
+// WithBackend alone (a fake, for unit tests) New neither connects to
+// Docker nor removes anything, and Client returns nil.
 func WithBackend(b Backend) Option { return func(o *options) { o.backend = b } }
 
 // New connects to the container engine, then removes every container and
-// network whose owner process has died (see package internal/owner).
+// network whose owner process has died (see package internal/owner), on
+// any backend: they carry the owner labels whichever made them.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	o := options{labels: map[string]string{}, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
@@ -80,7 +83,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	}
 	maps.Copy(o.labels, owner.Labels())
 	e := &Engine{b: o.backend, dc: o.dc, labels: o.labels, log: o.log, host: o.host}
-	if e.b != nil {
+	if e.b != nil && e.dc == nil {
 		if e.host == "" {
 			e.host = "127.0.0.1"
 		}
@@ -100,7 +103,9 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if e.host == "" {
 		e.host = publishHost(e.dc.DaemonHost())
 	}
-	e.b = NewDockerBackend(e.dc, nil)
+	if e.b == nil {
+		e.b = NewDockerBackend(e.dc, nil)
+	}
 	removed, err := owner.Reap(ctx, e.dc)
 	if len(removed) > 0 {
 		e.log.Info("removed what sagekit processes that died left behind", "removed", removed)
@@ -121,7 +126,7 @@ func publishHost(dockerHost string) string {
 	return "127.0.0.1"
 }
 
-// Client is the Docker Engine's API client (nil with WithBackend).
+// Client is the Docker Engine's API client (nil with WithBackend alone).
 func (e *Engine) Client() *client.Client { return e.dc }
 
 // Close releases the client (when the engine made it).

@@ -241,6 +241,7 @@ func TestFakeTrainStop(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := &platformtest.Backend{Run: func(ctx context.Context, p *platformtest.Process) int {
+				fmt.Fprintln(p.Stdout(), "training")
 				for {
 					select {
 					case <-p.Signals():

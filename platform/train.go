@@ -65,9 +65,17 @@ type TrainingJob struct {
 	// ReadOnlyModel mounts /opt/ml/model read-only, which makes a program
 	// that saves a model fail: the suite uses it to observe the failure path.
 	ReadOnlyModel bool
-	// StopAfter, when positive, sends SIGTERM that long after the start
-	// (as StopTrainingJob does), then SIGKILL after StopGrace.
+	// StopAfter, when positive, stops the job as StopTrainingJob does
+	// (SIGTERM, then SIGKILL after StopGrace) that long after the program
+	// first writes to stdout or stderr, or StopSilent after the start if
+	// it has written nothing by then. Counting from the start instead
+	// races the program: a SIGTERM that reaches PID 1 before it handles
+	// the signal is dropped by the kernel, and on a busy machine the
+	// engine's start returns long before the program gets that far.
 	StopAfter time.Duration
+	// StopSilent bounds the wait for output of StopAfter (default 5 s,
+	// never less than StopAfter).
+	StopSilent time.Duration
 	// StopGrace is the SIGTERM→SIGKILL window (default 120 s).
 	StopGrace time.Duration
 	// MaxRuntime stops the job like StopAfter, but as a limit (default none).
@@ -145,6 +153,9 @@ func (e *Engine) Train(ctx context.Context, job TrainingJob) (*Training, error) 
 	}
 	if job.StopGrace <= 0 {
 		job.StopGrace = optml.TrainingStopGraceSeconds * time.Second
+	}
+	if job.StopSilent <= 0 {
+		job.StopSilent = DefaultStopSilent
 	}
 	t := &Training{Job: job, Dir: job.Dir}
 	if t.Dir == "" {
@@ -356,20 +367,23 @@ func (e *Engine) trainHosts(ctx context.Context, t *Training, hosts []string, ne
 
 func (e *Engine) finishHost(ctx context.Context, job TrainingJob, c *Container, r *HostResult) {
 	var limit <-chan time.Time
-	stopAt := job.StopAfter
-	if job.MaxRuntime > 0 && (stopAt <= 0 || job.MaxRuntime < stopAt) {
-		stopAt = job.MaxRuntime
-	}
-	if stopAt > 0 {
-		d := time.Until(c.Started.Add(stopAt))
-		tm := time.NewTimer(max(d, 0))
+	if job.MaxRuntime > 0 {
+		tm := time.NewTimer(max(time.Until(c.Started.Add(job.MaxRuntime)), 0))
 		defer tm.Stop()
 		limit = tm.C
+	}
+	var stopNow <-chan struct{}
+	if job.StopAfter > 0 {
+		watching, stopWatching := context.WithCancel(ctx)
+		defer stopWatching()
+		stopNow = c.afterOutput(watching, job.StopAfter, max(job.StopSilent, job.StopAfter))
 	}
 	select {
 	case <-c.Done():
 		_, r.ExitCode = c.Exited()
 	case <-limit:
+		e.stopHost(ctx, job, c, r)
+	case <-stopNow:
 		e.stopHost(ctx, job, c, r)
 	case <-job.Stop:
 		e.stopHost(ctx, job, c, r)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -162,6 +163,8 @@ func TestPairedTTest(t *testing.T) {
 		if math.Abs(r.T-ref[0]) > 1e-9 || math.Abs(r.P-ref[1]) > 1e-9 {
 			t.Errorf("T, P = %v, %v; SciPy says %v, %v", r.T, r.P, ref[0], ref[1])
 		}
+	} else if os.Getenv(envRequirePython) == "1" {
+		t.Fatalf("%s with SciPy required (%s=1): %v", debianPython, envRequirePython, err)
 	} else {
 		t.Logf("no SciPy to compare with: %v", err)
 	}

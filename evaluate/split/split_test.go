@@ -188,3 +188,34 @@ func TestReadAndWrite(t *testing.T) {
 		t.Errorf("index out of range: %v", err)
 	}
 }
+
+// TestFoldsArePinned pins the held-out rows of a few plans: the same data,
+// seed and split flags must give the same folds on any machine and with
+// any later sagekit, or published results (docs/evaluate.md) could not be
+// reproduced.
+func TestFoldsArePinned(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		n    int
+		p    Plan
+		want [][]int
+	}{
+		{"3 folds", 10, Plan{Folds: 3, Seed: 1}, [][]int{{1, 6, 8, 9}, {3, 4, 5}, {0, 2, 7}}},
+		{"3 folds stratified", 9, Plan{Folds: 3, Seed: 7, Strata: []string{"a", "b", "c", "a", "b", "c", "a", "b", "c"}}, [][]int{{0, 1, 2}, {4, 5, 6}, {3, 7, 8}}},
+		{"holdout", 8, Plan{Holdout: 0.25, Seed: 1}, [][]int{{3, 4}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			folds, err := Make(tc.n, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [][]int
+			for _, f := range folds {
+				got = append(got, f.Val)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("held-out rows (-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -318,3 +318,39 @@ func TestLimitsFromEnv(t *testing.T) {
 		t.Errorf("LimitsFromEnv(bad) = %v, want both variables named", err)
 	}
 }
+
+// TestDefaultLimits: the process's default limits (what a binary's main
+// read from SAGEKIT_MAX_EXTRACT_*) bound every unpacking given no
+// WithLimits, so the variable a refusal names does raise or lower it; a
+// malformed variable fails such an unpacking before anything is written.
+func TestDefaultLimits(t *testing.T) {
+	t.Cleanup(func() { SetDefaultLimits(Limits{}, nil) })
+	two := tarOf(t, ent{name: "a", body: "x"}, ent{name: "b", body: "y"})
+
+	SetDefaultLimits(Limits{Entries: 1}, nil)
+	err := Stream(context.Background(), bytes.NewReader(two), t.TempDir())
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "more than 1 entries (raise the limit with "+EnvMaxEntries) {
+		t.Errorf("Stream with a default of 1 entry = %v, want the entry limit naming %s", err, EnvMaxEntries)
+	}
+	if err := Stream(context.Background(), bytes.NewReader(two), t.TempDir(), WithLimits(Limits{Entries: 2})); err != nil {
+		t.Errorf("Stream with WithLimits over the default = %v, want it unpacked", err)
+	}
+
+	SetDefaultLimits(Limits{}, errors.New(EnvMaxEntries+`="many": want a non-negative integer`))
+	dir := t.TempDir()
+	err = Stream(context.Background(), bytes.NewReader(two), dir)
+	if err == nil || !strings.Contains(err.Error(), EnvMaxEntries+`="many"`) {
+		t.Errorf("Stream with a malformed default = %v, want the variable named", err)
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 0 {
+		t.Errorf("with a malformed default %d entries were unpacked, want none", len(des))
+	}
+	if err := Stream(context.Background(), bytes.NewReader(two), t.TempDir(), WithLimits(Limits{})); err != nil {
+		t.Errorf("Stream with WithLimits and a malformed default = %v, want it unpacked", err)
+	}
+
+	SetDefaultLimits(Limits{}, nil)
+	if err := Stream(context.Background(), bytes.NewReader(two), t.TempDir()); err != nil {
+		t.Errorf("Stream with the defaults reset = %v", err)
+	}
+}

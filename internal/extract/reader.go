@@ -72,6 +72,10 @@ func (x *Reader) Next() (*tar.Header, error) {
 	if x.err != nil {
 		return nil, x.err
 	}
+	if x.o.limitErr != nil {
+		x.err = fmt.Errorf("reading the archive limits: %w", x.o.limitErr)
+		return nil, x.err
+	}
 	if x.tr == nil {
 		var src io.Reader = x.br
 		if magic, _ := x.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {

@@ -41,7 +41,11 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 	if o.Logs == nil {
 		o.Logs = logs.New()
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 	m := &Manager{logs: o.Logs, metrics: newMetrics(), ctx: ctx, st: o.Store, engine: o.Engine, mover: o.Mover, dir: o.Dir, log: o.Log, health: o.HealthTimeout, live: map[string]*live{}, shadowSlots: make(chan struct{}, maxShadowInFlight),
+		gpu: o.GPU, limits: o.ModelLimits, observer: o.Observer,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024, IdleConnTimeout: 90 * time.Second}, Timeout: 60 * time.Second}}
 	var again []Endpoint
 	err := o.Store.Each(store.Endpoints, func(_ string, raw []byte) bool {

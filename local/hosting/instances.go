@@ -13,6 +13,7 @@ import (
 	"github.com/sagekit/sagekit/local/data"
 	"github.com/sagekit/sagekit/local/logs"
 	"github.com/sagekit/sagekit/platform"
+	"github.com/sagekit/sagekit/sdk/optml"
 )
 
 // prepareModel makes each container's ModelDataUrl a directory to mount.
@@ -35,7 +36,7 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 			if err := os.MkdirAll(v.modelsDir, 0o755); err != nil {
 				return fmt.Errorf("creating the models directory: %w", err)
 			}
-			v.models = &modelCache{prefix: loc, dir: v.modelsDir, fetched: map[string]*fetch{}}
+			v.models = &modelCache{prefix: loc, dir: v.modelsDir, limits: m.limits, fetched: map[string]*fetch{}}
 			continue
 		}
 		if loc.Scheme == "file" {
@@ -50,7 +51,7 @@ func (m *Manager) prepareModel(ctx context.Context, endpoint string, v *variant)
 			return fmt.Errorf("Could not access model data at %s: %w", c.ModelDataUrl, err)
 		}
 		dir := filepath.Join(base, "model")
-		if err := platform.UnpackModel(ctx, archive, dir, platform.ExtractLimits{}); err != nil {
+		if err := platform.UnpackModel(ctx, archive, dir, m.limits); err != nil {
 			return err
 		}
 		if err := os.Chmod(dir, 0o755); err != nil {
@@ -97,11 +98,11 @@ func (m *Manager) startInstances(ctx context.Context, endpoint string, v *varian
 
 func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant) (*instance, error) {
 	// The containers of a pipeline start at once.
-	in := &instance{eps: make([]*platform.Endpoint, len(v.containers))}
+	in := &instance{endpoint: endpoint, variant: v.name, eps: make([]*platform.Endpoint, len(v.containers))}
 	errs := make([]error, len(v.containers))
 	var starting sync.WaitGroup
 	for i, c := range v.containers {
-		spec := platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDirs[i], Env: c.Environment, Role: "endpoint"}
+		spec := platform.EndpointSpec{Image: c.Image, ModelDir: v.modelDirs[i], Env: c.Environment, Role: "endpoint", GPU: m.gpu}
 		if c.Mode == ModeMultiModel {
 			spec.ModelsDir = v.modelsDir
 		}
@@ -124,13 +125,15 @@ func (m *Manager) startInstance(ctx context.Context, endpoint string, v *variant
 			stream += "/" + containerName(c, i)
 		}
 		w := m.logs.Writer(logs.GroupEndpoints+endpoint, stream)
-		go func() {
-			ep.FollowLogs(context.WithoutCancel(ctx), w, w)
+		stdout, stderr := m.observer.ContainerOutput(endpoint, v.name, ep)
+		in.following.Go(func() {
+			ep.FollowLogs(context.WithoutCancel(ctx), also(w, stdout), also(w, stderr))
 			w.Flush()
-		}()
+		})
 	}
 	for i, ep := range in.eps {
-		h := ep.WaitHealthy(ctx, m.health, 2*time.Second)
+		h := ep.WaitHealthy(ctx, m.health, optml.PingTimeoutSeconds*time.Second)
+		m.observer.ContainerHealth(endpoint, v.name, ep, h)
 		if h.Healthy {
 			continue
 		}
@@ -163,18 +166,36 @@ func containerName(c ContainerDef, i int) string {
 	return "container-" + strconv.Itoa(i+1)
 }
 
+// stopInstance stops the instance's containers as SageMaker does
+// (SIGTERM, then SIGKILL after optml.HostingStopGraceSeconds) and removes
+// them once their last lines are written.
 func (m *Manager) stopInstance(in *instance) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 35*time.Second)
+	grace := optml.HostingStopGraceSeconds * time.Second
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), grace+5*time.Second)
 	defer cancel()
+	type stopped struct {
+		st  platform.StopResult
+		err error
+	}
+	res := make([]stopped, len(in.eps))
 	var wg sync.WaitGroup
-	for _, ep := range in.eps {
-		if ep == nil {
-			continue
+	for i, ep := range in.eps {
+		if ep != nil {
+			wg.Go(func() { res[i].st, res[i].err = ep.Stop(ctx, grace) })
 		}
-		wg.Go(func() {
-			ep.Stop(ctx, 30*time.Second)
-			ep.Remove(ctx)
-		})
+	}
+	wg.Wait()
+	followed := make(chan struct{})
+	go func() { in.following.Wait(); close(followed) }()
+	select {
+	case <-followed:
+	case <-time.After(2 * time.Second):
+	}
+	for i, ep := range in.eps {
+		if ep != nil {
+			m.observer.ContainerStopped(in.endpoint, in.variant, ep, res[i].st, res[i].err)
+			wg.Go(func() { ep.Remove(ctx) })
+		}
 	}
 	wg.Wait()
 }

@@ -27,6 +27,7 @@ import (
 type modelCache struct {
 	prefix data.Location
 	dir    string
+	limits platform.ExtractLimits
 
 	mu      sync.Mutex
 	fetched map[string]*fetch
@@ -60,7 +61,7 @@ func (c *modelCache) get(ctx context.Context, mover *data.Mover, target string) 
 		base := filepath.Join(c.dir, name)
 		archive, err := mover.File(ctx, c.prefix.Join(strings.Split(target, "/")...), filepath.Join(c.dir, "."+name+".tar.gz"))
 		if err == nil {
-			err = platform.UnpackModel(ctx, archive, filepath.Join(base, "model"), platform.ExtractLimits{})
+			err = platform.UnpackModel(ctx, archive, filepath.Join(base, "model"), c.limits)
 		}
 		if err == nil {
 			err = os.Chmod(filepath.Join(base, "model"), 0o755)

@@ -50,16 +50,19 @@ type DeployedImage struct {
 // Manager runs endpoints. Its methods are safe for concurrent use.
 type Manager struct {
 	// ctx is the server's life: containers and creations end with it.
-	ctx     context.Context
-	st      *store.Store
-	engine  *platform.Engine
-	mover   *data.Mover
-	dir     string
-	log     *slog.Logger
-	health  time.Duration
-	client  *http.Client
-	logs    *logs.Store
-	metrics *metrics
+	ctx      context.Context
+	st       *store.Store
+	engine   *platform.Engine
+	mover    *data.Mover
+	dir      string
+	log      *slog.Logger
+	health   time.Duration
+	gpu      bool
+	limits   platform.ExtractLimits
+	observer Observer
+	client   *http.Client
+	logs     *logs.Store
+	metrics  *metrics
 
 	// counts are each variant's invocations, by "endpoint/variant".
 	counts sync.Map
@@ -86,6 +89,15 @@ type Options struct {
 	// /aws/sagemaker/Endpoints/NAME, stream VARIANT/i-<container id>
 	// (default: a store of its own).
 	Logs *logs.Store
+	// GPU attaches every GPU of the engine to each instance's containers
+	// (default none).
+	GPU bool
+	// ModelLimits bound what unpacking a model.tar.gz may write (default:
+	// platform's).
+	ModelLimits platform.ExtractLimits
+	// Observer sees each instance's containers as they start, answer
+	// /ping and stop (default none).
+	Observer Observer
 }
 
 // live is a running endpoint.
@@ -138,7 +150,10 @@ type variant struct {
 // instance is one instance of a variant: a container per container of
 // the model.
 type instance struct {
-	eps []*platform.Endpoint
+	endpoint, variant string
+	eps               []*platform.Endpoint
+	// following counts the goroutines copying the containers' output.
+	following sync.WaitGroup
 	// loaded holds the multi-model names this instance has loaded.
 	loaded sync.Map
 }

@@ -367,7 +367,8 @@ func (b *Backend) Exec(ctx context.Context, id string, cmd []string) (int, []byt
 	return code, out, nil
 }
 
-// Logs implements platform.Backend. With follow it returns once the
+// Logs implements platform.Backend. With follow it copies what the
+// container writes as it writes it (every 10 ms) and returns once the
 // container has ended or ctx ends.
 func (b *Backend) Logs(ctx context.Context, id string, follow bool, stdout, stderr io.Writer) error {
 	b.mu.Lock()
@@ -376,20 +377,37 @@ func (b *Backend) Logs(ctx context.Context, id string, follow bool, stdout, stde
 	if err != nil {
 		return err
 	}
-	if follow {
+	var no, ne int // bytes of stdout and stderr copied so far
+	flush := func() error {
+		b.mu.Lock()
+		o, e := bytes.Clone(p.stdout.Bytes()[no:]), bytes.Clone(p.stderr.Bytes()[ne:])
+		b.mu.Unlock()
+		no, ne = no+len(o), ne+len(e)
+		if _, err := stdout.Write(o); len(o) > 0 && err != nil {
+			return err
+		}
+		if _, err := stderr.Write(e); len(e) > 0 && err != nil {
+			return err
+		}
+		return nil
+	}
+	if !follow {
+		return flush()
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := flush(); err != nil {
+			return err
+		}
 		select {
 		case <-p.done:
+			return flush()
 		case <-ctx.Done():
+			return flush()
+		case <-tick.C:
 		}
 	}
-	b.mu.Lock()
-	o, e := bytes.Clone(p.stdout.Bytes()), bytes.Clone(p.stderr.Bytes())
-	b.mu.Unlock()
-	if _, err := stdout.Write(o); err != nil {
-		return err
-	}
-	_, err = stderr.Write(e)
-	return err
 }
 
 // Port implements platform.Backend: ports are published on 127.0.0.1.

@@ -9,7 +9,11 @@
 // CI runner) are removed by the reaper once the process is gone, where
 // DockerBackend relies on Engine.Sweep at the next start. DockerBackend is
 // the default: it needs nothing but the Engine API, no reaper image, and
-// pulls with the go-containerregistry keychain.
+// pulls with the go-containerregistry keychain. The sagekit commands use it
+// when SAGEKIT_CONTAINER_BACKEND=testcontainers, handing it to
+// platform.New with platform.WithBackend beside the Docker client of
+// platform.WithClient, which still inspects images and removes what dead
+// processes left.
 //
 // Ryuk follows testcontainers' own configuration, read once per process
 // from TESTCONTAINERS_RYUK_DISABLED or ~/.testcontainers.properties

@@ -185,6 +185,9 @@ func (b *Backend) Create(ctx context.Context, s platform.ContainerSpec) (string,
 		if dc != nil && dc.GetContainerID() != "" {
 			_ = b.terminate(context.WithoutCancel(ctx), dc)
 		}
+		if strings.Contains(err.Error(), "reaper") {
+			return "", fmt.Errorf("creating the container: testcontainers' reaper (Ryuk) did not start; it runs the testcontainers/ryuk image, so offline set TESTCONTAINERS_RYUK_DISABLED=true: %w", err)
+		}
 		return "", fmt.Errorf("creating the container: %w", err)
 	}
 	if dc == nil {

@@ -72,6 +72,9 @@ func TestTrainingToolkitVectors(t *testing.T) {
 	}
 	const py = "/usr/bin/python3"
 	if _, err := os.Stat(py); err != nil {
+		if os.Getenv("SAGEKIT_REQUIRE_PYTHON") == "1" {
+			t.Fatalf("no %s (SAGEKIT_REQUIRE_PYTHON=1): apt-get install python3", py)
+		}
 		t.Skipf("skipped: no %s", py)
 	}
 	b, err := os.ReadFile(filepath.Join("testdata", "training-vectors.json"))
@@ -224,4 +227,40 @@ func runTrainingVector(t *testing.T, py string, v trainingVector) string {
 		return "SM_* environment (-want +got):\n" + diff
 	}
 	return ""
+}
+
+// TestTrainingVectorsInContract: docs/contract.md states how many training
+// vectors there are (at least 150), that all of them match, and how many
+// hold a deviation, as testdata/training-vectors.json has them.
+func TestTrainingVectorsInContract(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "training-vectors.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs trainingVectors
+	if err := json.Unmarshal(b, &vs); err != nil {
+		t.Fatalf("parsing training-vectors.json: %v", err)
+	}
+	contract, err := os.ReadFile(filepath.Join("..", "..", "docs", "contract.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, deviating := len(vs.Vectors), 0
+	for _, v := range vs.Vectors {
+		if v.Deviation != "" {
+			deviating++
+		}
+	}
+	if n < 150 {
+		t.Errorf("%d training vectors, want at least 150", n)
+	}
+	row := regexp.MustCompile(`(?m)^\| (\d+) training \|.*\| (\d+) of (\d+) \(100%\) \|$`).FindSubmatch(contract)
+	if row == nil || string(row[1]) != fmt.Sprint(n) || string(row[2]) != fmt.Sprint(n) || string(row[3]) != fmt.Sprint(n) {
+		t.Errorf("docs/contract.md's vectors table has no row \"| %d training | ... | %d of %d (100%%) |\" (found %q)", n, n, n, row)
+	}
+	text := strings.Join(strings.Fields(string(contract)), " ")
+	m := regexp.MustCompile(`except for the \d+ inference and (\d+) training vectors marked with a deviation`).FindStringSubmatch(text)
+	if m == nil || m[1] != fmt.Sprint(deviating) {
+		t.Errorf("docs/contract.md does not say that %d training vectors are marked with a deviation (found %q)", deviating, m)
+	}
 }

@@ -112,7 +112,9 @@ const (
 	// (default python3 on PATH).
 	EnvPython = "SAGEKIT_PYTHON"
 	// EnvPythonAdapter, a debugging override, names a file the runtime
-	// runs as its Python worker adapter instead of the one it embeds.
+	// runs as its Python worker adapter instead of the one it embeds: a
+	// single script, or the sagekit_worker.py of a copy of the directory
+	// the runtime writes the adapter to (the script and its package).
 	EnvPythonAdapter = "SAGEKIT_PYTHON_ADAPTER"
 	// EnvMetricsPort turns on Prometheus metrics on that port ("auto": the
 	// first port of SAGEMAKER_SAFE_PORT_RANGE other than the serving port).

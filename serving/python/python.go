@@ -1,6 +1,7 @@
 // Package python carries sagekit's Python worker adapter inside the runtime
 // binary and writes it out when a Python model is served, so images need
-// nothing copied in for it.
+// nothing copied in for it: a script (ScriptName) and the package of its
+// modules beside it (PackageName).
 //
 // The adapter (standard library only, Python 3.8+) serves, on the unix
 // socket a worker pool gives it, either an existing WSGI app unchanged
@@ -10,25 +11,52 @@
 package python
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
-//go:embed sagekit_worker.py
-var workerScript []byte
+// The adapter is a script that only starts it and the package beside it
+// that holds its code, in modules under 500 lines each.
+//
+//go:embed sagekit_worker.py sagekit_adapter/*.py
+var adapter embed.FS
 
-// ScriptName is the adapter's file name inside the directory Install writes.
+// ScriptName is the file the interpreter runs, at the top of the directory
+// Install writes.
 const ScriptName = "sagekit_worker.py"
 
-// Install writes the adapter into dir and returns its path.
+// PackageName is the directory of the adapter's Python package, beside
+// ScriptName; the script imports it from its own directory.
+const PackageName = "sagekit_adapter"
+
+// Files is the adapter as Install lays it out: ScriptName and PackageName's
+// modules, with slash-separated paths.
+func Files() fs.FS { return adapter }
+
+// Install writes the adapter into dir (ScriptName and the PackageName
+// directory beside it) and returns the path of the script to run.
 func Install(dir string) (string, error) {
-	path := filepath.Join(dir, ScriptName)
-	if err := os.WriteFile(path, workerScript, 0o644); err != nil {
+	err := fs.WalkDir(adapter, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || name == "." {
+			return err
+		}
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if d.IsDir() {
+			return os.MkdirAll(path, 0o755)
+		}
+		b, err := adapter.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, b, 0o644)
+	})
+	if err != nil {
 		return "", fmt.Errorf("writing the Python adapter: %w", err)
 	}
-	return path, nil
+	return filepath.Join(dir, ScriptName), nil
 }
 
 // WSGICommand is the worker command serving the WSGI app at target

@@ -120,7 +120,7 @@ def wire(val, status, ct):
 
 # ------------------------------------------------------------- sagekit
 
-import sagekit_worker
+from sagekit_adapter.toolkit import HandlerApp
 
 
 def sagekit(module, headers, body, env):
@@ -128,7 +128,7 @@ def sagekit(module, headers, body, env):
     os.environ.update(env)
     try:
         try:
-            app = sagekit_worker.HandlerApp(module, "/nonexistent/model")
+            app = HandlerApp(module, "/nonexistent/model")
         except Exception:
             return {"load_error": True}
         environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "wsgi.input": io.BytesIO(body)}
