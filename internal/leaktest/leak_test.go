@@ -1,4 +1,4 @@
-package main
+package leaktest
 
 // TestNoSecretInAnyOutput plants known secrets (an AWS secret key and
 // session token, a container authorization token, an IMDS token, a
