@@ -83,6 +83,9 @@ every container.`,
 			if err := o.resolve(cmd, args); err != nil {
 				return err
 			}
+			if o.model == "" && o.remote.config == "" {
+				return badFlags(cmd, errors.New("--model is required: the model directory or model.tar.gz to serve (with --config, each variant may name its own model instead)"))
+			}
 			if handled, err := dispatchEndpoint(cmd, o); handled {
 				return err
 			}
@@ -102,12 +105,11 @@ every container.`,
 	o.commonRunOptions.flags(cmd)
 	o.extractFlags.flags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required)")
+	f.StringVar(&o.model, "model", "", "model directory or model.tar.gz (required unless --config names each variant's model)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1", "address to serve on; 0.0.0.0 makes the endpoint reachable from other machines")
 	f.IntVar(&o.port, "port", optml.DefaultPort, "local port to serve on (0: any free port)")
 	f.DurationVar(&o.startupTimeout, "startup-timeout", platform.DefaultStartupTimeout, "deadline for the first 200 from /ping")
 	o.sageMakerFlags(cmd)
-	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagFilename("model", "gz", "tgz")
 	return cmd
 }

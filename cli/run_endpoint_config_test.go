@@ -183,3 +183,30 @@ func TestRunEndpointConfigLocalRefuses(t *testing.T) {
 		t.Errorf("--max-extract-ratio -2: exit %d, %s", code, stderr)
 	}
 }
+
+// TestDataURI: a variant with no model stays without one (SageMaker serves
+// a model baked into the image); before, an empty --model became the
+// working directory.
+func TestDataURI(t *testing.T) {
+	abs, err := filepath.Abs("m.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		v     string
+		local bool
+		want  string
+	}{
+		{"", true, ""},
+		{"", false, ""},
+		{"m.tar.gz", true, "file://" + filepath.ToSlash(abs)},
+		{"s3://b/m.tar.gz", true, "s3://b/m.tar.gz"},
+		{"file:///m", true, "file:///m"},
+		{"m.tar.gz", false, "m.tar.gz"},
+	} {
+		got, err := dataURI("--model", tt.v, tt.local)
+		if err != nil || got != tt.want {
+			t.Errorf("dataURI(%q, %v) = %q, %v; want %q", tt.v, tt.local, got, err, tt.want)
+		}
+	}
+}

@@ -133,7 +133,7 @@ func (o runTrainOptions) trainingJob(cmd *cobra.Command, localFiles bool) (remot
 // (a server that reads this machine's files, such as 'sagekit local') a
 // path becomes a file:/// URI.
 func dataURI(flag, v string, localFiles bool) (string, error) {
-	if !localFiles || strings.HasPrefix(v, "s3://") || strings.HasPrefix(v, "file://") {
+	if v == "" || !localFiles || strings.HasPrefix(v, "s3://") || strings.HasPrefix(v, "file://") {
 		return v, nil
 	}
 	abs, err := filepath.Abs(v)
