@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/runtime/toolkit"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -241,26 +242,11 @@ func TestTrainingVectorsInContract(t *testing.T) {
 	if err := json.Unmarshal(b, &vs); err != nil {
 		t.Fatalf("parsing training-vectors.json: %v", err)
 	}
-	contract, err := os.ReadFile(filepath.Join("..", "..", "docs", "contract.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, deviating := len(vs.Vectors), 0
+	deviating := 0
 	for _, v := range vs.Vectors {
 		if v.Deviation != "" {
 			deviating++
 		}
 	}
-	if n < 150 {
-		t.Errorf("%d training vectors, want at least 150", n)
-	}
-	row := regexp.MustCompile(`(?m)^\| (\d+) training \|.*\| (\d+) of (\d+) \(100%\) \|$`).FindSubmatch(contract)
-	if row == nil || string(row[1]) != fmt.Sprint(n) || string(row[2]) != fmt.Sprint(n) || string(row[3]) != fmt.Sprint(n) {
-		t.Errorf("docs/contract.md's vectors table has no row \"| %d training | ... | %d of %d (100%%) |\" (found %q)", n, n, n, row)
-	}
-	text := strings.Join(strings.Fields(string(contract)), " ")
-	m := regexp.MustCompile(`except for the \d+ inference and (\d+) training vectors marked with a deviation`).FindStringSubmatch(text)
-	if m == nil || m[1] != fmt.Sprint(deviating) {
-		t.Errorf("docs/contract.md does not say that %d training vectors are marked with a deviation (found %q)", deviating, m)
-	}
+	testenv.VectorsInContract(t, "training", len(vs.Vectors), deviating)
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/serving"
 	"github.com/sagekit/sagekit/serving/python"
 	"github.com/sagekit/sagekit/serving/worker"
@@ -242,26 +243,11 @@ func checkVector(url string, v inferenceVector) error {
 // how many hold a deviation, as inference.json has them.
 func TestInferenceVectorsInContract(t *testing.T) {
 	vs := loadInferenceVectors(t)
-	contract, err := os.ReadFile(filepath.Join("..", "..", "docs", "contract.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, deviating := len(vs.Vectors), 0
+	deviating := 0
 	for _, v := range vs.Vectors {
 		if v.Deviation != "" {
 			deviating++
 		}
 	}
-	if n < 150 {
-		t.Errorf("%d inference vectors, want at least 150", n)
-	}
-	row := regexp.MustCompile(`(?m)^\| (\d+) inference \|.*\| (\d+) of (\d+) \(100%\) \|$`).FindSubmatch(contract)
-	if row == nil || string(row[1]) != fmt.Sprint(n) || string(row[2]) != fmt.Sprint(n) || string(row[3]) != fmt.Sprint(n) {
-		t.Errorf("docs/contract.md's vectors table has no row \"| %d inference | ... | %d of %d (100%%) |\" (found %q)", n, n, n, row)
-	}
-	text := strings.Join(strings.Fields(string(contract)), " ")
-	m := regexp.MustCompile(`except for the (\d+) inference and \d+ training vectors marked with a deviation`).FindStringSubmatch(text)
-	if m == nil || m[1] != fmt.Sprint(deviating) {
-		t.Errorf("docs/contract.md does not say that %d inference vectors are marked with a deviation (found %q)", deviating, m)
-	}
+	testenv.VectorsInContract(t, "inference", len(vs.Vectors), deviating)
 }
