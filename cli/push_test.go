@@ -19,14 +19,12 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/image/ecr/ecrtest"
+	"github.com/sagekit/sagekit/internal/testenv"
 )
 
 // runPushCmd runs "sagekit push args..." in process and returns the exit
@@ -44,29 +42,6 @@ func runPushCmd(t *testing.T, deps pushDeps, args ...string) (int, string, strin
 		code = reportError(root, err)
 	}
 	return code, stdout.String(), stderr.String()
-}
-
-// imageLayout writes a one-image OCI layout and returns its directory and
-// the image's digest.
-func imageLayout(t *testing.T) (string, v1.Hash) {
-	t.Helper()
-	img, err := random.Image(1024, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, d
 }
 
 // fakeAWSEnv points the AWS SDK at api, with static credentials and no
@@ -117,7 +92,7 @@ func TestPushECRShortForm(t *testing.T) {
 	reg := ecrtest.NewRegistry(t, ecrtest.Username, ecrtest.Password)
 	fakeAWSEnv(t, api)
 	deps := pushDeps{transport: reg.Transport(ecrtest.ECRHost, nil)}
-	dir, digest := imageLayout(t)
+	dir, digest := testenv.ImageLayout(t)
 
 	code, stdout, stderr := runPushCmd(t, deps, dir, "--ecr", "team/model:v1", "--progress", "plain", "--debug", "--scan-on-push")
 	if code != 0 {
@@ -172,7 +147,7 @@ func TestPushECRAccessDenied(t *testing.T) {
 	reg := ecrtest.NewRegistry(t, ecrtest.Username, ecrtest.Password)
 	fakeAWSEnv(t, api)
 	api.Fail("GetCallerIdentity", "AccessDenied", "User is not authorized to perform sts:GetCallerIdentity")
-	dir, _ := imageLayout(t)
+	dir, _ := testenv.ImageLayout(t)
 	code, _, stderr := runPushCmd(t, pushDeps{transport: reg.Transport(ecrtest.ECRHost, nil)}, dir, "--ecr", "model:v1")
 	if code != 1 || !strings.Contains(stderr, "not authorized to perform sts:GetCallerIdentity") || !strings.Contains(stderr, "--profile") {
 		t.Errorf("push exited %d, stderr:\n%s\nwant the AWS message and what to do", code, stderr)
@@ -194,7 +169,7 @@ func TestPushDockerConfigCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", cfgDir)
-	dir, digest := imageLayout(t)
+	dir, digest := testenv.ImageLayout(t)
 
 	code, stdout, stderr := runPushCmd(t, pushDeps{}, "oci:"+dir, reg.Host+"/model:v1", "--progress", "quiet", "--debug")
 	if code != 0 || strings.TrimSpace(stdout) != reg.Host+"/model@"+digest.String() {
@@ -214,7 +189,7 @@ func TestPushDockerConfigCredentials(t *testing.T) {
 }
 
 func TestPushFlagErrors(t *testing.T) {
-	dir, _ := imageLayout(t)
+	dir, _ := testenv.ImageLayout(t)
 	tests := []struct {
 		name string
 		args []string

@@ -29,10 +29,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-
 	"github.com/sagekit/sagekit/internal/testenv"
 	"github.com/sagekit/sagekit/sdk/optml"
 )
@@ -216,7 +212,8 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	}
 
 	// Push: a registry that takes Basic credentials, and ECR.
-	src := imageLayout(t)
+	dir, _ := testenv.ImageLayout(t)
+	src := "oci:" + dir
 	regHost := strings.TrimPrefix(registry.URL, "http://")
 	dockerCfg := t.TempDir()
 	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, regHost, base64.StdEncoding.EncodeToString([]byte(leakRegistryUser+":"+leakRegistryPass)))
@@ -296,21 +293,4 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-}
-
-// imageLayout writes a one-image OCI layout for push to read.
-func imageLayout(t *testing.T) string {
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	return "oci:" + dir
 }
