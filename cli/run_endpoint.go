@@ -118,6 +118,9 @@ func (o runEndpointOptions) check() error {
 	if _, err := parseEnv(o.env); err != nil {
 		return err
 	}
+	if _, err := o.limits(); err != nil {
+		return err
+	}
 	if o.port < 0 || o.port > 65535 {
 		return fmt.Errorf("--port %d: want 0 to 65535", o.port)
 	}

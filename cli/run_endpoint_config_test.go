@@ -179,7 +179,7 @@ func TestRunEndpointConfigLocalRefuses(t *testing.T) {
 	// The limits reach the engine, which unpacks the models: a bad one is
 	// refused before anything starts, as without --config.
 	code, _, stderr = execSageMaker(t.Context(), "", "run", "endpoint", "img", "--model", "m.tar.gz", "--config", filepath.Join(dir, "endpoint.yaml"), "--max-extract-ratio", "-2")
-	if code != 1 || !strings.Contains(stderr, `--max-extract-ratio "-2": want a non-negative integer`) {
+	if code != ExitUsage || !strings.Contains(stderr, `--max-extract-ratio "-2": want a non-negative integer`) {
 		t.Errorf("--max-extract-ratio -2: exit %d, %s", code, stderr)
 	}
 }

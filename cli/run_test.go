@@ -299,7 +299,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{"train bad env", []string{"train", "img", "--env", "1X=2"}, "want NAME=VALUE"},
 		{"train hosts", []string{"train", "img", "--hosts", "0"}, "--hosts 0"},
 		{"train channel name", []string{"train", "img", "--data", "a b=" + in}, `channel "a b": use letters, digits`},
-		{"endpoint without model", []string{"endpoint", "img"}, `"model" not set`},
+		{"endpoint without model", []string{"endpoint", "img"}, "--model is required"},
 		{"transform split type", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--split-type", "RecordIO"}, `split type "RecordIO" is not supported`},
 		{"transform payload", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-payload-mb", "101"}, "MaxPayloadInMB 101 is over the limit of 100"},
 		{"transform product", []string{"transform", "img", "--model", in, "--input", in, "--output", in, "--max-payload-mb", "20", "--max-concurrent", "6"}, "6 × 20 = 120 is over 100"},
@@ -316,7 +316,7 @@ func TestRunFlagErrors(t *testing.T) {
 			if code == 0 || !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("sagekit run %v: exit %d, stderr %q; want an error mentioning %q", tt.args, code, stderr.String(), tt.want)
 			}
-			if strings.HasPrefix(tt.name, "train") && code != ExitUsage {
+			if tt.name != "transform model missing" && code != ExitUsage {
 				t.Errorf("sagekit run %v: exit %d, want %d (usage)", tt.args, code, ExitUsage)
 			}
 		})
