@@ -20,8 +20,9 @@ import (
 )
 
 // TestKilledRunIsReaped: `sagekit run endpoint` killed with SIGKILL cannot
-// remove its container; the next command that creates containers removes
-// it before it starts its own, and leaves a live run's containers alone.
+// remove its container and its state directory; the next command that
+// creates containers removes both before it starts its own, and leaves a
+// live run's containers alone.
 func TestKilledRunIsReaped(t *testing.T) {
 	dc := testenv.Docker(t)
 	img := fixtureImage(t, dc)
@@ -51,6 +52,19 @@ func TestKilledRunIsReaped(t *testing.T) {
 			ids = append(ids, c.ID)
 		}
 		return ids
+	}
+
+	// The run's state directory goes to a temporary directory of the
+	// test's, where what the killed run leaves can be seen.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	leftDirs := func() []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(tmp, "sagekit-endpoint-*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
 
 	cmd := exec.Command(bin, "run", "endpoint", img, label, "--model", model, "--port", "0")
@@ -99,12 +113,18 @@ func TestKilledRunIsReaped(t *testing.T) {
 	if got := list(); len(got) != 1 {
 		t.Fatalf("after SIGKILL: %v, want the container left behind", got)
 	}
+	if got := leftDirs(); len(got) != 1 {
+		t.Fatalf("after SIGKILL: state directories %v, want the killed run's one left behind", got)
+	}
 	// The next command: a training run (it fails at once on its
 	// hyperparameter) removes it before starting its own container.
 	var out, errOut testenv.SyncBuffer
 	execRun(t.Context(), &out, &errOut, "train", img, "--hyperparameter", "epochs=ten", "--output", t.TempDir())
 	if got := list(); len(got) != 0 {
 		t.Errorf("after the next command: %v still there, want the killed run's container removed", got)
+	}
+	if got := leftDirs(); len(got) != 0 {
+		t.Errorf("after the next command: %v still there, want the killed run's state directory removed", got)
 	}
 }
 

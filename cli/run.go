@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sagekit/sagekit/internal/extract"
+	"github.com/sagekit/sagekit/internal/owner"
 	"github.com/sagekit/sagekit/platform"
 )
 
@@ -180,3 +181,19 @@ func interrupted(ctx context.Context, err error) error {
 }
 
 // --- run train ---
+
+// runTemp makes a run's temporary directory under parent ("": the system's
+// temporary directory), named pattern plus a random suffix. It first
+// removes those that runs killed with SIGKILL left there (in the system's
+// temporary directory, those of every run command): each records its owner
+// process, as the run's containers do.
+func runTemp(parent, pattern string, log *slog.Logger) (string, error) {
+	sweep := pattern
+	if parent == "" {
+		parent, sweep = os.TempDir(), "sagekit-"
+	}
+	if removed, err := owner.RemoveDeadTemps(parent, sweep); len(removed) > 0 || err != nil {
+		log.Info("removed what sagekit runs that died left behind", "removed", removed, "error", err)
+	}
+	return owner.MkdirTemp(parent, pattern)
+}

@@ -157,7 +157,7 @@ func runEndpoint(ctx context.Context, stdout, stderr io.Writer, o runEndpointOpt
 	if err := ensureRunImages(ctx, o.labels, []string{o.image}, o.pull, log); err != nil {
 		return err
 	}
-	state, err := os.MkdirTemp("", "sagekit-endpoint-")
+	state, err := runTemp("", "sagekit-endpoint-", log)
 	if err != nil {
 		return fmt.Errorf("creating the endpoint's state directory: %w", err)
 	}

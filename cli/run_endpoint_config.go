@@ -169,7 +169,7 @@ func runEndpointConfigLocal(ctx context.Context, stdout, stderr io.Writer, o run
 	if err := ensureRunImages(ctx, o.labels, images, o.pull, log); err != nil {
 		return err
 	}
-	state, err := os.MkdirTemp("", "sagekit-endpoint-")
+	state, err := runTemp("", "sagekit-endpoint-", log)
 	if err != nil {
 		return fmt.Errorf("creating the endpoint's state directory: %w", err)
 	}

@@ -160,7 +160,7 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	}
 	// The engine writes OutputPath/JOB/output/*.tar.gz: a folder inside
 	// --output, so the artifacts are renamed into place.
-	upload, err := os.MkdirTemp(o.output, ".sagekit-train-")
+	upload, err := runTemp(o.output, ".sagekit-train-", log)
 	if err != nil {
 		return fmt.Errorf("creating --output: %w", err)
 	}
@@ -169,7 +169,7 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	if err != nil {
 		return err
 	}
-	state, err := os.MkdirTemp("", "sagekit-train-")
+	state, err := runTemp("", "sagekit-train-", log)
 	if err != nil {
 		return fmt.Errorf("creating the training job's state directory: %w", err)
 	}

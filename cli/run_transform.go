@@ -150,7 +150,7 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 	if err := ensureRunImages(ctx, o.labels, []string{o.image}, o.pull, log); err != nil {
 		return err
 	}
-	state, err := os.MkdirTemp("", "sagekit-transform-")
+	state, err := runTemp("", "sagekit-transform-", log)
 	if err != nil {
 		return fmt.Errorf("creating the transform job's state directory: %w", err)
 	}
