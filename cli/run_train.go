@@ -271,7 +271,7 @@ func trainOn(ctx context.Context, stdout io.Writer, srv *local.Server, req *sage
 	model := filepath.Join(o.output, "model.tar.gz")
 	failurePath := filepath.Join(o.output, optml.FailureFile)
 	os.Remove(failurePath)
-	reason := failureReason(tr)
+	reason := tr.FailureReason()
 	for _, h := range tr.Hosts {
 		if h.HasFailureFile {
 			if err := optml.WriteFileAtomic(failurePath, []byte(h.Failure), 0o644); err != nil {
@@ -337,27 +337,6 @@ func (w *trainWatcher) wasStreamed(host string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.streamed[host]
-}
-
-// failureReason is what SageMaker would report as FailureReason ("" when
-// the job completed): the first host's failure file, else how it ended.
-func failureReason(tr *platform.Training) string {
-	for _, h := range tr.Hosts {
-		if h.StartErr == nil && h.ExitCode == 0 && h.Stop == nil {
-			continue
-		}
-		switch {
-		case h.StartErr != nil:
-			return fmt.Sprintf("%s: %v", h.Host, h.StartErr)
-		case h.Failure != "":
-			return fmt.Sprintf("%s: %s", h.Host, strings.TrimSpace(h.Failure))
-		case h.Stop != nil:
-			return fmt.Sprintf("%s: stopped after --max-runtime %s (exit %d)", h.Host, tr.Job.MaxRuntime, h.ExitCode)
-		default:
-			return fmt.Sprintf("%s: exited with code %d and wrote no /opt/ml/output/failure", h.Host, h.ExitCode)
-		}
-	}
-	return ""
 }
 
 type lockedWriter struct {
