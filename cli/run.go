@@ -16,6 +16,7 @@ import (
 
 	"github.com/sagekit/sagekit/internal/extract"
 	"github.com/sagekit/sagekit/internal/owner"
+	"github.com/sagekit/sagekit/local"
 	"github.com/sagekit/sagekit/platform"
 )
 
@@ -196,4 +197,29 @@ func runTemp(parent, pattern string, log *slog.Logger) (string, error) {
 		log.Info("removed what sagekit runs that died left behind", "removed", removed, "error", err)
 	}
 	return owner.MkdirTemp(parent, pattern)
+}
+
+// onLocalServer runs one job of a run command (what: "training job",
+// "transform job") on an in-process local.Server over a temporary state
+// directory named pattern, removes its containers when run returns, and
+// reports a cancelled ctx as an interruption.
+func onLocalServer(ctx context.Context, o commonRunOptions, pattern, what string, log *slog.Logger, opts []local.Option, run func(*local.Server) error) error {
+	state, err := runTemp("", pattern, log)
+	if err != nil {
+		return fmt.Errorf("creating the %s's state directory: %w", what, err)
+	}
+	defer os.RemoveAll(state)
+	srv, closeEngine, err := localServer(ctx, o.backend, state, log, opts...)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	result := run(srv)
+	if err := srv.Close(); err != nil {
+		result = errors.Join(result, fmt.Errorf("removing the %s's containers: %w", what, err))
+	}
+	if ctx.Err() != nil {
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted; containers and networks removed")}
+	}
+	return result
 }

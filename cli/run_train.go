@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -169,26 +168,11 @@ func runTrain(ctx context.Context, stdout, stderr io.Writer, o runTrainOptions) 
 	if err != nil {
 		return err
 	}
-	state, err := runTemp("", "sagekit-train-", log)
-	if err != nil {
-		return fmt.Errorf("creating the training job's state directory: %w", err)
-	}
-	defer os.RemoveAll(state)
 	obs := &trainWatcher{stdout: stdout, stderr: stderr, prefix: o.hosts > 1, streamed: map[string]bool{}}
-	srv, closeEngine, err := localServer(ctx, o.backend, state, log, local.WithLabels(labels), local.WithGPU(o.gpu),
-		local.WithTrainingObserver(obs), local.WithShutdownWait(0))
-	if err != nil {
-		return err
-	}
-	defer closeEngine()
-	result := trainOn(ctx, stdout, srv, req, obs, o, upload, log)
-	if err := srv.Close(); err != nil {
-		result = errors.Join(result, fmt.Errorf("removing the training job's containers: %w", err))
-	}
-	if ctx.Err() != nil {
-		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted; containers and networks removed")}
-	}
-	return result
+	opts := []local.Option{local.WithLabels(labels), local.WithGPU(o.gpu), local.WithTrainingObserver(obs), local.WithShutdownWait(0)}
+	return onLocalServer(ctx, o.commonRunOptions, "sagekit-train-", "training job", log, opts, func(srv *local.Server) error {
+		return trainOn(ctx, stdout, srv, req, obs, o, upload, log)
+	})
 }
 
 // request is the CreateTrainingJob request of the flags: channels and

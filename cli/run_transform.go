@@ -150,26 +150,12 @@ func runTransform(ctx context.Context, stdout, stderr io.Writer, o runTransformO
 	if err := ensureRunImages(ctx, o.labels, []string{o.image}, o.pull, log); err != nil {
 		return err
 	}
-	state, err := runTemp("", "sagekit-transform-", log)
-	if err != nil {
-		return fmt.Errorf("creating the transform job's state directory: %w", err)
-	}
-	defer os.RemoveAll(state)
 	obs := &transformWatcher{stdout: stdout}
-	srv, closeEngine, err := localServer(ctx, o.backend, state, log, local.WithLabels(labels), local.WithGPU(o.gpu),
-		local.WithHealthTimeout(job.StartupTimeout), local.WithModelLimits(job.ModelLimits), local.WithTransformObserver(obs))
-	if err != nil {
-		return err
-	}
-	defer closeEngine()
-	result := transformOn(ctx, stderr, srv, model, req, obs, o, log)
-	if err := srv.Close(); err != nil {
-		result = errors.Join(result, fmt.Errorf("removing the transform job's container: %w", err))
-	}
-	if ctx.Err() != nil {
-		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted; containers and networks removed")}
-	}
-	return result
+	opts := []local.Option{local.WithLabels(labels), local.WithGPU(o.gpu), local.WithHealthTimeout(job.StartupTimeout),
+		local.WithModelLimits(job.ModelLimits), local.WithTransformObserver(obs)}
+	return onLocalServer(ctx, o.commonRunOptions, "sagekit-transform-", "transform job", log, opts, func(srv *local.Server) error {
+		return transformOn(ctx, stderr, srv, model, req, obs, o, log)
+	})
 }
 
 // requests are the CreateModel and CreateTransformJob requests of the
