@@ -21,17 +21,17 @@ func TestRemoveDeadTemps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A process that has exited owns the next one.
-	cmd := exec.Command("true")
+	// A process that has exited owns the next one: its start time is read
+	// while it runs, then it is killed and reaped.
+	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
 	start, err := startTime(pid)
+	cmd.Process.Kill()
+	cmd.Wait()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	dead := filepath.Join(dir, ".sagekit-train-dead")
