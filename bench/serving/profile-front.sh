@@ -28,7 +28,8 @@ env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$
 	SAGEMAKER_MODEL_SERVER_TIMEOUT=60 SAGEMAKER_BIND_TO_PORT=$port \
 	setsid "$bin" serve >"$out/output.log" 2>&1 &
 pid=$!
-trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$out"' EXIT
+# PROFILE_KEEP=DIR keeps perf.data there, for perf report.
+trap 'kill -TERM -- -$pid 2>/dev/null; wait $pid 2>/dev/null; [ -n "${PROFILE_KEEP:-}" ] && cp "$out/perf.data" "$PROFILE_KEEP/"; rm -rf "$out"' EXIT
 for _ in $(seq 200); do curl -sf "127.0.0.1:$port/ping" >/dev/null && break; sleep 0.05; done
 load() { wrk -t1 -c"$conns" -d"$1" -s "$dir/wrk-body-16.lua" "http://127.0.0.1:$port/invocations"; }
 requests() { awk '/requests in/ {print $1}' "$1"; }
@@ -68,6 +69,10 @@ net/http.(*conn).serve|net/http connection goroutines: everything a request does
 net/http.(*response).finishRequest|  writing the answer to the client (the TCP write and its wake-up)
 net/http.(*conn).readRequest|  reading and parsing the request
 net/http.(*connReader).backgroundRead|  net/http's background read for client disconnects
+github.com/sagekit/sagekit/serving/internal/h1.(*conn).serve|the front's connection loop: everything a request does
+github.com/sagekit/sagekit/serving/internal/h1.(*response).finish|  writing the answer to the client (the TCP write and its wake-up)
+github.com/sagekit/sagekit/serving/internal/h1.(*conn).readHead|  reading the request (and waiting for the next)
+github.com/sagekit/sagekit/serving/internal/h1.(*conn).prepare|  the request's fields and header map
 github.com/sagekit/sagekit/serving.(*Server).invoke|  sagekit's /invocations handler
 github.com/sagekit/sagekit/serving.(*Server).call|    the worker exchange (write to the worker, wait, read its answer)
 github.com/sagekit/sagekit/serving.(*Server).takeSlot|    waiting for a worker slot

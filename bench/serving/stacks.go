@@ -56,7 +56,7 @@ type env struct {
 }
 
 func (e *env) base() []string {
-	return []string{
+	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + e.l.Dir,
 		"LANG=C.UTF-8",
@@ -64,6 +64,12 @@ func (e *env) base() []string {
 		"PYTHONDONTWRITEBYTECODE=TRUE",
 		optml.EnvBaseDir + "=" + e.l.BaseDir,
 	}
+	// SAGEKIT_HTTP_SERVER=net/http runs sagekit's stacks on Go's server
+	// alone, to compare the two on one build.
+	if v := os.Getenv(optml.EnvHTTPServer); v != "" {
+		env = append(env, optml.EnvHTTPServer+"="+v)
+	}
+	return env
 }
 
 func freePort() (int, error) {
