@@ -51,7 +51,8 @@ next:
 // (SAGEMAKER_MULTI_MODEL), the batch execution parameters, the model
 // directories (SAGEMAKER_BASE_DIR), the metrics port (SAGEKIT_METRICS_PORT,
 // a port or "auto", checked against SAGEMAKER_SAFE_PORT_RANGE) and the drain
-// after SIGTERM (SAGEKIT_SHUTDOWN_GRACE, a Go duration). Every bad
+// after SIGTERM (SAGEKIT_SHUTDOWN_GRACE, a Go duration) and the HTTP
+// server (SAGEKIT_HTTP_SERVER, sagekit or net/http). Every bad
 // value is reported at once.
 func OptionsFromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
@@ -96,6 +97,13 @@ func OptionsFromEnv(lookup func(string) (string, bool)) ([]Option, error) {
 	}
 	if timeout > 0 {
 		opts = append(opts, WithTimeout(time.Duration(timeout)*time.Second))
+	}
+	switch v := get(optml.EnvHTTPServer); v {
+	case "", "sagekit":
+	case "net/http":
+		opts = append(opts, WithNetHTTP(true))
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want sagekit or net/http", optml.EnvHTTPServer, v))
 	}
 	if v := get(optml.EnvShutdownGrace); v != "" {
 		d, err := time.ParseDuration(v)

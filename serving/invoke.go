@@ -185,10 +185,18 @@ func (s *Server) takeSlot(w http.ResponseWriter, r *http.Request) bool {
 	}
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
+	start := time.Now()
 	t := time.NewTimer(s.o.queueTimeout)
 	defer t.Stop()
 	select {
 	case s.slots <- struct{}{}:
+		if time.Since(start) >= goneCheckAfter && clientGone(w) {
+			// Nobody waits for this answer any more: the slot goes to the
+			// next request instead of a worker's time.
+			<-s.slots
+			writeError(w, 499, "the client closed the request")
+			return false
+		}
 		return true
 	case <-t.C:
 		s.metrics.rejected.Add(1)
@@ -198,6 +206,26 @@ func (s *Server) takeSlot(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, 499, "the client closed the request")
 	}
 	return false
+}
+
+// goneCheckAfter is how long a request waits for a slot before it checks,
+// once it has one, that its client is still there. On net/http the
+// request's context says so at once; the front's own connection loop has
+// no background read and is asked (a read that does not wait).
+const goneCheckAfter = 50 * time.Millisecond
+
+// clientGone reports whether w's connection says its client has left.
+func clientGone(w http.ResponseWriter) bool {
+	for {
+		switch x := w.(type) {
+		case interface{ ClientGone() bool }:
+			return x.ClientGone()
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // setReadDeadline is http.ResponseController's SetReadDeadline without its

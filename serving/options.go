@@ -26,6 +26,7 @@ type options struct {
 	concurrency       int
 	queue             int
 	multiModel        bool
+	netHTTP           bool
 	modelDir          string
 	modelsDir         string
 	execParams        optml.ExecutionParameters
@@ -147,5 +148,10 @@ func WithAccessLog(l *slog.Logger) Option { return func(o *options) { o.accessLo
 // as much. Put a LineBuffer in front of a file or pipe so that lines are
 // written in batches. It wins over WithAccessLog. Default: none.
 func WithAccessLogWriter(w io.Writer) Option { return func(o *options) { o.accessWriter = w } }
+
+// WithNetHTTP serves with Go's net/http server instead of the front's own
+// connection loop (serving/internal/h1), which hands net/http only the
+// connections whose requests it does not parse itself. Default: false.
+func WithNetHTTP(on bool) Option { return func(o *options) { o.netHTTP = on } }
 
 func defaultConcurrency() int { return 4 * runtime.GOMAXPROCS(0) }

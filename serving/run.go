@@ -12,6 +12,7 @@ import (
 
 	"github.com/sagekit/sagekit/sdk/optml"
 	"github.com/sagekit/sagekit/sdk/serve"
+	"github.com/sagekit/sagekit/serving/internal/h1"
 	"github.com/sagekit/sagekit/serving/internal/rawio"
 )
 
@@ -42,7 +43,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
-	srv := s.httpServer(s)
+	srv := s.frontServer()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(rawio.WrapListener(ln)) }()
 	s.o.logger.Info("serving", "addr", ln.Addr().String(), "timeout", s.o.timeout.String(), "max_body_bytes", s.o.maxBody, "concurrency", cap(s.slots), "queue", s.o.queue)
@@ -104,6 +105,27 @@ wait:
 		}
 	}
 	return runErr
+}
+
+// frontServer is the server of the serving port: the front's own
+// connection loop with net/http behind it, or net/http alone.
+func (s *Server) frontServer() interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+} {
+	std := s.httpServer(s)
+	if s.o.netHTTP {
+		return std
+	}
+	return &h1.Server{
+		Handler:           s,
+		Fallback:          std,
+		ReadHeaderTimeout: std.ReadHeaderTimeout,
+		ReadTimeout:       std.ReadTimeout,
+		WriteTimeout:      std.WriteTimeout,
+		IdleTimeout:       std.IdleTimeout,
+		ErrorLog:          std.ErrorLog,
+	}
 }
 
 func (s *Server) httpServer(h http.Handler) *http.Server {

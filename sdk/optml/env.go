@@ -123,4 +123,7 @@ const (
 	// SIGTERM, a Go duration (default 25s, inside SageMaker's 30 s before
 	// SIGKILL).
 	EnvShutdownGrace = "SAGEKIT_SHUTDOWN_GRACE"
+	// EnvHTTPServer picks the front's HTTP/1.1 server: "sagekit" (default,
+	// its own connection loop) or "net/http" (Go's standard server).
+	EnvHTTPServer = "SAGEKIT_HTTP_SERVER"
 )

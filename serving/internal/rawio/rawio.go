@@ -21,3 +21,14 @@ func (l listener) Accept() (net.Conn, error) {
 	}
 	return Wrap(c), nil
 }
+
+// Trier is what a connection from Wrap offers on Linux: a read and a write
+// that never wait. A server that tries first sets a deadline only when it is
+// about to wait, instead of once per request.
+type Trier interface {
+	// TryRead reads what has already arrived: 0, nil when nothing has,
+	// 0, io.EOF when the peer has closed.
+	TryRead(b []byte) (int, error)
+	// TryWrite writes what the socket takes now and returns how much.
+	TryWrite(b []byte) (int, error)
+}

@@ -35,12 +35,14 @@ type conn struct {
 	rn    uintptr
 	rerr  syscall.Errno
 	readf func(fd uintptr) bool
+	tryrf func(fd uintptr) bool
 
 	wmu    sync.Mutex // one Write at a time owns wbuf, wn, werr
 	wbuf   []byte
 	wn     int
 	werr   syscall.Errno
 	writef func(fd uintptr) bool
+	trywf  func(fd uintptr) bool
 }
 
 // closeWriter is what net/http looks for to half-close a TCP connection.
@@ -64,6 +66,7 @@ func Wrap(c net.Conn) net.Conn {
 	}
 	w := &conn{syscallConn: sc, rc: rc}
 	w.readf, w.writef = w.read, w.write
+	w.tryrf, w.trywf = w.tryRead, w.tryWrite
 	if _, ok := c.(closeWriter); ok {
 		return halfConn{w}
 	}
@@ -108,6 +111,67 @@ func (c *conn) read(fd uintptr) bool {
 		c.rn, c.rerr = n, errno
 		return true
 	}
+}
+
+// TryRead reads what has already arrived, without waiting: 0, nil when
+// nothing has, 0, io.EOF when the peer has closed. A read deadline that has
+// passed makes it fail as Read does.
+func (c *conn) TryRead(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(b) > maxRW {
+		b = b[:maxRW]
+	}
+	c.rmu.Lock()
+	c.rbuf, c.rn, c.rerr = b, 0, 0
+	err := c.rc.Read(c.tryrf)
+	n, errno := c.rn, c.rerr
+	c.rbuf = nil
+	c.rmu.Unlock()
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case errno == syscall.EAGAIN:
+		return 0, nil
+	case errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return int(n), nil
+}
+
+// tryRead is read that never asks the poller to wait.
+func (c *conn) tryRead(fd uintptr) bool {
+	if !c.read(fd) {
+		c.rerr = syscall.EAGAIN
+	}
+	return true
+}
+
+// TryWrite writes what the socket takes without waiting and returns how
+// much that was.
+func (c *conn) TryWrite(b []byte) (int, error) {
+	c.wmu.Lock()
+	c.wbuf, c.wn, c.werr = b, 0, 0
+	err := c.rc.Write(c.trywf)
+	n, errno := c.wn, c.werr
+	c.wbuf = nil
+	c.wmu.Unlock()
+	switch {
+	case err != nil:
+		return n, c.opError("write", err)
+	case errno != 0:
+		return n, c.opError("write", os.NewSyscallError("write", errno))
+	}
+	return n, nil
+}
+
+// tryWrite is write that never asks the poller to wait.
+func (c *conn) tryWrite(fd uintptr) bool {
+	c.write(fd)
+	return true
 }
 
 func (c *conn) Write(b []byte) (int, error) {

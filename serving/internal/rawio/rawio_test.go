@@ -181,3 +181,54 @@ func TestReadFD(t *testing.T) {
 		t.Errorf("ReadFD(-1) = %d, %v, want EBADF", n, err)
 	}
 }
+
+func TestTry(t *testing.T) {
+	server, client := pair(t, "tcp")
+	tr, ok := server.(Trier)
+	if !ok {
+		if enabled {
+			t.Fatalf("%T is not a Trier", server)
+		}
+		t.Skip("raw calls are off in this build: no Trier to test")
+	}
+	buf := make([]byte, 16)
+	if n, err := tr.TryRead(buf); n != 0 || err != nil {
+		t.Fatalf("TryRead with nothing sent = %d, %v, want 0, nil", n, err)
+	}
+	client.Write([]byte("hello"))
+	var n int
+	for deadline := time.Now().Add(5 * time.Second); n == 0 && time.Now().Before(deadline); {
+		var err error
+		if n, err = tr.TryRead(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(buf[:n]) != "hello" {
+		t.Fatalf("TryRead = %q, want hello", buf[:n])
+	}
+	if n, err := tr.TryWrite([]byte("world")); n != 5 || err != nil {
+		t.Fatalf("TryWrite = %d, %v, want 5, nil", n, err)
+	}
+	if _, err := io.ReadFull(client, buf[:5]); err != nil || string(buf[:5]) != "world" {
+		t.Fatalf("peer read %q, %v", buf[:5], err)
+	}
+	// A full socket takes part of a large write, then nothing.
+	big := make([]byte, 64<<20)
+	n, err := tr.TryWrite(big)
+	if err != nil || n <= 0 || n >= len(big) {
+		t.Fatalf("TryWrite of 64 MiB to a peer that does not read = %d, %v, want part of it", n, err)
+	}
+	if n, err := tr.TryWrite(big); n != 0 || err != nil {
+		t.Fatalf("TryWrite to a full socket = %d, %v, want 0, nil", n, err)
+	}
+	client.(interface{ CloseWrite() error }).CloseWrite()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		n, err := tr.TryRead(buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil || n != 0 || time.Now().After(deadline) {
+			t.Fatalf("TryRead after the peer's CloseWrite = %d, %v, want 0, EOF", n, err)
+		}
+	}
+}
