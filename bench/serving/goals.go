@@ -42,6 +42,10 @@ func repRange(a, b *row, f func(sample) float64) string {
 	return fmt.Sprintf("; repetitions %.2f–%.2fx", slices.Min(xs), slices.Max(xs))
 }
 
+// cpuLimit is the goal for worker mode's server CPU per request, as a
+// ratio to the reference's, by predictor.
+var cpuLimit = map[string]float64{"noop": 0.7, "tree": 0.95}
+
 // cpuPerReq is the server's CPU time per request over the cpuCell cell, in
 // microseconds: front, workers and their sum.
 func cpuPerReq(sm sample) (front, workers, total float64) {
@@ -123,11 +127,11 @@ func (rp *report) goals() []goal {
 		}
 	}
 	// The whole stack: front and workers.
-	for i, pr := range workerPairs {
+	for _, pr := range workerPairs {
 		if pr.w == nil {
 			continue
 		}
-		limit := []float64{0.7, 0.95}[i]
+		limit := cpuLimit[pr.w.s.pred]
 		g := goal{what: pr.w.s.name + ": server CPU per request vs the reference", target: fmt.Sprintf("≤ %gx", limit), missing: !have(pr.w, pr.ref)}
 		if !g.missing {
 			a := pr.w.med(func(sm sample) float64 { _, _, v := cpuPerReq(sm); return v })

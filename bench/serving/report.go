@@ -58,6 +58,8 @@ type report struct {
 	rows  []*row
 	pairs []paired // worker mode and the reference in alternating cells
 	parse []benchResult
+	// floors are the predictors' Flask apps called in process.
+	floors []floor
 	// parses are in-process parses of the 6 MB CSV, each the fastest of
 	// parseTries taken right after the CPUs were seen idle: one set at the
 	// start and one before each stack of each repetition.
@@ -227,6 +229,7 @@ func (rp *report) markdown() string {
 		w("| %s | %.0f | %.0f | %.0f | %s |\n", r.s.name, f, wk, t, vs)
 	}
 
+	rp.floorTable(w)
 	rp.frontTable(w)
 
 	w("\n### Latency at fixed rates, /ping under load, start-up, memory, 6 MB payloads\n\n")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +112,29 @@ func TestGoalsFrontAndPairs(t *testing.T) {
 	for _, g := range rp.goals() {
 		if g.what == "w: front CPU per request vs nginx's, c=16" && (g.pass || g.measured != "1.17x (70 vs 60 µs)") {
 			t.Errorf("front at c=16 over nginx's: %s %s, want a miss at 1.17x", g.result(), g.measured)
+		}
+	}
+}
+
+func TestFloorTable(t *testing.T) {
+	sm := sample{Closed: map[string]load.Result{cpuCell: {Requests: 1000}}, CPUFront: 60 * time.Millisecond, CPUWorkers: 100 * time.Millisecond}
+	ref := sample{Closed: map[string]load.Result{cpuCell: {Requests: 1000}}, CPUFront: 80 * time.Millisecond, CPUWorkers: 220 * time.Millisecond}
+	rp := &report{
+		rows: []*row{
+			{s: stack{key: "worker-noop", kind: kindWorker, pred: "noop"}, samples: []sample{sm}},
+			{s: stack{key: "ref-sync-noop", kind: kindRef, class: "sync", pred: "noop"}, samples: []sample{ref}},
+		},
+		floors: []floor{{Pred: "noop", App: 40, Handle: 47.5, Load: "1.50 1.20 1.00"}, {Pred: "tree", Err: errors.New("no sklearn")}},
+	}
+	var b strings.Builder
+	rp.floorTable(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) })
+	// 0.7 × (80 + 220) − 100 = 110 µs are left to the front.
+	for _, want := range []string{
+		"| noop | 1.50 | 40.0 | 47.5 | 100 | 40% | 220 | 110 (0.7x of 300, less 100) |\n",
+		"| tree |  | failed: `no sklearn` |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("floorTable() =\n%s\nwant a line with %q", b.String(), want)
 		}
 	}
 }

@@ -91,6 +91,23 @@ func run(ctx context.Context, c config) error {
 		}
 		return 1
 	})
+
+	// The floor of the workers' CPU per request, for each predictor a
+	// Python stack serves.
+	var floors []floor
+	for _, pred := range []string{"noop", "tree"} {
+		if !selected(rows, "worker-"+pred) && !selected(rows, "ref-sync-"+pred) {
+			continue
+		}
+		f := e.measureFloor(ctx, c, pred)
+		if f.Err != nil {
+			fmt.Printf("floor %-5s FAILED: %v\n", pred, f.Err)
+		} else {
+			fmt.Printf("floor %-5s Flask app in process %.1f µs, through handle() %.1f µs  load %s\n", pred, f.App, f.Handle, f.Load)
+		}
+		floors = append(floors, f)
+	}
+
 	interrupted := false
 reps:
 	for rep := range c.reps {
@@ -141,7 +158,7 @@ reps:
 		fmt.Printf("paired %-5s worker mode / reference, rows1 c=16: %.2f  %5.1fs  %s\n", pred, median(pr.ratios()), time.Since(t0).Seconds(), status)
 		pairs = append(pairs, pr)
 	}
-	raws := map[string]any{"pairs": pairs}
+	raws := map[string]any{"pairs": pairs, "floors": floors}
 	for _, r := range rows {
 		raws[r.s.key] = r.samples
 	}
@@ -152,7 +169,7 @@ reps:
 	if c.reps == 0 {
 		return fmt.Errorf("interrupted before a repetition finished: %w", ctx.Err())
 	}
-	rep := &report{c: c, m: m, rows: rows, pairs: pairs, parse: parse, parses: parses, workers: e.workers, wrk: e.haveWrk, took: time.Since(started), at: started.UTC(), interrupted: interrupted}
+	rep := &report{c: c, m: m, rows: rows, pairs: pairs, floors: floors, parse: parse, parses: parses, workers: e.workers, wrk: e.haveWrk, took: time.Since(started), at: started.UTC(), interrupted: interrupted}
 	md := rep.markdown()
 	fmt.Println()
 	fmt.Println(md)
