@@ -39,12 +39,10 @@ var past = time.Unix(1, 0)
 // Any error leaves the connection closed, so the next call dials again.
 func (pr *proc) roundTrip(ctx context.Context, method, path string, req *serve.Request, limit int64) (*serve.Response, error) {
 	if pr.conn == nil {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "unix", pr.sock)
+		c, err := rawio.DialUnix(ctx, pr.sock)
 		if err != nil {
 			return nil, err
 		}
-		c = rawio.Wrap(c)
 		cn := &conn{c: c, br: bufio.NewReaderSize(c, 32<<10), bw: bufio.NewWriterSize(c, 32<<10)}
 		cn.interrupt = func() { c.SetDeadline(past) }
 		pr.conn = cn

@@ -2,6 +2,9 @@ package rawio
 
 import "net"
 
+// maxRW bounds one read or write, as internal/poll does.
+const maxRW = 1 << 30
+
 // listener wraps the connections its listener accepts.
 type listener struct{ net.Listener }
 

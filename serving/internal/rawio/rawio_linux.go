@@ -14,9 +14,6 @@ import (
 
 const enabled = true
 
-// maxRW bounds one read or write, as internal/poll does.
-const maxRW = 1 << 30
-
 type syscallConn interface {
 	net.Conn
 	SyscallConn() (syscall.RawConn, error)
@@ -238,4 +235,15 @@ func ReadFD(fd int, p []byte) (int, error) {
 		return -1, errno
 	}
 	return int(n), nil
+}
+
+// sysRead and sysWrite are read(2) and write(2) as raw calls.
+func sysRead(fd int, p []byte) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), errno
+}
+
+func sysWrite(fd int, p []byte) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), errno
 }
