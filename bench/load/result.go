@@ -16,6 +16,7 @@ type Result struct {
 	P50, P90     time.Duration
 	P99, P999    time.Duration
 	Max          time.Duration
+	GenCPU       time.Duration // CPU time of the load generator's process (wrk), 0 when not known
 }
 
 // Errors is Non2xx plus SocketErrors.

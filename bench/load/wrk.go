@@ -47,6 +47,9 @@ func Wrk(ctx context.Context, wrk string, t Target, conns int, d time.Duration, 
 		return Result{}, fmt.Errorf("reading the output of wrk %s: %w:\n%s", strings.Join(args, " "), err, out.Bytes())
 	}
 	r.Elapsed = d
+	if ps := cmd.ProcessState; ps != nil {
+		r.GenCPU = ps.UserTime() + ps.SystemTime()
+	}
 	return r, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -68,6 +69,25 @@ func frontPerReq(sm sample, key string) float64 {
 	return float64(t.Front) / float64(time.Microsecond) / float64(n)
 }
 
+// generatorCeiling says how many requests/s the machine's CPUs allow a at
+// its own CPU cost plus the load generator's, as a ratio to b: with the
+// generator on the same CPUs, no server reaches past it.
+func generatorCeiling(a, b *row) string {
+	gen := a.med(func(sm sample) float64 {
+		c := sm.Closed[cpuCell]
+		if c.Requests == 0 || c.GenCPU == 0 {
+			return 0
+		}
+		return float64(c.GenCPU) / float64(time.Microsecond) / float64(c.Requests)
+	})
+	srv := a.med(func(sm sample) float64 { _, _, v := cpuPerReq(sm); return v })
+	if gen == 0 || srv == 0 {
+		return ""
+	}
+	ceiling := float64(runtime.NumCPU()) * 1e6 / (gen + srv)
+	return fmt.Sprintf("; wrk costs %.0f µs per request and the server %.0f: %d CPUs allow at most %s rps, %.2fx", gen, srv, runtime.NumCPU(), fmtRPS(ceiling), ratio(ceiling, b.rps(cpuCell)))
+}
+
 func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
@@ -105,6 +125,9 @@ func (rp *report) goals() []goal {
 	refNoop, refTree := rp.reference("noop"), rp.reference("tree")
 	rpsRatio("Go handler no-op vs bare net/http, rps", goNoop, bare, 0.85, true)
 	rpsRatio("Go handler no-op vs no-op reference, rps", goNoop, refNoop, 8, false)
+	if g := &gs[len(gs)-1]; !g.missing {
+		g.measured += generatorCeiling(goNoop, refNoop)
+	}
 	rpsRatio("Go handler tree vs reference tree, rps", goTree, refTree, 20, false)
 
 	type pair struct{ w, ref *row }

@@ -13,6 +13,8 @@
 # calls and context switches of the front, per request) and once under
 # `perf record -g` (the front's CPU samples, by the function they were
 # spent under). Needs perf, wrk and root (or perf_event_paranoid <= 0).
+# SAGEKIT_HTTP_SERVER=net/http profiles the front on Go's net/http instead
+# of its own connection loop.
 set -eu
 if [ $# -ne 5 ]; then
 	echo "usage: $0 RUNDIR SAGEKIT_RUNTIME noop|tree CONNS SECONDS" >&2
@@ -25,7 +27,7 @@ cd "$dir/$pred"
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$dir" LANG=C.UTF-8 \
 	PYTHONUNBUFFERED=TRUE PYTHONDONTWRITEBYTECODE=TRUE SAGEMAKER_BASE_DIR="$dir/ml" \
 	SAGEKIT_WSGI_APP=predictor:app SAGEKIT_PYTHON=/usr/bin/python3 SAGEMAKER_MODEL_SERVER_WORKERS=2 \
-	SAGEMAKER_MODEL_SERVER_TIMEOUT=60 SAGEMAKER_BIND_TO_PORT=$port \
+	SAGEMAKER_MODEL_SERVER_TIMEOUT=60 SAGEMAKER_BIND_TO_PORT=$port SAGEKIT_HTTP_SERVER=${SAGEKIT_HTTP_SERVER:-sagekit} \
 	setsid "$bin" serve >"$out/output.log" 2>&1 &
 pid=$!
 # PROFILE_KEEP=DIR keeps perf.data there, for perf report.
