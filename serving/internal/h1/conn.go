@@ -42,6 +42,7 @@ type conn struct {
 	state  atomic.Int32
 	served int
 	gone   bool // the connection went to the fallback server
+	linger bool // closing with the client's body unread: see closeGracefully
 
 	buf  []byte
 	r, w int // unread bytes are buf[r:w]
@@ -82,6 +83,9 @@ func (c *conn) serve() {
 			c.s.logf("http: panic serving %s: %v\n%s", c.remote, p, stack)
 		}
 		if !c.gone {
+			if c.linger {
+				c.closeGracefully()
+			}
 			c.nc.Close()
 		}
 		c.s.track(c, false)
@@ -295,10 +299,12 @@ func (c *conn) handle() bool {
 	c.rw.finish()
 	c.req = http.Request{}
 	if c.rw.closeAfter || c.rw.err != nil {
+		c.linger = c.body.left > 0 && c.rw.err == nil
 		return false
 	}
 	if c.body.left > 0 {
 		if c.body.left > maxDiscard {
+			c.linger = true
 			return false
 		}
 		if _, err := io.Copy(io.Discard, &c.body); err != nil {
@@ -307,6 +313,31 @@ func (c *conn) handle() bool {
 	}
 	return !c.s.shutting.Load()
 }
+
+// closeGracefully ends a connection whose client may still be sending a
+// body nobody reads (a 413): closed at once, the kernel would answer the
+// unread bytes with a reset, which can destroy the answer before the client
+// reads it. It half-closes, then reads and drops what still comes for up
+// to lingerTime or until the client closes, as net/http does.
+func (c *conn) closeGracefully() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	for total := 0; total < maxLinger; {
+		n, err := c.nc.Read(c.buf)
+		if err != nil {
+			return
+		}
+		total += n
+	}
+}
+
+const (
+	lingerTime = 500 * time.Millisecond
+	maxLinger  = 64 << 20
+)
 
 // handOff gives the connection, with the bytes read and not yet served put
 // back in front of it, to the fallback server.

@@ -455,3 +455,43 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("Serve after Shutdown = %v, want http.ErrServerClosed", err)
 	}
 }
+
+// TestRefusedBodyAnswerArrives: a handler that refuses a large body without
+// reading it (413) must have its answer reach a client still sending.
+func TestRefusedBodyAnswerArrives(t *testing.T) {
+	ts := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Let the body fill the connection's buffers first, as a slow
+		// handler would.
+		time.Sleep(50 * time.Millisecond)
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, "too large")
+	}), nil)
+	body := bytes.Repeat([]byte("b"), 8<<20)
+	for i := range 20 {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			fmt.Fprintf(c, "POST /invocations HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n", len(body))
+			c.Write(body)
+		}()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("try %d: no answer to a refused body: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || string(b) != "too large" || err != nil {
+			t.Fatalf("try %d: %d %q %v, want 413 too large", i, resp.StatusCode, b, err)
+		}
+		// The server half-closed after its answer: the client reads the end
+		// of the stream, not a reset that could have destroyed the answer.
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("try %d: after the answer: %v, want EOF", i, err)
+		}
+		c.Close()
+	}
+}
