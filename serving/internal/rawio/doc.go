@@ -17,6 +17,13 @@
 // long sleep whenever the program is idle, and it then polls every 20 µs
 // for the next millisecond.
 //
+// Connections from Wrap also offer TryRead and TryWrite (Trier), which
+// never wait, so that a server can set a deadline only when it is about to.
+//
+// DialUnix connects to a unix socket whose input is waited for through an
+// epoll instance of its own, so that the peer reading what was written (which
+// makes a unix socket report output room) does not wake the process.
+//
 // Under the race detector, and off Linux, Wrap and WrapListener return what
 // they are given: the detector does not see memory the kernel writes in a
 // raw call.

@@ -29,7 +29,7 @@ type conn struct {
 
 	rmu   sync.Mutex // one Read at a time owns rbuf, rn, rerr
 	rbuf  []byte
-	rn    uintptr
+	rn    int
 	rerr  syscall.Errno
 	readf func(fd uintptr) bool
 	tryrf func(fd uintptr) bool
@@ -74,31 +74,48 @@ func (c *conn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	return c.readWith(b, c.readf, false)
+}
+
+// TryRead reads what has already arrived, without waiting: 0, nil when
+// nothing has, 0, io.EOF when the peer has closed. A read deadline that has
+// passed makes it fail as Read does.
+func (c *conn) TryRead(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	return c.readWith(b, c.tryrf, true)
+}
+
+// readWith reads into b through the poller with f (read or tryRead); try
+// turns EAGAIN into 0, nil.
+func (c *conn) readWith(b []byte, f func(uintptr) bool, try bool) (int, error) {
 	if len(b) > maxRW {
 		b = b[:maxRW]
 	}
 	c.rmu.Lock()
 	c.rbuf, c.rn, c.rerr = b, 0, 0
-	err := c.rc.Read(c.readf)
+	err := c.rc.Read(f)
 	n, errno := c.rn, c.rerr
 	c.rbuf = nil
 	c.rmu.Unlock()
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
+	case try && errno == syscall.EAGAIN:
+		return 0, nil
 	case errno != 0:
 		return 0, c.opError("read", os.NewSyscallError("read", errno))
 	case n == 0:
 		return 0, io.EOF
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // read is one attempt of Read; false asks the poller to wait for data.
 func (c *conn) read(fd uintptr) bool {
-	b := c.rbuf
 	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		n, errno := sysRead(int(fd), c.rbuf)
 		switch errno {
 		case syscall.EINTR:
 			continue
@@ -110,35 +127,6 @@ func (c *conn) read(fd uintptr) bool {
 	}
 }
 
-// TryRead reads what has already arrived, without waiting: 0, nil when
-// nothing has, 0, io.EOF when the peer has closed. A read deadline that has
-// passed makes it fail as Read does.
-func (c *conn) TryRead(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	if len(b) > maxRW {
-		b = b[:maxRW]
-	}
-	c.rmu.Lock()
-	c.rbuf, c.rn, c.rerr = b, 0, 0
-	err := c.rc.Read(c.tryrf)
-	n, errno := c.rn, c.rerr
-	c.rbuf = nil
-	c.rmu.Unlock()
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case errno == syscall.EAGAIN:
-		return 0, nil
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
-		return 0, io.EOF
-	}
-	return int(n), nil
-}
-
 // tryRead is read that never asks the poller to wait.
 func (c *conn) tryRead(fd uintptr) bool {
 	if !c.read(fd) {
@@ -147,34 +135,17 @@ func (c *conn) tryRead(fd uintptr) bool {
 	return true
 }
 
+func (c *conn) Write(b []byte) (int, error) { return c.writeWith(b, c.writef) }
+
 // TryWrite writes what the socket takes without waiting and returns how
 // much that was.
-func (c *conn) TryWrite(b []byte) (int, error) {
+func (c *conn) TryWrite(b []byte) (int, error) { return c.writeWith(b, c.trywf) }
+
+// writeWith writes b through the poller with f (write or tryWrite).
+func (c *conn) writeWith(b []byte, f func(uintptr) bool) (int, error) {
 	c.wmu.Lock()
 	c.wbuf, c.wn, c.werr = b, 0, 0
-	err := c.rc.Write(c.trywf)
-	n, errno := c.wn, c.werr
-	c.wbuf = nil
-	c.wmu.Unlock()
-	switch {
-	case err != nil:
-		return n, c.opError("write", err)
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
-	}
-	return n, nil
-}
-
-// tryWrite is write that never asks the poller to wait.
-func (c *conn) tryWrite(fd uintptr) bool {
-	c.write(fd)
-	return true
-}
-
-func (c *conn) Write(b []byte) (int, error) {
-	c.wmu.Lock()
-	c.wbuf, c.wn, c.werr = b, 0, 0
-	err := c.rc.Write(c.writef)
+	err := c.rc.Write(f)
 	n, errno := c.wn, c.werr
 	c.wbuf = nil
 	c.wmu.Unlock()
@@ -191,14 +162,10 @@ func (c *conn) Write(b []byte) (int, error) {
 // room in the socket.
 func (c *conn) write(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
-		p := c.wbuf[c.wn:]
-		if len(p) > maxRW {
-			p = p[:maxRW]
-		}
-		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, errno := sysWrite(int(fd), c.wbuf[c.wn:min(len(c.wbuf), c.wn+maxRW)])
 		switch errno {
 		case 0:
-			c.wn += int(n)
+			c.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
@@ -207,6 +174,12 @@ func (c *conn) write(fd uintptr) bool {
 			return true
 		}
 	}
+	return true
+}
+
+// tryWrite is write that never asks the poller to wait.
+func (c *conn) tryWrite(fd uintptr) bool {
+	c.write(fd)
 	return true
 }
 
@@ -230,11 +203,11 @@ func ReadFD(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, errno := sysRead(fd, p)
 	if errno != 0 {
 		return -1, errno
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // sysRead and sysWrite are read(2) and write(2) as raw calls.
