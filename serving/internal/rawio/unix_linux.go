@@ -93,9 +93,13 @@ type unixConn struct {
 	writef func(uintptr) bool
 }
 
+// epollET is EPOLLET as a uint32, which package syscall spells as a
+// negative number on some architectures and a positive one on others.
+const epollET = 1 << 31
+
 // watch sets the events the epoll instance reports for the socket.
 func (c *unixConn) watch(op int, events uint32) error {
-	ev := syscall.EpollEvent{Events: events | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: int32(c.fd)}
+	ev := syscall.EpollEvent{Events: events | syscall.EPOLLRDHUP | epollET, Fd: int32(c.fd)}
 	if err := syscall.EpollCtl(int(c.ep.Fd()), op, c.fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
