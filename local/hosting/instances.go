@@ -166,12 +166,19 @@ func containerName(c ContainerDef, i int) string {
 	return "container-" + strconv.Itoa(i+1)
 }
 
+// stopCallsBudget is what stopping an instance may take beyond its grace
+// period: the engine calls that send the signals and wait for the exit.
+const stopCallsBudget = 60 * time.Second
+
 // stopInstance stops the instance's containers as SageMaker does
 // (SIGTERM, then SIGKILL after optml.HostingStopGraceSeconds) and removes
 // them once their last lines are written.
 func (m *Manager) stopInstance(in *instance) {
 	grace := optml.HostingStopGraceSeconds * time.Second
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), grace+5*time.Second)
+	// The grace period is timed by Stop itself; the context bounds the
+	// engine calls around it (SIGTERM, SIGKILL, the wait), which a busy
+	// engine can take seconds to answer.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), grace+stopCallsBudget)
 	defer cancel()
 	type stopped struct {
 		st  platform.StopResult
