@@ -44,6 +44,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.shutting.Load() {
 		s.mu.Unlock()
+		ln.Close()
 		return http.ErrServerClosed
 	}
 	s.ln = ln

@@ -495,3 +495,21 @@ func TestRefusedBodyAnswerArrives(t *testing.T) {
 		c.Close()
 	}
 }
+
+func TestShutdownBeforeServe(t *testing.T) {
+	s := &Server{Handler: http.HandlerFunc(echo), Fallback: &http.Server{}}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown before Serve = %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve after Shutdown = %v, want http.ErrServerClosed", err)
+	}
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the listener Serve was given after Shutdown is still open")
+	}
+}
