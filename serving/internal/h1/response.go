@@ -3,7 +3,6 @@ package h1
 import (
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"slices"
 	"strconv"
@@ -293,13 +292,4 @@ func (w *response) ClientGone() bool {
 func isTimeout(err error) bool {
 	te, ok := err.(interface{ Timeout() bool })
 	return ok && te.Timeout()
-}
-
-// logf writes to the error log.
-func (s *Server) logf(format string, args ...any) {
-	if s.ErrorLog != nil {
-		s.ErrorLog.Printf(format, args...)
-		return
-	}
-	log.Printf(format, args...)
 }

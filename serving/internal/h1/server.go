@@ -52,8 +52,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.handed = newHandOffListener(ln.Addr())
 	s.mu.Unlock()
 
-	fallbackErr := make(chan error, 1)
-	go func() { fallbackErr <- s.Fallback.Serve(s.handed) }()
+	// The fallback's Serve ends with ErrServerClosed when Shutdown closes
+	// its listener; what it says then adds nothing to Serve's own result.
+	go s.Fallback.Serve(s.handed)
 
 	var backoff time.Duration
 	for {
@@ -178,3 +179,12 @@ func (l *handOffListener) Close() error {
 }
 
 func (l *handOffListener) Addr() net.Addr { return l.addr }
+
+// logf writes to the error log.
+func (s *Server) logf(format string, args ...any) {
+	if s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}

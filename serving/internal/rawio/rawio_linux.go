@@ -114,17 +114,9 @@ func (c *conn) readWith(b []byte, f func(uintptr) bool, try bool) (int, error) {
 
 // read is one attempt of Read; false asks the poller to wait for data.
 func (c *conn) read(fd uintptr) bool {
-	for {
-		n, errno := sysRead(int(fd), c.rbuf)
-		switch errno {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		c.rn, c.rerr = n, errno
-		return true
-	}
+	n, errno, ready := readOnce(int(fd), c.rbuf)
+	c.rn, c.rerr = n, errno
+	return ready
 }
 
 // tryRead is read that never asks the poller to wait.
@@ -161,20 +153,9 @@ func (c *conn) writeWith(b []byte, f func(uintptr) bool) (int, error) {
 // write writes what is left of wbuf; false asks the poller to wait for
 // room in the socket.
 func (c *conn) write(fd uintptr) bool {
-	for c.wn < len(c.wbuf) {
-		n, errno := sysWrite(int(fd), c.wbuf[c.wn:min(len(c.wbuf), c.wn+maxRW)])
-		switch errno {
-		case 0:
-			c.wn += n
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			c.werr = errno
-			return true
-		}
-	}
-	return true
+	errno, done := writeRest(int(fd), c.wbuf, &c.wn)
+	c.werr = errno
+	return done
 }
 
 // tryWrite is write that never asks the poller to wait.

@@ -160,17 +160,9 @@ func (c *unixConn) Read(b []byte) (int, error) {
 // read is one attempt of Read on the socket; false waits for the epoll
 // instance to report input.
 func (c *unixConn) read(uintptr) bool {
-	for {
-		n, errno := sysRead(c.fd, c.rbuf)
-		switch errno {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		c.rn, c.rerr = n, errno
-		return true
-	}
+	n, errno, ready := readOnce(c.fd, c.rbuf)
+	c.rn, c.rerr = n, errno
+	return ready
 }
 
 func (c *unixConn) Write(b []byte) (int, error) {
@@ -207,20 +199,9 @@ func (c *unixConn) Write(b []byte) (int, error) {
 
 // write writes what is left of wbuf; false waits for room.
 func (c *unixConn) write(uintptr) bool {
-	for c.wn < len(c.wbuf) {
-		n, errno := sysWrite(c.fd, c.wbuf[c.wn:min(len(c.wbuf), c.wn+maxRW)])
-		switch errno {
-		case 0:
-			c.wn += n
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			c.werr = errno
-			return true
-		}
-	}
-	return true
+	errno, done := writeRest(c.fd, c.wbuf, &c.wn)
+	c.werr = errno
+	return done
 }
 
 // Close closes the socket and its epoll instance. Call it only when no
