@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -744,5 +745,48 @@ func TestBodyArrivesWhole(t *testing.T) {
 				t.Errorf("%d bytes (chunked %v): %d %q, want 200 %q", n, chunked, resp.StatusCode, got, want)
 			}
 		}
+	}
+}
+
+// TestQueuedRequestOfAGoneClientIsDropped: a request that waited for a slot
+// and whose client hung up meanwhile never reaches the handler.
+func TestQueuedRequestOfAGoneClientIsDropped(t *testing.T) {
+	var calls atomic.Int32
+	h := serve.HandlerFunc(func(ctx context.Context, req *serve.Request) (*serve.Response, error) {
+		calls.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		return &serve.Response{Body: []byte("ok")}, nil
+	})
+	s := serving.New(h, serving.WithConcurrency(1))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	url := "http://" + ln.Addr().String()
+	waitReady(t, url)
+
+	first := make(chan *http.Response, 1)
+	go func() { first <- post(t, url+"/invocations", "text/plain", []byte("a")) }()
+	for calls.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Queued behind the first, then gone.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nb")
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	if resp := <-first; readBody(t, resp) != "ok" {
+		t.Fatal("the first request was not answered")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the handler ran %d times, want once: the queued request of a client that left reached it", n)
 	}
 }

@@ -278,7 +278,7 @@ func (w *response) SetReadDeadline(t time.Time) error {
 func (w *response) ClientGone() bool {
 	c := w.c
 	if c.try == nil {
-		return false
+		return peekGone(c.nc)
 	}
 	c.makeRoom()
 	if c.w == len(c.buf) {
